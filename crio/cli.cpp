@@ -1,0 +1,284 @@
+#include "cli.hpp"
+
+#include <fmt/format.h>
+#include <boost/program_options.hpp>
+
+#include <map>
+#include <optional>
+#include <sstream>
+
+namespace crio::daemon {
+namespace {
+
+namespace po = boost::program_options;
+using core::OptionInfo;
+using core::OptionType;
+
+// A global flag: one per crio.conf option that has one, plus the few that are not options.
+struct Flag {
+  std::string name;  // long name without dashes
+  char short_name = 0;
+  bool takes_value = true;
+  const OptionInfo* option = nullptr;  // null for config, config-dir, help, version
+};
+
+std::vector<Flag> all_flags() {
+  std::vector<Flag> flags = {
+      {"config", 'c', true, nullptr},
+      {"config-dir", 'd', true, nullptr},
+  };
+  for (const auto& o : core::config_options()) {
+    if (o.flag.empty() || o.table == core::kRuntimeHandlerTable) continue;
+    flags.push_back({o.flag, o.short_flag, o.type != OptionType::kBool, &o});
+  }
+  flags.push_back({"help", 'h', false, nullptr});
+  flags.push_back({"version", 'v', false, nullptr});
+  return flags;
+}
+
+// The default as it would be typed on the command line: no quotes around simple strings.
+std::string flag_default(const OptionInfo& o) {
+  const std::string& v = o.default_value;
+  if (o.type == OptionType::kString) {
+    if (v == "\"\"") return {};
+    if (v.find('\\') == std::string::npos) return v.substr(1, v.size() - 2);
+    return v;
+  }
+  if (o.type == OptionType::kStringList) {
+    if (v == "[]") return {};
+    std::string out;
+    std::string inner = v.substr(1, v.size() - 2);
+    for (char c : inner) {
+      if (c != '"') out += c;
+    }
+    return out;
+  }
+  return v;
+}
+
+po::options_description describe(const std::vector<Flag>& flags) {
+  po::options_description desc("Global options", 100, 50);
+  for (const auto& f : flags) {
+    std::string names = f.short_name ? fmt::format("{},{}", f.name, f.short_name) : f.name;
+    std::string help;
+    if (f.name == "config")
+      help = "Path of the configuration file (default: /etc/crio/crio.conf).";
+    else if (f.name == "config-dir") {
+      help =
+          "Directory of drop-in configuration files (*.conf), applied in name order over the "
+          "configuration file; flags override both (default: /etc/crio/crio.conf.d).";
+    } else if (f.name == "help")
+      help = "Show this help.";
+    else if (f.name == "version")
+      help = "Print the version.";
+    else {
+      help = f.option->help;
+      std::string def = flag_default(*f.option);
+      if (f.option->type == OptionType::kStringList) help += " May be repeated or comma-separated.";
+      if (!def.empty()) help += fmt::format(" (default: {})", def);
+    }
+
+    if (!f.option) {
+      if (f.takes_value) {
+        desc.add_options()(names.c_str(), po::value<std::vector<std::string>>()->composing()->value_name("path"),
+                           help.c_str());
+      } else {
+        desc.add_options()(names.c_str(), help.c_str());
+      }
+      continue;
+    }
+    auto* value = po::value<std::vector<std::string>>()->composing();
+    switch (f.option->type) {
+      case OptionType::kBool:
+        value->implicit_value(std::vector<std::string>{"true"}, "true")->value_name("bool");
+        break;
+      case OptionType::kInt:
+        value->value_name("int");
+        break;
+      case OptionType::kStringList:
+        value->value_name("value");
+        break;
+      case OptionType::kString:
+        value->value_name("string");
+        break;
+    }
+    desc.add_options()(names.c_str(), value, help.c_str());
+  }
+  return desc;
+}
+
+std::string help_text(const po::options_description& desc) {
+  std::ostringstream out;
+  out << "Usage: crio [global options] [command [arguments]]\n"
+         "\n"
+         "A Kubernetes Container Runtime Interface (CRI v1) daemon that runs OCI containers.\n"
+         "Without a command it serves the CRI on the listen socket.\n"
+         "\n"
+         "Commands:\n"
+         "  config [--default]   print the effective configuration as TOML (--default: the\n"
+         "                       built-in defaults, ignoring files and flags)\n"
+         "  version [--json]     print version information\n"
+         "  status ARGS...       query a running daemon (crio status --help)\n"
+         "  help                 show this help\n"
+         "\n"
+         "Configuration is read from the storage.conf file ($CONTAINERS_STORAGE_CONF or\n"
+         "/etc/containers/storage.conf), then the configuration file, then each *.conf in the\n"
+         "drop-in directory in name order; flags override them all. See crio.conf(5).\n"
+         "\n"
+      << desc;
+  return out.str();
+}
+
+std::optional<CommandLine::Command> command_named(std::string_view name) {
+  if (name == "config") return CommandLine::Command::kConfig;
+  if (name == "version") return CommandLine::Command::kVersion;
+  if (name == "status") return CommandLine::Command::kStatus;
+  if (name == "help" || name == "h") return CommandLine::Command::kHelp;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
+  CommandLine cl;
+  std::vector<Flag> flags = all_flags();
+  po::options_description desc = describe(flags);
+  cl.help_text = help_text(desc);
+
+  auto find_long = [&](std::string_view name) -> const Flag* {
+    for (auto& f : flags) {
+      if (f.name == name) return &f;
+    }
+    return nullptr;
+  };
+  auto find_short = [&](char c) -> const Flag* {
+    for (auto& f : flags) {
+      if (f.short_name == c) return &f;
+    }
+    return nullptr;
+  };
+
+  // Split at the subcommand: global flags come before it, and what follows belongs to
+  // the subcommand (for `status`, the crio-status CLI) untouched.
+  std::vector<std::string> global;
+  std::optional<std::string> command;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      if (i + 1 < argc) command = argv[++i];
+      ++i;
+      break;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      global.push_back(a);
+      // Whether the next word is this flag's value decides where the subcommand
+      // starts, so an unknown flag has to be reported here.
+      const Flag* f = nullptr;
+      bool separate_value = false;
+      if (a.rfind("--", 0) == 0) {
+        f = find_long(
+            std::string_view(a).substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2));
+        separate_value = f && f->takes_value && a.find('=') == std::string::npos;
+      } else {
+        f = find_short(a[1]);
+        separate_value = f && f->takes_value && a.size() == 2;
+      }
+      if (!f) return error(Code::kInvalidArgument, "unknown flag {} (see crio --help)", a);
+      if (separate_value && i + 1 < argc) global.push_back(argv[++i]);
+      continue;
+    }
+    command = a;
+    ++i;
+    break;
+  }
+  for (; i < argc; ++i) cl.rest.push_back(argv[i]);
+
+  if (command) {
+    auto c = command_named(*command);
+    if (!c) {
+      // `--selinux false`: a boolean flag takes its value only after '='.
+      if (!global.empty() && (*command == "true" || *command == "false")) {
+        const std::string& prev = global.back();
+        const Flag* f = prev.rfind("--", 0) == 0 ? find_long(std::string_view(prev).substr(2)) : nullptr;
+        if (f && !f->takes_value) {
+          return error(Code::kInvalidArgument, "a boolean flag takes its value after '=': write {}={}", prev, *command);
+        }
+      }
+      return error(Code::kInvalidArgument, "unknown command \"{}\" (commands: config, version, status, help)",
+                   *command);
+    }
+    cl.command = *c;
+  }
+
+  po::variables_map vm;
+  try {
+    auto style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(global).options(desc).style(style).run(), vm);
+  } catch (const po::error& e) {
+    return error(Code::kInvalidArgument, "{} (see crio --help)", e.what());
+  }
+
+  for (auto& f : flags) {
+    if (!vm.count(f.name)) continue;
+    if (f.name == "help") {
+      cl.command = CommandLine::Command::kHelp;
+      continue;
+    }
+    if (f.name == "version") {
+      if (cl.command != CommandLine::Command::kHelp) cl.command = CommandLine::Command::kVersion;
+      continue;
+    }
+    const auto& values = vm[f.name].as<std::vector<std::string>>();
+    if (f.name == "config") {
+      cl.sources.config_file = values.back();
+    } else if (f.name == "config-dir") {
+      cl.sources.config_dir = values.back();
+    } else {
+      cl.sources.flags.emplace_back(f.option->key, values);
+    }
+  }
+
+  bool default_only = false;
+  switch (cl.command) {
+    case CommandLine::Command::kHelp:
+      return cl;
+    case CommandLine::Command::kVersion:
+      for (auto& a : cl.rest) {
+        if (a != "--json" && a != "-j" && a != "--verbose") {
+          return error(Code::kInvalidArgument, "crio version: unknown argument \"{}\" (takes --json, --verbose)", a);
+        }
+      }
+      return cl;
+    case CommandLine::Command::kConfig:
+      for (auto& a : cl.rest) {
+        if (a != "--default") {
+          return error(Code::kInvalidArgument, "crio config: unknown argument \"{}\" (takes --default)", a);
+        }
+        default_only = true;
+      }
+      break;
+    case CommandLine::Command::kServe:
+    case CommandLine::Command::kStatus:
+      break;
+  }
+
+  if (default_only) {
+    cl.config = core::default_config();
+    return cl;
+  }
+  auto loaded = core::load_config(cl.sources, cl.warnings);
+  if (!loaded.ok()) {
+    if (cl.command == CommandLine::Command::kStatus) {
+      // Querying a running daemon must not depend on this process's view of the files.
+      cl.warnings.push_back("ignoring the configuration: " + loaded.status().message());
+      cl.config = core::default_config();
+      return cl;
+    }
+    return loaded.status();
+  }
+  cl.config = std::move(loaded).value();
+  return cl;
+}
+
+}  // namespace crio::daemon

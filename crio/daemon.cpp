@@ -1,0 +1,157 @@
+#include "daemon.hpp"
+
+#include "crio/http/status_api.hpp"
+#include "listener.hpp"
+#include "readiness.hpp"
+#include "server/grpc_status.hpp"
+#include "server/runtime_service.hpp"
+
+#include <crio/core/build_info.hpp>
+#include <crio/core/fs.hpp>
+#include <crio/core/log.hpp>
+
+#include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
+
+#include <csignal>
+#include <thread>
+
+namespace crio::daemon {
+namespace {
+
+namespace asio = boost::asio;
+
+// How long in-flight calls may run on after SIGTERM before they are cancelled.
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Status write_marker_file(const std::string& path, std::string_view content) {
+  if (path.empty()) return ok_status();
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(parent_of(path), 0755));
+  return fs::write_file_atomic(path, content, 0644);
+}
+
+nlohmann::json info_json(const core::Config& config) {
+  nlohmann::json full_range = nlohmann::json::array({{{"container_id", 0}, {"host_id", 0}, {"size", 4294967295u}}});
+  return {
+      {"storage_driver", config.storage_driver},
+      {"storage_root", config.root},
+      {"storage_image", ""},
+      {"cgroup_driver", config.cgroup_manager},
+      {"default_id_mappings", {{"uids", full_range}, {"gids", full_range}}},
+  };
+}
+
+void apply_log_level(const std::string& name) {
+  auto level = log::parse_level(name);
+  if (level.ok()) log::set_level(*level);
+}
+
+}  // namespace
+
+int serve(const CommandLine& command_line) {
+  const core::Config& config = command_line.config;
+  apply_log_level(config.log_level);
+  for (const auto& warning : command_line.warnings) log::warn(warning);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // The marker is removed while we run, so finding it at start means the last run
+  // ended cleanly; its absence means a crash (or a first start).
+  bool clean = !config.clean_shutdown_file.empty() && fs::exists(config.clean_shutdown_file);
+  log::info("starting crio", {{"version", build_info().version},
+                              {"commit", build_info().git_commit},
+                              {"previous_shutdown", clean ? "clean" : "unclean or first start"}});
+  if (Status removed = fs::remove_file(config.clean_shutdown_file); !config.clean_shutdown_file.empty() && !removed.ok()) {
+    log::error("cannot remove the clean-shutdown marker", {{"error", removed.message()}});
+    return 1;
+  }
+  for (const auto& file : {config.version_file, config.version_file_persist}) {
+    if (Status s = write_marker_file(file, build_info().version + "\n"); !s.ok()) {
+      log::error("cannot write the version file", {{"error", s.message()}});
+      return 1;
+    }
+  }
+
+  Readiness readiness(config);
+  RuntimeService runtime_service(config, readiness);
+  ImageService image_service(config);
+
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&runtime_service);
+  builder.RegisterService(&image_service);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.grpc_max_recv_msg_size));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.grpc_max_send_msg_size));
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(std::make_unique<CallLogInterceptorFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    log::error("cannot start the gRPC server");
+    return 1;
+  }
+
+  asio::io_context io;
+  http::StatusHandlers status_handlers;
+  status_handlers.info = [&config] { return info_json(config); };
+  status_handlers.config = [&config] { return core::to_toml(config); };
+  status_handlers.container = [](const std::string& id) -> Result<nlohmann::json> {
+    return error(Code::kNotFound, "container {} not found", id);
+  };
+  status_handlers.pause = [](const std::string& id) { return error(Code::kNotFound, "container {} not found", id); };
+  status_handlers.unpause = [](const std::string& id) { return error(Code::kNotFound, "container {} not found", id); };
+  http::StatusApi status_api(std::move(status_handlers));
+
+  Listener listener(io, ListenerHandlers{
+                            .grpc = [&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
+                            .http = [&status_api](LocalSocket socket) { status_api.serve(std::move(socket)); },
+                        });
+  if (Status s = listener.listen(config.listen); !s.ok()) {
+    log::error("cannot listen", {{"socket", config.listen}, {"error", s.message()}});
+    server->Shutdown();
+    return 1;
+  }
+  log::info("listening", {{"socket", config.listen}});
+
+  std::thread shutdown_thread;
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      std::vector<std::string> warnings;
+      auto reloaded = core::load_config(command_line.sources, warnings);
+      if (!reloaded.ok()) {
+        log::error("reload failed; keeping the current settings", {{"error", reloaded.status().message()}});
+      } else {
+        apply_log_level(reloaded->log_level);
+        log::info("reloaded the configuration", {{"log_level", reloaded->log_level}});
+      }
+      signals.async_wait(on_signal);
+      return;
+    }
+    log::info("shutting down", {{"signal", strsignal(sig)}});
+    listener.close();
+    // Shutdown blocks until in-flight calls finish, so it runs off the io thread.
+    shutdown_thread = std::thread([&] {
+      server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+      io.stop();
+    });
+  };
+  signals.async_wait(on_signal);
+
+  io.run();
+  if (shutdown_thread.joinable()) shutdown_thread.join();
+  server->Wait();
+
+  if (Status s = write_marker_file(config.clean_shutdown_file, ""); !s.ok()) {
+    log::error("cannot write the clean-shutdown marker", {{"error", s.message()}});
+    return 1;
+  }
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace crio::daemon

@@ -1,0 +1,24 @@
+#include "handlers.hpp"
+
+#include <crio/core/process.hpp>
+
+namespace crio::daemon {
+
+Result<oci::RuntimeHandler> runtime_handler(const core::Config& config, const std::string& requested) {
+  const std::string& name = requested.empty() ? config.default_runtime : requested;
+  auto it = config.runtimes.find(name);
+  if (it == config.runtimes.end()) {
+    return error(Code::kNotFound, "runtime handler \"{}\" is not configured ([crio.runtime.runtimes.{}])", name, name);
+  }
+  const core::RuntimeHandler& conf = it->second;
+  oci::RuntimeHandler handler;
+  handler.name = name;
+  handler.runtime_type = conf.runtime_type;
+  handler.runtime_path = conf.runtime_path;
+  if (handler.runtime_path.empty()) handler.runtime_path = process::find_executable(name).value_or(name);
+  handler.runtime_root = conf.runtime_root.empty() ? "/run/" + name : conf.runtime_root;
+  handler.monitor_path = conf.monitor_path.empty() ? config.conmon : conf.monitor_path;
+  return handler;
+}
+
+}  // namespace crio::daemon

@@ -1,0 +1,64 @@
+// RPCs whose issue has not landed yet. Each answers UNIMPLEMENTED naming itself, so a
+// client sees which call is missing rather than a bare code. An RPC leaves this file
+// when its implementation arrives in its group's file.
+
+#include "server/grpc_status.hpp"
+#include "server/runtime_service.hpp"
+
+namespace crio::daemon {
+
+#define CRIO_UNIMPLEMENTED_UNARY(service, name)                                                  \
+  grpc::Status service::name(grpc::ServerContext*, const v1::name##Request*, v1::name##Response*) { \
+    return unimplemented(#service "." #name);                                                    \
+  }
+#define CRIO_UNIMPLEMENTED_STREAM(service, name)                                           \
+  grpc::Status service::name(grpc::ServerContext*, const v1::name##Request*,                \
+                             grpc::ServerWriter<v1::name##Response>*) {                     \
+    return unimplemented(#service "." #name);                                              \
+  }
+
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, UpdateRuntimeConfig)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, RunPodSandbox)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, StopPodSandbox)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, RemovePodSandbox)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, PodSandboxStatus)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListPodSandbox)
+CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamPodSandboxes)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, CreateContainer)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, StartContainer)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, StopContainer)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, RemoveContainer)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListContainers)
+CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamContainers)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ContainerStatus)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, UpdateContainerResources)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ReopenContainerLog)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ExecSync)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, Exec)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, Attach)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, PortForward)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ContainerStats)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListContainerStats)
+CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamContainerStats)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, PodSandboxStats)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListPodSandboxStats)
+CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamPodSandboxStats)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, CheckpointContainer)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListMetricDescriptors)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListPodSandboxMetrics)
+CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamPodSandboxMetrics)
+CRIO_UNIMPLEMENTED_UNARY(RuntimeService, UpdatePodSandboxResources)
+
+grpc::Status RuntimeService::GetContainerEvents(grpc::ServerContext*, const v1::GetEventsRequest*,
+                                                grpc::ServerWriter<v1::ContainerEventResponse>*) {
+  return unimplemented("RuntimeService.GetContainerEvents");
+}
+
+CRIO_UNIMPLEMENTED_UNARY(ImageService, ListImages)
+CRIO_UNIMPLEMENTED_STREAM(ImageService, StreamImages)
+CRIO_UNIMPLEMENTED_UNARY(ImageService, ImageStatus)
+CRIO_UNIMPLEMENTED_UNARY(ImageService, PullImage)
+CRIO_UNIMPLEMENTED_UNARY(ImageService, RemoveImage)
+CRIO_UNIMPLEMENTED_UNARY(ImageService, ImageFsInfo)
+
+}  // namespace crio::daemon

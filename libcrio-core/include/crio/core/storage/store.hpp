@@ -1,0 +1,159 @@
+#pragma once
+// The layer, image and container store, laid out like containers/storage so that an
+// operator finds the same things in the same places (root /var/lib/containers/storage,
+// runroot /run/containers/storage, driver overlay).
+//
+// Layers are identified by their chain ID (OCI image spec):
+//   chain(L0) = diff_id(L0);  chain(Ln) = sha256(chain(Ln-1) + " " + diff_id(Ln)).
+// A layer is unpacked into a private staging directory (many in parallel), then
+// committed into the store in one rename. A crash at any moment leaves a consistent
+// store: open() removes staging directories and layer directories without a record.
+
+#include <crio/core/export.hpp>
+#include <crio/core/status.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace crio::storage {
+
+struct StoreOptions {
+  std::string root;                // /var/lib/containers/storage
+  std::string runroot;             // /run/containers/storage
+  std::string driver = "overlay";  // "overlay" or "vfs"
+  // storage.conf's driver options: "overlay.mountopt=nodev,metacopy=on",
+  // "overlay.mount_program=/usr/bin/fuse-overlayfs". Unknown ones are logged and ignored.
+  std::vector<std::string> options;
+};
+
+struct Layer {
+  std::string chain_id;           // "sha256:<hex>"; the layer's identity in the store
+  std::string parent;             // parent's chain ID, "" for a base layer
+  std::string diff_id;            // digest of the uncompressed tar
+  std::string compressed_digest;  // digest of the blob it was pulled as ("" if unknown)
+  int64_t compressed_size = 0;
+  int64_t size = 0;     // length of the uncompressed tar stream
+  int64_t created = 0;  // unix seconds
+};
+
+// An image as stored. `id` is the hex of the config digest.
+struct Image {
+  std::string id;
+  std::string top_layer;             // chain ID of the topmost layer, "" for no layers
+  std::vector<std::string> names;    // repo tags: "docker.io/library/busybox:latest"
+  std::vector<std::string> digests;  // repo digests: "docker.io/library/busybox@sha256:..."
+  std::string manifest;              // manifest bytes as pulled
+  std::string config;                // config blob bytes
+  int64_t size = 0;
+  int64_t created = 0;  // unix seconds when first stored (ignored on input)
+};
+using ImageRecord = Image;
+
+struct ContainerLayer {
+  std::string id;        // the container's ID
+  std::string image_id;  // "" never: every container has an image
+  std::string layer_id;  // the writable layer's directory name under the driver home
+  int64_t created = 0;
+};
+
+struct Usage {
+  int64_t bytes = 0;  // allocated bytes (st_blocks * 512), hard links counted once
+  int64_t inodes = 0;
+};
+
+struct StoreUsage {
+  Usage layers;      // image layers
+  Usage containers;  // writable container layers
+};
+
+// chain(parent, diff_id): diff_id when parent is "", else sha256(parent + " " + diff_id).
+CRIO_CORE_EXPORT std::string chain_id(const std::string& parent_chain_id, const std::string& diff_id);
+
+class Store;
+
+// Unpacks one layer into its own staging directory. Writers for different layers run
+// in parallel threads; one writer is used by one thread. A writer must not outlive
+// the Store that made it.
+class CRIO_CORE_EXPORT LayerWriter {
+ public:
+  ~LayerWriter();  // not committed → the staging directory is removed
+  LayerWriter(const LayerWriter&) = delete;
+  LayerWriter& operator=(const LayerWriter&) = delete;
+
+  // Reads an UNCOMPRESSED tar stream through `read` (bytes read, 0 at EOF, or an error)
+  // to its end and unpacks it. An unsafe entry (absolute path, "..", a path through a
+  // symlink, a hard link to outside the layer) is InvalidArgument naming the entry;
+  // any failure empties the staging directory and makes the writer unusable.
+  Status apply_tar(const std::function<Result<size_t>(char* buf, size_t len)>& read);
+
+  // Moves the staged layer into the store under chain(parent, diff_id). The parent
+  // must be in the store by now. If that layer appeared meanwhile (another pull),
+  // ours is discarded and the existing one returned.
+  Result<Layer> commit(const std::string& diff_id, const std::string& compressed_digest, int64_t compressed_size);
+
+ private:
+  friend class Store;
+  struct Impl;
+  explicit LayerWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Thread-safe. One process owns a store root at a time (an flock on root/storage.lock).
+class CRIO_CORE_EXPORT Store {
+ public:
+  // Creates the directories, locks the root, loads the records and removes what a
+  // crash left behind.
+  static Result<std::unique_ptr<Store>> open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const StoreOptions& options() const;
+
+  // parent_chain_id: "" for a base layer. The parent only has to be committed by the
+  // time the writer commits, so a pull can unpack all its layers at once.
+  Result<std::unique_ptr<LayerWriter>> begin_layer(std::string parent_chain_id);
+  std::optional<Layer> layer(const std::string& chain_id) const;
+  std::vector<Layer> layers() const;
+
+  // Stores an image whose layers are committed. Creating an existing id merges its
+  // names and digests (and replaces manifest/config when given); a name another image
+  // held moves to this one.
+  Result<Image> create_image(ImageRecord record);
+  // By full id ("<hex>" or "sha256:<hex>"), name, repo digest, or unique id prefix.
+  std::optional<Image> image(const std::string& id_or_name_or_digest) const;
+  std::vector<Image> images() const;
+  // Removes one repo tag (or repo digest) from the image; NotFound if it has no such name.
+  Status remove_image_name(const std::string& image_id, const std::string& name);
+  // Deletes the image and the layers no other image uses. FailedPrecondition while a
+  // container uses the image; NotFound if there is no such image.
+  Status delete_image(const std::string& id);
+
+  // A writable layer over the image's layers. AlreadyExists for a used id.
+  Result<ContainerLayer> create_container(const std::string& id, const std::string& image_id);
+  std::optional<ContainerLayer> container(const std::string& id) const;
+  std::vector<ContainerLayer> containers() const;
+  // Mounts (reference counted) and returns the root filesystem path.
+  Result<std::string> mount(const std::string& container_id);
+  // Drops one reference (all with force) and unmounts at zero.
+  Status unmount(const std::string& container_id, bool force = false);
+  // Unmounts and removes the container's layer; a missing container is OK.
+  Status delete_container(const std::string& id);
+
+  Result<StoreUsage> usage() const;
+  Result<Usage> container_usage(const std::string& id) const;
+
+  struct Impl;
+
+ private:
+  friend class LayerWriter;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace crio::storage

@@ -1,0 +1,900 @@
+#include <crio/core/config.hpp>
+
+#include <crio/core/fs.hpp>
+
+#include "config_checks.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <type_traits>
+#include <variant>
+
+namespace crio::core {
+namespace {
+
+namespace stdfs = std::filesystem;
+using checks::IntCheck;
+using checks::StrCheck;
+
+constexpr int64_t kDefaultGrpcMsgSize = 80 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------------
+// The option table. One entry per option: where it lives in crio.conf, its command-line
+// flag (crio(8) names; "name,x" adds the short form -x), the struct member, the value
+// check and the help text. The TOML reader, the TOML writer, the flags and
+// config_options() are all driven from here.
+
+template <typename S>
+using FieldPtr = std::variant<std::string S::*, bool S::*, int64_t S::*, std::vector<std::string> S::*>;
+
+template <typename S>
+struct Desc {
+  const char* table;
+  const char* key;
+  const char* flag;  // "" when there is none
+  FieldPtr<S> field;
+  StrCheck str_check = nullptr;  // for strings and for each element of a list
+  IntCheck int_check = nullptr;
+  const char* help;
+};
+
+template <typename S>
+Desc<S> opt(const char* table, const char* key, const char* flag, std::string S::*f, StrCheck c, const char* help) {
+  return {table, key, flag, f, c, nullptr, help};
+}
+template <typename S>
+Desc<S> opt(const char* table, const char* key, const char* flag, std::vector<std::string> S::*f, StrCheck c,
+            const char* help) {
+  return {table, key, flag, f, c, nullptr, help};
+}
+template <typename S>
+Desc<S> opt(const char* table, const char* key, const char* flag, int64_t S::*f, IntCheck c, const char* help) {
+  return {table, key, flag, f, nullptr, c, help};
+}
+template <typename S>
+Desc<S> opt(const char* table, const char* key, const char* flag, bool S::*f, const char* help) {
+  return {table, key, flag, f, nullptr, nullptr, help};
+}
+
+constexpr const char* kCrio = "crio";
+constexpr const char* kApi = "crio.api";
+constexpr const char* kRuntime = "crio.runtime";
+constexpr const char* kImage = "crio.image";
+constexpr const char* kNetwork = "crio.network";
+constexpr const char* kMetrics = "crio.metrics";
+constexpr const char* kStats = "crio.stats";
+constexpr const char* kHandlers = "crio.runtime.runtimes";
+
+using namespace checks;  // NOLINT: the table reads better with bare check names
+
+const std::vector<Desc<Config>>& options() {
+  using C = Config;
+  static const std::vector<Desc<Config>> table = {
+      // [crio]
+      opt(kCrio, "root", "root,r", &C::root, abs_path,
+          "Directory where images, layers and container file systems are stored."),
+      opt(kCrio, "runroot", "runroot", &C::runroot, abs_path,
+          "Directory for the storage state that does not survive a reboot (mounts, locks)."),
+      opt(kCrio, "storage_driver", "storage-driver,s", &C::storage_driver, checks::storage_driver,
+          "Storage driver for images and containers: overlay or vfs."),
+      opt(kCrio, "storage_option", "storage-opt", &C::storage_option, checks::storage_option,
+          "Options passed to the storage driver, such as \"overlay.mountopt=nodev\"."),
+      opt(kCrio, "log_dir", "log-dir", &C::log_dir, abs_path,
+          "Directory for container logs when the kubelet does not name one."),
+      opt(kCrio, "version_file", "version-file", &C::version_file, abs_path,
+          "File recording the daemon version since boot; when it is missing after a reboot, "
+          "containers left from before are wiped."),
+      opt(kCrio, "version_file_persist", "version-file-persist", &C::version_file_persist, abs_path_or_empty,
+          "File recording the daemon version across reboots; when the version changes, images are "
+          "wiped. Empty disables the check."),
+      opt(kCrio, "clean_shutdown_file", "clean-shutdown-file", &C::clean_shutdown_file, abs_path_or_empty,
+          "File written on a clean shutdown; when it is missing at start, the storage is checked "
+          "for damage."),
+      opt(kCrio, "internal_wipe", "internal-wipe", &C::internal_wipe,
+          "Wipe stale containers after a reboot and images after an upgrade when the daemon starts."),
+
+      // [crio.api]
+      opt(kApi, "listen", "listen", &C::listen, abs_path,
+          "Unix socket on which the CRI gRPC API and the HTTP status API are served."),
+      opt(kApi, "stream_address", "stream-address", &C::stream_address, non_empty,
+          "IP address on which the exec/attach/port-forward streaming server listens."),
+      opt(kApi, "stream_port", "stream-port", &C::stream_port, port_string,
+          "Port of the streaming server; \"0\" picks a free port."),
+      opt(kApi, "stream_enable_tls", "stream-enable-tls", &C::stream_enable_tls,
+          "Serve the streaming server over TLS (needs stream_tls_cert and stream_tls_key)."),
+      opt(kApi, "stream_idle_timeout", "stream-idle-timeout", &C::stream_idle_timeout, duration_or_empty,
+          "How long an idle stream stays open, as a duration (\"4h\"); empty means no limit."),
+      opt(kApi, "stream_tls_cert", "stream-tls-cert", &C::stream_tls_cert, abs_path_or_empty,
+          "x509 certificate of the streaming server."),
+      opt(kApi, "stream_tls_key", "stream-tls-key", &C::stream_tls_key, abs_path_or_empty,
+          "Private key of the streaming server."),
+      opt(kApi, "stream_tls_ca", "stream-tls-ca", &C::stream_tls_ca, abs_path_or_empty,
+          "CA bundle used to verify client certificates of the streaming server."),
+      opt(kApi, "grpc_max_send_msg_size", "grpc-max-send-msg-size", &C::grpc_max_send_msg_size, positive,
+          "Largest gRPC message the daemon sends, in bytes (0 selects 83886080)."),
+      opt(kApi, "grpc_max_recv_msg_size", "grpc-max-recv-msg-size", &C::grpc_max_recv_msg_size, positive,
+          "Largest gRPC message the daemon accepts, in bytes (0 selects 83886080)."),
+
+      // [crio.runtime]
+      opt(kRuntime, "default_runtime", "default-runtime", &C::default_runtime, non_empty,
+          "Runtime handler used when a pod names none; must be one of [crio.runtime.runtimes]."),
+      opt(kRuntime, "conmon", "conmon", &C::conmon, abs_path_or_empty,
+          "Path of conmon, the monitor process that holds each container; empty looks it up in $PATH. "
+          "A handler's monitor_path takes precedence."),
+      opt(kRuntime, "conmon_cgroup", "conmon-cgroup", &C::conmon_cgroup, checks::conmon_cgroup,
+          "Cgroup for conmon: \"pod\" puts it in the pod's cgroup; with systemd a NAME.slice may be given."),
+      opt(kRuntime, "conmon_env", "conmon-env", &C::conmon_env, key_value,
+          "Environment of conmon and of the runtime it starts, as KEY=VALUE."),
+      opt(kRuntime, "default_env", "default-env", &C::default_env, key_value,
+          "Environment variables (KEY=VALUE) added to every container; the image and the pod spec "
+          "override them."),
+      opt(kRuntime, "default_ulimits", "default-ulimits", &C::default_ulimits, checks::ulimit,
+          "Resource limits for every container, as name=soft:hard (\"nofile=1024:2048\"); unset limits "
+          "are inherited from the daemon."),
+      opt(kRuntime, "no_pivot", "no-pivot", &C::no_pivot,
+          "Make the runtime move the root file system with MS_MOVE instead of pivot_root."),
+      opt(kRuntime, "selinux", "selinux", &C::selinux, "Label containers with SELinux."),
+      opt(kRuntime, "seccomp_profile", "seccomp-profile", &C::seccomp_profile, abs_path_or_empty,
+          "seccomp profile (JSON) used for RuntimeDefault; empty uses the built-in profile."),
+      opt(kRuntime, "apparmor_profile", "apparmor-profile", &C::apparmor_profile, nullptr,
+          "AppArmor profile for containers that do not name one; ignored where AppArmor is absent."),
+      opt(kRuntime, "cgroup_manager", "cgroup-manager", &C::cgroup_manager, checks::cgroup_manager,
+          "How container cgroups are made: cgroupfs (directly in /sys/fs/cgroup) or systemd."),
+      opt(kRuntime, "default_capabilities", "default-capabilities", &C::default_capabilities, capability,
+          "Capabilities every container gets unless its security context drops them."),
+      opt(kRuntime, "default_sysctls", "default-sysctls", &C::default_sysctls, key_value,
+          "Sysctls (name=value) set in every pod."),
+      opt(kRuntime, "additional_devices", "additional-devices", &C::additional_devices, device,
+          "Host devices added to every container, as /dev/host[:/dev/container[:rwm]]."),
+      opt(kRuntime, "allowed_devices", "allowed-devices", &C::allowed_devices, abs_path,
+          "Host devices a pod may request with the io.kubernetes.cri-o.Devices annotation."),
+      opt(kRuntime, "hooks_dir", "hooks-dir", &C::hooks_dir, abs_path,
+          "Directories of OCI hook definitions (*.json); later directories win. Missing ones are skipped."),
+      opt(kRuntime, "default_mounts_file", "default-mounts-file", &C::default_mounts_file, abs_path_or_empty,
+          "File listing SRC:DST bind mounts added to every container, one per line."),
+      opt(kRuntime, "pids_limit", "pids-limit", &C::pids_limit, nullptr,
+          "Most processes a container may have; zero or negative means no limit (the kubelet's "
+          "pod-pids-limit is the better knob)."),
+      opt(kRuntime, "log_size_max", "log-size-max", &C::log_size_max, log_size,
+          "Largest container log file in bytes before it is truncated; negative means no limit, "
+          "otherwise at least 8192."),
+      opt(kRuntime, "log_to_journald", "log-journald", &C::log_to_journald, "Also send container output to journald."),
+      opt(kRuntime, "container_exits_dir", "container-exits-dir", &C::container_exits_dir, abs_path,
+          "Directory where conmon writes each container's exit code."),
+      opt(kRuntime, "container_attach_socket_dir", "container-attach-socket-dir", &C::container_attach_socket_dir,
+          abs_path, "Directory for the containers' attach sockets."),
+      opt(kRuntime, "bind_mount_prefix", "bind-mount-prefix", &C::bind_mount_prefix, abs_path_or_empty,
+          "Prefix added to the host side of every bind mount, for a daemon that itself runs in a "
+          "container with the host's / mounted there."),
+      opt(kRuntime, "read_only", "read-only", &C::read_only,
+          "Run every unprivileged container with a read-only root file system."),
+      opt(kRuntime, "log_level", "log-level,l", &C::log_level, checks::log_level,
+          "Daemon log verbosity: fatal, panic, error, warn, info, debug or trace."),
+      opt(kRuntime, "log_filter", "log-filter", &C::log_filter, nullptr,
+          "Only log messages matching this regular expression."),
+      opt(kRuntime, "uid_mappings", "uid-mappings", &C::uid_mappings, id_mappings,
+          "User namespace UID ranges for every container, as containerUID:hostUID:size[,...]."),
+      opt(kRuntime, "gid_mappings", "gid-mappings", &C::gid_mappings, id_mappings,
+          "User namespace GID ranges for every container, as containerGID:hostGID:size[,...]."),
+      opt(kRuntime, "ctr_stop_timeout", "ctr-stop-timeout", &C::ctr_stop_timeout, non_negative,
+          "Least time in seconds a container is given to stop before it is killed."),
+      opt(kRuntime, "drop_infra_ctr", "drop-infra-ctr", &C::drop_infra_ctr,
+          "Create pods without an infra (pause) container when they do not share a PID namespace."),
+      opt(kRuntime, "infra_ctr_cpuset", "infra-ctr-cpuset", &C::infra_ctr_cpuset, cpuset,
+          "CPUs for infra containers, in Linux CPU list format; empty means all online CPUs."),
+      opt(kRuntime, "namespaces_dir", "namespaces-dir", &C::namespaces_dir, abs_path,
+          "Directory where pinned pod namespaces are bind-mounted."),
+      opt(kRuntime, "pinns_path", "pinns-path", &C::pinns_path, abs_path_or_empty,
+          "Path of the pinns helper that pins pod namespaces; empty looks it up in $PATH when it is needed."),
+      opt(kRuntime, "absent_mount_sources_to_reject", "absent-mount-sources-to-reject",
+          &C::absent_mount_sources_to_reject, abs_path,
+          "Host paths that make container creation fail when missing, instead of being created."),
+      opt(kRuntime, "enable_criu_support", "enable-criu-support", &C::enable_criu_support,
+          "Allow checkpoint and restore of containers with CRIU."),
+
+      // [crio.image]
+      opt(kImage, "default_transport", "default-transport", &C::default_transport, non_empty,
+          "Transport prefixed to image names that have none."),
+      opt(kImage, "global_auth_file", "global-auth-file", &C::global_auth_file, abs_path_or_empty,
+          "Registry credentials file (like /var/lib/kubelet/config.json) used for every pull."),
+      opt(kImage, "pause_image", "pause-image", &C::pause_image, non_empty,
+          "Image of the infra container, for pods that need one."),
+      opt(kImage, "pause_image_auth_file", "pause-image-auth-file", &C::pause_image_auth_file, abs_path_or_empty,
+          "Registry credentials file used only to pull pause_image."),
+      opt(kImage, "pause_command", "pause-command", &C::pause_command, non_empty,
+          "Command the infra container runs, inside pause_image."),
+      opt(kImage, "pinned_images", "pinned-images", &C::pinned_images, non_empty,
+          "Images the kubelet must never garbage-collect: exact names, \"prefix*\" globs or "
+          "\"*keyword*\" patterns."),
+      opt(kImage, "signature_policy", "signature-policy", &C::signature_policy, abs_path_or_empty,
+          "Signature policy file (policy.json); empty uses /etc/containers/policy.json."),
+      opt(kImage, "signature_policy_dir", "signature-policy-dir", &C::signature_policy_dir, abs_path,
+          "Directory of per-namespace policies: NAMESPACE.json here applies to pulls for that pod "
+          "namespace."),
+      opt(kImage, "insecure_registries", "insecure-registry", &C::insecure_registries, non_empty,
+          "Registries (or CIDR ranges) reached without TLS verification. For testing only."),
+      opt(kImage, "image_volumes", "image-volumes", &C::image_volumes, checks::image_volumes,
+          "What to do with VOLUMEs declared by images: mkdir, bind or ignore."),
+      opt(kImage, "big_files_temporary_dir", "big-files-temporary-dir", &C::big_files_temporary_dir, abs_path_or_empty,
+          "Directory for large temporary files while pulling; empty uses $TMPDIR or /var/tmp."),
+      opt(kImage, "pull_progress_timeout", "pull-progress-timeout", &C::pull_progress_timeout, duration,
+          "A pull that makes no progress for this long is cancelled; \"0s\" disables the timeout."),
+      opt(kImage, "max_parallel_downloads", "max-parallel-downloads", &C::max_parallel_downloads, positive,
+          "Most layer downloads that run at once, across all pulls."),
+
+      // [crio.network]
+      opt(kNetwork, "cni_default_network", "cni-default-network", &C::cni_default_network, nullptr,
+          "Name of the CNI network for pods; empty picks the first network found in network_dir."),
+      opt(kNetwork, "network_dir", "cni-config-dir", &C::network_dir, abs_path,
+          "Directory of CNI network configurations."),
+      opt(kNetwork, "plugin_dirs", "cni-plugin-dir", &C::plugin_dirs, abs_path,
+          "Directories searched for CNI plugin binaries, in order."),
+
+      // [crio.metrics]
+      opt(kMetrics, "enable_metrics", "enable-metrics", &C::enable_metrics,
+          "Serve Prometheus metrics on metrics_host:metrics_port (or metrics_socket)."),
+      opt(kMetrics, "metrics_collectors", "metrics-collectors", &C::metrics_collectors, non_empty,
+          "Metrics that are collected and served."),
+      opt(kMetrics, "metrics_host", "metrics-host", &C::metrics_host, non_empty,
+          "Address on which the metrics server listens."),
+      opt(kMetrics, "metrics_port", "metrics-port", &C::metrics_port, checks::port,
+          "Port on which the metrics server listens."),
+      opt(kMetrics, "metrics_socket", "metrics-socket", &C::metrics_socket, abs_path_or_empty,
+          "Unix socket for the metrics server, instead of a TCP port."),
+      opt(kMetrics, "metrics_cert", "metrics-cert", &C::metrics_cert, abs_path_or_empty,
+          "Certificate for serving metrics over TLS; needs metrics_key."),
+      opt(kMetrics, "metrics_key", "metrics-key", &C::metrics_key, abs_path_or_empty,
+          "Private key for serving metrics over TLS; needs metrics_cert."),
+
+      // [crio.stats]
+      opt(kStats, "stats_collection_period", "stats-collection-period", &C::stats_collection_period, non_negative,
+          "Seconds between background collections of pod and container stats; 0 collects them on "
+          "request."),
+      opt(kStats, "collection_period", "collection-period", &C::collection_period, non_negative,
+          "Seconds between background collections of stats and metrics; 0 collects them on request."),
+  };
+  return table;
+}
+
+// [crio.runtime.runtimes.<name>]
+const std::vector<Desc<RuntimeHandler>>& handler_options() {
+  using H = RuntimeHandler;
+  static const std::vector<Desc<RuntimeHandler>> table = {
+      opt(kHandlers, "runtime_path", "", &H::runtime_path, abs_path_or_empty,
+          "Path of the OCI runtime binary; empty looks up the handler's name in $PATH."),
+      opt(kHandlers, "runtime_type", "", &H::runtime_type, checks::runtime_type,
+          "Kind of runtime: oci (runc, crun), vm (a sandboxed runtime with a shim) or pod."),
+      opt(kHandlers, "runtime_root", "", &H::runtime_root, abs_path_or_empty,
+          "State directory given to the runtime as --root; empty means /run/<handler>."),
+      opt(kHandlers, "runtime_config_path", "", &H::runtime_config_path, abs_path_or_empty,
+          "Configuration file of a vm runtime."),
+      opt(kHandlers, "monitor_path", "", &H::monitor_path, abs_path_or_empty,
+          "conmon binary for this handler; empty uses [crio.runtime] conmon."),
+      opt(kHandlers, "monitor_cgroup", "", &H::monitor_cgroup, checks::conmon_cgroup,
+          "Cgroup for this handler's conmon; empty uses [crio.runtime] conmon_cgroup."),
+      opt(kHandlers, "monitor_env", "", &H::monitor_env, key_value,
+          "Environment of this handler's conmon; empty uses [crio.runtime] conmon_env."),
+      opt(kHandlers, "allowed_annotations", "", &H::allowed_annotations, non_empty,
+          "Experimental annotations (io.kubernetes.cri-o.*) this handler acts on."),
+      opt(kHandlers, "privileged_without_host_devices", "", &H::privileged_without_host_devices,
+          "Do not give privileged containers of this handler the host's devices."),
+  };
+  return table;
+}
+
+template <typename S>
+std::string flag_name(const Desc<S>& d) {
+  std::string f = d.flag;
+  auto comma = f.find(',');
+  return comma == std::string::npos ? f : f.substr(0, comma);
+}
+
+// ---------------------------------------------------------------------------------
+// Locations: where each option got its current value, "FILE:LINE" or "command line
+// flag --x", so that a check made after all sources are merged can still point at it.
+using Locations = std::map<std::string, std::string>;
+
+std::string at(const Locations* locs, const std::string& dotted) {
+  if (!locs) return {};
+  auto it = locs->find(dotted);
+  return it == locs->end() ? std::string() : it->second + ": ";
+}
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "nothing";
+  }
+}
+
+// Handler names become directory names (/run/<name>), so they must be one path element.
+bool usable_handler_name(const std::string& name) {
+  return !name.empty() && name.find('/') == std::string::npos && name != "." && name != "..";
+}
+
+std::string where(std::string_view source, const toml::node& n) {
+  return fmt::format("{}:{}", source, n.source().begin.line);
+}
+
+Status wrong_type(std::string_view source, const toml::node& n, const std::string& dotted, std::string_view want) {
+  return error(Code::kInvalidArgument, "{}: {}: expected {}, found {}", where(source, n), dotted, want, type_name(n));
+}
+
+struct Reader {
+  std::string_view source;
+  std::vector<std::string>& warnings;
+  Locations& locs;
+
+  // Unknown keys, gathered with their lines: toml++ walks a table in key order, and
+  // the warnings read better in file order.
+  std::vector<std::pair<uint32_t, std::string>> unknown_keys = {};
+
+  void unknown(const toml::node& n, const std::string& dotted) {
+    unknown_keys.emplace_back(n.source().begin.line, fmt::format("{}: unknown key {}", where(source, n), dotted));
+  }
+
+  template <typename S>
+  Status read(S& obj, const Desc<S>& d, const toml::node& n, const std::string& dotted) {
+    Status st = std::visit(
+        [&](auto member) -> Status {
+          using T = std::remove_reference_t<decltype(obj.*member)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            auto* v = n.as_string();
+            if (!v) return wrong_type(source, n, dotted, "a string");
+            obj.*member = v->get();
+          } else if constexpr (std::is_same_v<T, bool>) {
+            auto* v = n.as_boolean();
+            if (!v) return wrong_type(source, n, dotted, "a boolean");
+            obj.*member = v->get();
+          } else if constexpr (std::is_same_v<T, int64_t>) {
+            auto* v = n.as_integer();
+            if (!v) return wrong_type(source, n, dotted, "an integer");
+            obj.*member = v->get();
+          } else {
+            auto* arr = n.as_array();
+            if (!arr) return wrong_type(source, n, dotted, "an array of strings");
+            std::vector<std::string> out;
+            for (size_t i = 0; i < arr->size(); ++i) {
+              const toml::node& e = *arr->get(i);
+              auto* s = e.as_string();
+              if (!s) return wrong_type(source, e, fmt::format("{}[{}]", dotted, i), "a string");
+              out.push_back(s->get());
+            }
+            obj.*member = std::move(out);
+          }
+          return ok_status();
+        },
+        d.field);
+    if (st.ok()) locs[dotted] = where(source, n);
+    return st;
+  }
+
+  Status read_handler(Config& config, const std::string& name, const toml::node& n) {
+    std::string prefix = std::string(kHandlers) + "." + name;
+    auto* tbl = n.as_table();
+    if (!tbl) return wrong_type(source, n, prefix, "a table");
+    if (!usable_handler_name(name)) {
+      return error(Code::kInvalidArgument, "{}: {}: {} is not a usable runtime handler name", where(source, n), prefix,
+                   checks::quote(name));
+    }
+    RuntimeHandler& h = config.runtimes[name];
+    for (auto&& [k, v] : *tbl) {
+      std::string key(k.str());
+      std::string dotted = prefix + "." + key;
+      auto& hd = handler_options();
+      auto it = std::find_if(hd.begin(), hd.end(), [&](auto& d) { return key == d.key; });
+      if (it == hd.end()) {
+        unknown(v, dotted);
+        continue;
+      }
+      CRIO_RETURN_IF_ERROR(read(h, *it, v, dotted));
+    }
+    locs[prefix] = where(source, n);
+    return ok_status();
+  }
+
+  Status read_table(Config& config, const std::string& name, const toml::table& tbl) {
+    static const std::set<std::string> kSubtables = {"crio.api",     "crio.runtime", "crio.image",
+                                                     "crio.network", "crio.metrics", "crio.stats"};
+    for (auto&& [k, v] : tbl) {
+      std::string key(k.str());
+      std::string dotted = name + "." + key;
+      if (kSubtables.count(dotted)) {
+        auto* sub = v.as_table();
+        if (!sub) return wrong_type(source, v, dotted, "a table");
+        CRIO_RETURN_IF_ERROR(read_table(config, dotted, *sub));
+        continue;
+      }
+      if (dotted == kHandlers) {
+        auto* sub = v.as_table();
+        if (!sub) return wrong_type(source, v, dotted, "a table of runtime handlers");
+        for (auto&& [hk, hv] : *sub) CRIO_RETURN_IF_ERROR(read_handler(config, std::string(hk.str()), hv));
+        continue;
+      }
+      auto& od = options();
+      auto it = std::find_if(od.begin(), od.end(), [&](auto& d) { return name == d.table && key == d.key; });
+      if (it == od.end()) {
+        unknown(v, dotted);
+        continue;
+      }
+      CRIO_RETURN_IF_ERROR(read(config, *it, v, dotted));
+    }
+    return ok_status();
+  }
+
+  Status read_document(Config& config, const toml::table& root) {
+    for (auto&& [k, v] : root) {
+      std::string key(k.str());
+      if (key != "crio") {
+        unknown(v, key);
+        continue;
+      }
+      auto* crio = v.as_table();
+      if (!crio) return wrong_type(source, v, "crio", "a table");
+      CRIO_RETURN_IF_ERROR(read_table(config, "crio", *crio));
+    }
+    std::stable_sort(unknown_keys.begin(), unknown_keys.end(), [](auto& a, auto& b) { return a.first < b.first; });
+    for (auto& [line, message] : unknown_keys) warnings.push_back(std::move(message));
+    return ok_status();
+  }
+};
+
+Result<toml::table> parse(std::string_view text, std::string_view source) {
+  try {
+    return toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return error(Code::kInvalidArgument, "{}:{}:{}: syntax error: {}", source, e.source().begin.line,
+                 e.source().begin.column, e.description());
+  }
+}
+
+// Values CRI-O documents as meaning "the default" are stored as that default, so the
+// rest of the daemon sees one spelling.
+void normalize(Config& c) {
+  if (c.storage_driver.empty() || c.storage_driver == "overlay2") c.storage_driver = "overlay";
+  if (c.grpc_max_send_msg_size == 0) c.grpc_max_send_msg_size = kDefaultGrpcMsgSize;
+  if (c.grpc_max_recv_msg_size == 0) c.grpc_max_recv_msg_size = kDefaultGrpcMsgSize;
+}
+
+// Checks each value against its option's check; with `only`, just the options set in
+// one document. `prefix` is the dotted table for handler fields, empty for Config.
+template <typename S>
+Status check_values(const S& obj, const std::vector<Desc<S>>& table, const std::string& prefix, const Locations* locs,
+                    const Locations* only) {
+  for (auto& d : table) {
+    std::string dotted = (prefix.empty() ? std::string(d.table) : prefix) + "." + d.key;
+    if (only && !only->count(dotted)) continue;
+    std::string reason = std::visit(
+        [&](auto member) -> std::string {
+          using T = std::remove_cvref_t<decltype(obj.*member)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            return d.str_check ? d.str_check(obj.*member) : std::string();
+          } else if constexpr (std::is_same_v<T, int64_t>) {
+            return d.int_check ? d.int_check(obj.*member) : std::string();
+          } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            if (!d.str_check) return {};
+            for (auto& e : obj.*member) {
+              auto r = d.str_check(e);
+              if (!r.empty()) return r;
+            }
+            return {};
+          } else {
+            return {};
+          }
+        },
+        d.field);
+    if (!reason.empty()) return error(Code::kInvalidArgument, "{}{}: {}", at(locs, dotted), dotted, reason);
+  }
+  return ok_status();
+}
+
+Status check_cgroup_pairing(const std::string& manager, const std::string& cgroup, const std::string& dotted,
+                            const Locations* locs) {
+  if (manager == "cgroupfs" && !cgroup.empty() && cgroup != "pod") {
+    return error(Code::kInvalidArgument,
+                 "{}{}: {} is a systemd slice, which needs cgroup_manager \"systemd\"; with cgroupfs use \"pod\"",
+                 at(locs, dotted), dotted, checks::quote(cgroup));
+  }
+  return ok_status();
+}
+
+Status validate_impl(const Config& c, const Locations* locs, const Locations* only) {
+  CRIO_RETURN_IF_ERROR(check_values(c, options(), "", locs, only));
+  for (auto& [name, h] : c.runtimes) {
+    if (!usable_handler_name(name)) {
+      return error(Code::kInvalidArgument, "{}.{}: {} is not a usable runtime handler name", kHandlers, name,
+                   checks::quote(name));
+    }
+    CRIO_RETURN_IF_ERROR(check_values(h, handler_options(), std::string(kHandlers) + "." + name, locs, only));
+  }
+  // Rules that tie options together hold only for a whole configuration, not for the
+  // one document of a drop-in.
+  if (only) return ok_status();
+
+  if (!c.runtimes.count(c.default_runtime)) {
+    std::string names;
+    for (auto& [name, h] : c.runtimes) names += (names.empty() ? "" : ", ") + name;
+    return error(Code::kInvalidArgument, "{}crio.runtime.default_runtime: {} names no runtime handler ({})",
+                 at(locs, "crio.runtime.default_runtime"), checks::quote(c.default_runtime),
+                 names.empty() ? std::string("none is defined") : "defined: " + names);
+  }
+  CRIO_RETURN_IF_ERROR(check_cgroup_pairing(c.cgroup_manager, c.conmon_cgroup, "crio.runtime.conmon_cgroup", locs));
+  for (auto& [name, h] : c.runtimes) {
+    CRIO_RETURN_IF_ERROR(check_cgroup_pairing(c.cgroup_manager, h.monitor_cgroup,
+                                              std::string(kHandlers) + "." + name + ".monitor_cgroup", locs));
+    if (h.runtime_type == "vm" && h.runtime_config_path.empty()) {
+      std::string dotted = std::string(kHandlers) + "." + name + ".runtime_config_path";
+      return error(Code::kInvalidArgument, "{}{}: a runtime of type \"vm\" needs a runtime_config_path",
+                   at(locs, std::string(kHandlers) + "." + name), dotted);
+    }
+  }
+  if (c.stream_enable_tls && (c.stream_tls_cert.empty() || c.stream_tls_key.empty())) {
+    return error(Code::kInvalidArgument,
+                 "{}crio.api.stream_enable_tls: TLS needs both stream_tls_cert and stream_tls_key",
+                 at(locs, "crio.api.stream_enable_tls"));
+  }
+  if (c.metrics_cert.empty() != c.metrics_key.empty()) {
+    const char* set = c.metrics_cert.empty() ? "crio.metrics.metrics_key" : "crio.metrics.metrics_cert";
+    return error(Code::kInvalidArgument, "{}{}: metrics_cert and metrics_key must be set together", at(locs, set), set);
+  }
+  return ok_status();
+}
+
+// ---------------------------------------------------------------------------------
+// Command-line values.
+
+std::vector<std::string> split_list(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (auto& v : values) {
+    size_t start = 0;
+    for (;;) {
+      size_t comma = v.find(',', start);
+      std::string piece = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!piece.empty()) out.push_back(piece);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+std::optional<bool> parse_bool(std::string_view v) {
+  // The spellings Go's strconv.ParseBool takes, which CRI-O's flags accept.
+  for (auto t : {"1", "t", "T", "true", "TRUE", "True"}) {
+    if (v == t) return true;
+  }
+  for (auto f : {"0", "f", "F", "false", "FALSE", "False"}) {
+    if (v == f) return false;
+  }
+  return std::nullopt;
+}
+
+Status apply_flags(Config& c, const std::vector<std::pair<std::string, std::vector<std::string>>>& flags,
+                   Locations& locs) {
+  for (auto& [key, values] : flags) {
+    auto& od = options();
+    auto it = std::find_if(od.begin(), od.end(), [&](auto& d) { return key == d.key; });
+    if (it == od.end()) return error(Code::kInvalidArgument, "command line: no option {} exists", checks::quote(key));
+    const auto& d = *it;
+    std::string label =
+        *d.flag ? fmt::format("command line flag --{}", flag_name(d)) : fmt::format("command line option {}", key);
+    std::string dotted = std::string(d.table) + "." + d.key;
+    Status st = std::visit(
+        [&](auto member) -> Status {
+          using T = std::remove_reference_t<decltype(c.*member)>;
+          if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+            c.*member = split_list(values);
+            return ok_status();
+          } else {
+            if (values.empty()) return error(Code::kInvalidArgument, "{}: needs a value", label);
+            const std::string& v = values.back();
+            if constexpr (std::is_same_v<T, std::string>) {
+              c.*member = v;
+            } else if constexpr (std::is_same_v<T, bool>) {
+              auto b = parse_bool(v);
+              if (!b) return error(Code::kInvalidArgument, "{}: {} is not true or false", label, checks::quote(v));
+              c.*member = *b;
+            } else {
+              int64_t n = 0;
+              auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+              if (v.empty() || ec != std::errc() || p != v.data() + v.size()) {
+                return error(Code::kInvalidArgument, "{}: {} is not an integer", label, checks::quote(v));
+              }
+              c.*member = n;
+            }
+            return ok_status();
+          }
+        },
+        d.field);
+    CRIO_RETURN_IF_ERROR(st);
+    locs[dotted] = label;
+  }
+  return ok_status();
+}
+
+// ---------------------------------------------------------------------------------
+// Files.
+
+// Reads a file; a missing one yields nullopt.
+Result<std::optional<std::string>> read_optional(const std::string& path, std::string_view what) {
+  auto text = fs::read_file(path);
+  if (text.ok()) return std::optional<std::string>(std::move(text).value());
+  if (text.status().code() == Code::kNotFound) return std::optional<std::string>();
+  return text.status().wrap(fmt::format("reading {}", what));
+}
+
+Status apply_file(Config& c, const std::string& path, std::vector<std::string>& warnings, Locations& locs) {
+  CRIO_ASSIGN_OR_RETURN(auto text, read_optional(path, "crio.conf"));
+  if (!text) return ok_status();
+  CRIO_ASSIGN_OR_RETURN(auto doc, parse(*text, path));
+  Reader r{path, warnings, locs};
+  return r.read_document(c, doc);
+}
+
+// containers-storage.conf(5): [storage] driver, graphroot, runroot and the overlay
+// mount options. Other keys belong to other tools and are ignored silently.
+Status apply_storage_conf(Config& c, const std::string& path, Locations& locs) {
+  CRIO_ASSIGN_OR_RETURN(auto text, read_optional(path, "storage.conf"));
+  if (!text) return ok_status();
+  CRIO_ASSIGN_OR_RETURN(auto doc, parse(*text, path));
+  const toml::node* storage = doc.get("storage");
+  if (!storage) return ok_status();
+  if (!storage->is_table()) return wrong_type(path, *storage, "storage", "a table");
+  const toml::table& st = *storage->as_table();
+
+  auto take = [&](const toml::table& tbl, const char* key, const std::string& dotted, const char* crio_key,
+                  std::string& out) -> Status {
+    const toml::node* n = tbl.get(key);
+    if (!n) return ok_status();
+    if (!n->is_string()) return wrong_type(path, *n, dotted, "a string");
+    out = n->as_string()->get();
+    locs[std::string("crio.") + crio_key] = where(path, *n);
+    return ok_status();
+  };
+  CRIO_RETURN_IF_ERROR(take(st, "driver", "storage.driver", "storage_driver", c.storage_driver));
+  CRIO_RETURN_IF_ERROR(take(st, "graphroot", "storage.graphroot", "root", c.root));
+  CRIO_RETURN_IF_ERROR(take(st, "runroot", "storage.runroot", "runroot", c.runroot));
+
+  std::string mountopt;
+  if (const toml::node* options = st.get("options")) {
+    if (!options->is_table()) return wrong_type(path, *options, "storage.options", "a table");
+    // The old place for mountopt is [storage.options]; [storage.options.overlay] wins.
+    CRIO_RETURN_IF_ERROR(
+        take(*options->as_table(), "mountopt", "storage.options.mountopt", "storage_option", mountopt));
+    if (const toml::node* overlay = options->as_table()->get("overlay")) {
+      if (!overlay->is_table()) return wrong_type(path, *overlay, "storage.options.overlay", "a table");
+      CRIO_RETURN_IF_ERROR(
+          take(*overlay->as_table(), "mountopt", "storage.options.overlay.mountopt", "storage_option", mountopt));
+    }
+  }
+  if (!mountopt.empty()) c.storage_option = {"overlay.mountopt=" + mountopt};
+  return ok_status();
+}
+
+Result<std::vector<std::string>> dropin_files(const std::string& dir) {
+  std::error_code ec;
+  auto status = stdfs::status(dir, ec);
+  if (ec || status.type() == stdfs::file_type::not_found) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return error(Code::kInvalidArgument, "config dir {}: {}", dir, ec.message());
+    }
+    return std::vector<std::string>{};
+  }
+  if (!stdfs::is_directory(status)) return error(Code::kInvalidArgument, "config dir {}: not a directory", dir);
+  std::vector<std::string> files;
+  for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& p = it->path();
+    if (p.extension() != ".conf" || p.filename().string().front() == '.') continue;
+    std::error_code fec;
+    if (!stdfs::is_regular_file(it->status(fec))) continue;
+    files.push_back(p.string());
+  }
+  if (ec) return error(Code::kInvalidArgument, "config dir {}: {}", dir, ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// ---------------------------------------------------------------------------------
+// Writing TOML.
+
+std::string render_key(std::string_view k) {
+  bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+  return bare ? std::string(k) : checks::quote(k);
+}
+
+// `wrap_at`: the key's length when a long list may be spread over lines, 0 to keep one line.
+std::string render(const std::string& v, size_t) { return checks::quote(v); }
+std::string render(bool v, size_t) { return v ? "true" : "false"; }
+std::string render(int64_t v, size_t) { return std::to_string(v); }
+std::string render(const std::vector<std::string>& v, size_t key_len) {
+  std::string line = "[";
+  for (size_t i = 0; i < v.size(); ++i) line += (i ? ", " : "") + checks::quote(v[i]);
+  line += "]";
+  if (key_len == 0 || key_len + 3 + line.size() <= 100) return line;
+  std::string out = "[\n";
+  for (auto& e : v) out += "  " + checks::quote(e) + ",\n";
+  return out + "]";
+}
+
+template <typename S>
+std::string render_field(const S& obj, const Desc<S>& d, bool wrap = true) {
+  return std::visit([&](auto member) { return render(obj.*member, wrap ? std::strlen(d.key) : 0); }, d.field);
+}
+
+void comment(std::string& out, std::string_view text) {
+  std::string line;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t sp = text.find(' ', start);
+    std::string_view word = text.substr(start, sp == std::string_view::npos ? std::string_view::npos : sp - start);
+    if (!line.empty() && line.size() + 1 + word.size() > 78) {
+      out += "# " + line + "\n";
+      line.clear();
+    }
+    if (!line.empty()) line += ' ';
+    line += word;
+    if (sp == std::string_view::npos) break;
+    start = sp + 1;
+  }
+  if (!line.empty()) out += "# " + line + "\n";
+}
+
+template <typename S>
+OptionInfo info(const Desc<S>& d, const S& defaults, std::string table) {
+  OptionInfo i;
+  i.table = std::move(table);
+  i.key = d.key;
+  i.flag = flag_name(d);
+  std::string f = d.flag;
+  if (auto comma = f.find(','); comma != std::string::npos && comma + 1 < f.size()) i.short_flag = f[comma + 1];
+  i.help = d.help;
+  i.type = std::visit(
+      [](auto member) {
+        using T = std::remove_reference_t<decltype(std::declval<S&>().*member)>;
+        if constexpr (std::is_same_v<T, std::string>)
+          return OptionType::kString;
+        else if constexpr (std::is_same_v<T, bool>)
+          return OptionType::kBool;
+        else if constexpr (std::is_same_v<T, int64_t>)
+          return OptionType::kInt;
+        else
+          return OptionType::kStringList;
+      },
+      d.field);
+  i.default_value = render_field(defaults, d, false);
+  return i;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------
+
+Config default_config() {
+  Config c;
+  RuntimeHandler runc;
+  runc.runtime_path = "/usr/sbin/runc";
+  runc.runtime_root = "/run/runc";
+  c.runtimes["runc"] = runc;
+  RuntimeHandler crun;
+  crun.runtime_path = "/usr/bin/crun";
+  crun.runtime_root = "/run/crun";
+  c.runtimes["crun"] = crun;
+  return c;
+}
+
+std::string storage_conf_path(const ConfigSources& sources) {
+  if (!sources.storage_conf.empty()) return sources.storage_conf;
+  if (const char* env = std::getenv("CONTAINERS_STORAGE_CONF"); env && *env) return env;
+  return "/etc/containers/storage.conf";
+}
+
+Result<Config> load_config(const ConfigSources& sources, std::vector<std::string>& warnings) {
+  Config c = default_config();
+  Locations locs;
+  CRIO_RETURN_IF_ERROR(apply_storage_conf(c, storage_conf_path(sources), locs));
+  if (!sources.config_file.empty()) CRIO_RETURN_IF_ERROR(apply_file(c, sources.config_file, warnings, locs));
+  if (!sources.config_dir.empty()) {
+    CRIO_ASSIGN_OR_RETURN(auto files, dropin_files(sources.config_dir));
+    for (auto& f : files) CRIO_RETURN_IF_ERROR(apply_file(c, f, warnings, locs));
+  }
+  CRIO_RETURN_IF_ERROR(apply_flags(c, sources.flags, locs));
+  normalize(c);
+  CRIO_RETURN_IF_ERROR(validate_impl(c, &locs, nullptr));
+  return c;
+}
+
+Status apply_toml(Config& config, std::string_view toml_text, std::string_view source,
+                  std::vector<std::string>& warnings) {
+  CRIO_ASSIGN_OR_RETURN(auto doc, parse(toml_text, source));
+  Config next = config;
+  Locations locs;
+  std::vector<std::string> found;
+  Reader r{source, found, locs};
+  CRIO_RETURN_IF_ERROR(r.read_document(next, doc));
+  normalize(next);
+  CRIO_RETURN_IF_ERROR(validate_impl(next, &locs, &locs));
+  config = std::move(next);
+  warnings.insert(warnings.end(), found.begin(), found.end());
+  return ok_status();
+}
+
+Status validate(const Config& config) { return validate_impl(config, nullptr, nullptr); }
+
+std::string to_toml(const Config& config) {
+  std::string out =
+      "# The configuration of crio, in the format described in crio.conf(5).\n"
+      "# Every option is listed with its value; drop-in files in /etc/crio/crio.conf.d/\n"
+      "# override single options.\n";
+  std::string table;
+  auto& od = options();
+  for (size_t i = 0; i < od.size(); ++i) {
+    auto& d = od[i];
+    if (table != d.table) {
+      table = d.table;
+      out += fmt::format("\n[{}]\n", table);
+    }
+    out += "\n";
+    comment(out, d.help);
+    out += fmt::format("{} = {}\n", d.key, render_field(config, d));
+    bool table_ends = i + 1 == od.size() || table != od[i + 1].table;
+    if (table_ends && table == kRuntime) {
+      out += "\n";
+      comment(out,
+              "Runtime handlers, chosen by the runtime handler of a pod ([crio.runtime.runtimes.NAME]). "
+              "A drop-in may add a handler or change single fields of one.");
+      bool first = true;
+      for (auto& [name, h] : config.runtimes) {
+        out += fmt::format("\n[{}.{}]\n", kHandlers, render_key(name));
+        for (auto& hd : handler_options()) {
+          if (first) comment(out, hd.help);
+          out += fmt::format("{} = {}\n", hd.key, render_field(h, hd));
+        }
+        first = false;
+      }
+    }
+  }
+  return out;
+}
+
+const std::vector<OptionInfo>& config_options() {
+  static const std::vector<OptionInfo> all = [] {
+    std::vector<OptionInfo> v;
+    Config defaults = default_config();
+    for (auto& d : options()) v.push_back(info(d, defaults, d.table));
+    RuntimeHandler handler;
+    for (auto& d : handler_options()) v.push_back(info(d, handler, std::string(kRuntimeHandlerTable)));
+    return v;
+  }();
+  return all;
+}
+
+}  // namespace crio::core

@@ -1,0 +1,95 @@
+#include <crio/core/log.hpp>
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <ctime>
+
+namespace crio::log {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+
+constexpr std::array<std::string_view, 7> kNames = {"fatal", "panic", "error", "warning",
+                                                    "info",  "debug", "trace"};
+
+bool needs_quotes(std::string_view v) {
+  if (v.empty()) return true;
+  for (char c : v) {
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) >= 0x7f) return true;
+  }
+  return false;
+}
+
+void append_value(std::string& out, std::string_view v) {
+  if (!needs_quotes(v)) {
+    out.append(v);
+    return;
+  }
+  out.push_back('"');
+  for (char c : v) {
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\t': out.append("\\t"); break;
+      default: out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+std::string timestamp() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now - secs).count();
+  std::time_t t = std::chrono::system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
+}
+
+}  // namespace
+
+Result<Level> parse_level(std::string_view name) {
+  if (name == "warn") return Level::kWarn;
+  for (size_t i = 0; i < kNames.size(); ++i) {
+    if (kNames[i] == name) return static_cast<Level>(i);
+  }
+  return error(Code::kInvalidArgument,
+               "log level \"{}\" is not one of fatal, panic, error, warn, info, debug, trace", name);
+}
+
+std::string_view level_name(Level level) { return kNames.at(static_cast<size_t>(level)); }
+
+void set_level(Level level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+bool enabled(Level l) { return static_cast<int>(l) <= g_level.load(std::memory_order_relaxed); }
+
+void write(Level l, std::string_view message, std::initializer_list<Field> fields) {
+  if (!enabled(l)) return;
+  std::string line;
+  line.reserve(128);
+  line.append("time=\"").append(timestamp()).append("\" level=").append(level_name(l)).append(" msg=");
+  append_value(line, message);
+  for (const Field& f : fields) {
+    line.push_back(' ');
+    line.append(f.key).push_back('=');
+    append_value(line, f.value);
+  }
+  line.push_back('\n');
+  // One write(2) per line: concurrent writers never interleave within a line.
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n <= 0) break;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace crio::log

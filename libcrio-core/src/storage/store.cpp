@@ -1,0 +1,849 @@
+#include <crio/core/storage/store.hpp>
+
+#include "storage/driver.hpp"
+#include "storage/fsutil.hpp"
+#include "storage/unpack.hpp"
+
+#include <crio/core/digest.hpp>
+#include <crio/core/fs.hpp>
+#include <crio/core/log.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace crio::storage {
+
+using detail::Driver;
+using nlohmann::json;
+
+std::string chain_id(const std::string& parent_chain_id, const std::string& diff_id) {
+  if (parent_chain_id.empty()) return diff_id;
+  return core::sha256_of(parent_chain_id + " " + diff_id);
+}
+
+namespace {
+
+int64_t now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// Chain IDs are given with or without "sha256:"; the store keeps the full form.
+std::string normalize_digest(const std::string& s) {
+  if (s.empty() || s.find(':') != std::string::npos) return s;
+  return "sha256:" + s;
+}
+
+// The directory name of a layer: the encoded part of its chain ID.
+std::string layer_dir_id(const std::string& chain) {
+  auto colon = chain.find(':');
+  return colon == std::string::npos ? chain : chain.substr(colon + 1);
+}
+
+bool is_hex(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool valid_image_id(const std::string& id) { return id.size() == 64 && is_hex(id); }
+
+// A container ID becomes part of no path, but it is a key in files an operator reads.
+bool valid_container_id(const std::string& id) {
+  if (id.empty() || id.size() > 256) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+void add_unique(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+void erase_value(std::vector<std::string>& v, const std::string& s) {
+  v.erase(std::remove(v.begin(), v.end(), s), v.end());
+}
+
+json layer_to_json(const Layer& l) {
+  return json{{"id", layer_dir_id(l.chain_id)},
+              {"chain-id", l.chain_id},
+              {"parent", l.parent},
+              {"diff-digest", l.diff_id},
+              {"compressed-diff-digest", l.compressed_digest},
+              {"compressed-size", l.compressed_size},
+              {"diff-size", l.size},
+              {"created", l.created}};
+}
+Layer layer_from_json(const json& j) {
+  Layer l;
+  l.chain_id = j.value("chain-id", "");
+  l.parent = j.value("parent", "");
+  l.diff_id = j.value("diff-digest", "");
+  l.compressed_digest = j.value("compressed-diff-digest", "");
+  l.compressed_size = j.value("compressed-size", int64_t{0});
+  l.size = j.value("diff-size", int64_t{0});
+  l.created = j.value("created", int64_t{0});
+  return l;
+}
+
+json image_to_json(const Image& i) {
+  return json{{"id", i.id},           {"layer", i.top_layer}, {"names", i.names},
+              {"digests", i.digests}, {"size", i.size},       {"created", i.created}};
+}
+Image image_from_json(const json& j) {
+  Image i;
+  i.id = j.value("id", "");
+  i.top_layer = j.value("layer", "");
+  i.names = j.value("names", std::vector<std::string>{});
+  i.digests = j.value("digests", std::vector<std::string>{});
+  i.size = j.value("size", int64_t{0});
+  i.created = j.value("created", int64_t{0});
+  return i;
+}
+
+json container_to_json(const ContainerLayer& c) {
+  return json{{"id", c.id}, {"image", c.image_id}, {"layer", c.layer_id}, {"created", c.created}};
+}
+ContainerLayer container_from_json(const json& j) {
+  ContainerLayer c;
+  c.id = j.value("id", "");
+  c.image_id = j.value("image", "");
+  c.layer_id = j.value("layer", "");
+  c.created = j.value("created", int64_t{0});
+  return c;
+}
+
+// Reads a JSON array file; a missing file is an empty store.
+Result<json> load_json_array(const std::string& path) {
+  auto text = fs::read_file(path);
+  if (!text.ok()) {
+    if (text.status().code() == Code::kNotFound) return json::array();
+    return text.status();
+  }
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !(j.is_array() || j.is_object())) {
+    return error(Code::kDataLoss, "storage metadata {} is not valid JSON", path);
+  }
+  return j;
+}
+
+std::vector<std::string> list_names(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") out.push_back(n);
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  StoreOptions opts;
+  std::unique_ptr<Driver> driver;
+  fs::UniqueFd lock_fd;
+  std::string layers_dir, images_dir, containers_dir, staging_dir, mounts_file;
+
+  mutable std::mutex mu;
+  // Guarded by mu:
+  std::map<std::string, Layer> layers;  // by chain ID
+  std::map<std::string, Image> images;  // by id
+  std::map<std::string, ContainerLayer> containers;
+  std::map<std::string, std::string> creating;  // container id → image id, while its layer is built
+  std::map<std::string, int> mounts;            // container id → mount references
+
+  std::string layers_file() const { return layers_dir + "/layers.json"; }
+  std::string images_file() const { return images_dir + "/images.json"; }
+  std::string containers_file() const { return containers_dir + "/containers.json"; }
+  std::string image_dir(const std::string& id) const { return images_dir + "/" + id; }
+
+  Status save_layers() const {
+    json j = json::array();
+    for (const auto& [_, l] : layers) j.push_back(layer_to_json(l));
+    return fs::write_file_atomic(layers_file(), j.dump(1), 0600);
+  }
+  Status save_images() const {
+    json j = json::array();
+    for (const auto& [_, i] : images) j.push_back(image_to_json(i));
+    return fs::write_file_atomic(images_file(), j.dump(1), 0600);
+  }
+  Status save_containers() const {
+    json j = json::array();
+    for (const auto& [_, c] : containers) j.push_back(container_to_json(c));
+    return fs::write_file_atomic(containers_file(), j.dump(1), 0600);
+  }
+  Status save_mounts() const {
+    json j = json::object();
+    for (const auto& [id, n] : mounts) {
+      if (n > 0) j[id] = n;
+    }
+    return fs::write_file_atomic(mounts_file, j.dump(), 0600);
+  }
+
+  Result<std::string> new_staging() const {
+    std::string dir = staging_dir + "/" + detail::random_hex(16);
+    if (::mkdir(dir.c_str(), 0700) != 0) return detail::errno_error("creating staging directory", dir, errno);
+    return dir;
+  }
+
+  // The chain IDs from `top` down to the base layer.
+  std::vector<std::string> chain_of(const std::string& top) const {
+    std::vector<std::string> out;
+    std::string cur = top;
+    while (!cur.empty()) {
+      auto it = layers.find(cur);
+      if (it == layers.end()) break;
+      out.push_back(cur);
+      cur = it->second.parent;
+    }
+    return out;
+  }
+
+  const Image* lookup(const std::string& ref) const {
+    if (ref.empty()) return nullptr;
+    std::string key = ref;
+    if (key.rfind("sha256:", 0) == 0 && valid_image_id(key.substr(7))) key = key.substr(7);
+    if (auto it = images.find(key); it != images.end()) return &it->second;
+    for (const auto& [_, img] : images) {
+      if (std::find(img.names.begin(), img.names.end(), ref) != img.names.end()) return &img;
+    }
+    for (const auto& [_, img] : images) {
+      if (std::find(img.digests.begin(), img.digests.end(), ref) != img.digests.end()) return &img;
+    }
+    // A unique id prefix, as containers/storage's truncindex resolves it.
+    if (!is_hex(key)) return nullptr;
+    const Image* found = nullptr;
+    for (auto it = images.lower_bound(key); it != images.end() && it->first.rfind(key, 0) == 0; ++it) {
+      if (found != nullptr) return nullptr;  // ambiguous
+      found = &it->second;
+    }
+    return found;
+  }
+
+  // Reads the manifest and config kept beside images.json; images are then served
+  // from memory (the kubelet lists them every few seconds).
+  void load_data(Image& img) const {
+    if (auto m = fs::read_file(image_dir(img.id) + "/manifest"); m.ok()) img.manifest = std::move(*m);
+    if (auto c = fs::read_file(image_dir(img.id) + "/config"); c.ok()) img.config = std::move(*c);
+  }
+
+  Status load();
+};
+
+Status Store::Impl::load() {
+  CRIO_ASSIGN_OR_RETURN(auto lj, load_json_array(layers_file()));
+  for (const auto& e : lj) {
+    Layer l = layer_from_json(e);
+    if (!l.chain_id.empty()) layers[l.chain_id] = l;
+  }
+  CRIO_ASSIGN_OR_RETURN(auto ij, load_json_array(images_file()));
+  for (const auto& e : ij) {
+    Image i = image_from_json(e);
+    if (i.id.empty()) continue;
+    load_data(i);
+    images[i.id] = std::move(i);
+  }
+  CRIO_ASSIGN_OR_RETURN(auto cj, load_json_array(containers_file()));
+  for (const auto& e : cj) {
+    ContainerLayer c = container_from_json(e);
+    if (!c.id.empty()) containers[c.id] = c;
+  }
+
+  // Temp files of an atomic write that a crash interrupted.
+  for (const auto& dir : {layers_dir, images_dir, containers_dir}) {
+    for (const auto& n : list_names(dir)) {
+      if (n.find(".tmp-") != std::string::npos) CRIO_RETURN_IF_ERROR(fs::remove_file(dir + "/" + n));
+    }
+  }
+  // Whatever a crash left in staging is garbage by construction.
+  for (const auto& n : list_names(staging_dir)) CRIO_RETURN_IF_ERROR(detail::remove_tree(staging_dir + "/" + n));
+
+  // Driver directories without a record were being created or deleted.
+  std::set<std::string> ids;
+  for (const auto& [chain, _] : layers) ids.insert(layer_dir_id(chain));
+  for (const auto& [_, c] : containers) ids.insert(c.layer_id);
+  CRIO_RETURN_IF_ERROR(driver->recover(ids));
+
+  // Records whose directory is gone (removed by hand) cannot be used; say so.
+  bool changed = false;
+  for (auto it = layers.begin(); it != layers.end();) {
+    struct stat st {};
+    if (::stat(driver->data_dir(layer_dir_id(it->first)).c_str(), &st) != 0) {
+      log::warn("storage: dropping layer whose directory is missing", {{"layer", it->first}});
+      it = layers.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  if (changed) CRIO_RETURN_IF_ERROR(save_layers());
+
+  // Image data directories without a record.
+  for (const auto& n : list_names(images_dir)) {
+    if (n.find('.') != std::string::npos) continue;  // images.json and its temp files
+    if (images.count(n) == 0) CRIO_RETURN_IF_ERROR(detail::remove_tree(images_dir + "/" + n));
+  }
+
+  // Mount references survive a daemon restart (runroot), not a reboot: keep only
+  // those still mounted.
+  if (auto text = fs::read_file(mounts_file); text.ok()) {
+    json j = json::parse(*text, nullptr, false);
+    if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end(); ++it) {
+        auto c = containers.find(it.key());
+        if (c == containers.end() || !it.value().is_number_integer()) continue;
+        if (driver->name() == "vfs" || driver->mounted(c->second.layer_id)) mounts[it.key()] = it.value().get<int>();
+      }
+    }
+  }
+  return save_mounts();
+}
+
+// ---------------------------------------------------------------------------------
+// LayerWriter
+
+struct LayerWriter::Impl {
+  Store::Impl* store = nullptr;
+  std::string parent;  // chain ID or ""
+  std::string staging;
+  std::string unpack_dir;
+  bool applied = false;
+  bool failed = false;
+  bool committed = false;
+  int64_t size = 0;
+};
+
+LayerWriter::LayerWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+LayerWriter::~LayerWriter() {
+  if (impl_ && !impl_->staging.empty()) {
+    Status s = detail::remove_tree(impl_->staging);
+    if (!s.ok()) log::warn("storage: removing staging directory", {{"error", s.message()}});
+  }
+}
+
+Status LayerWriter::apply_tar(const std::function<Result<size_t>(char* buf, size_t len)>& read) {
+  auto& w = *impl_;
+  if (w.failed || w.committed || w.applied) {
+    return error(Code::kFailedPrecondition, "layer writer over {:?}: a tar was already applied or the writer failed",
+                 w.parent);
+  }
+  auto n = detail::unpack_tar(w.unpack_dir, read);
+  if (!n.ok()) {
+    w.failed = true;
+    // Nothing half-unpacked stays on disk.
+    Status s = detail::remove_tree(w.staging);
+    if (!s.ok()) log::warn("storage: removing staging directory", {{"error", s.message()}});
+    return n.status();
+  }
+  w.size = *n;
+  w.applied = true;
+  return ok_status();
+}
+
+Result<Layer> LayerWriter::commit(const std::string& diff_id_in, const std::string& compressed_digest,
+                                  int64_t compressed_size) {
+  auto& w = *impl_;
+  if (!w.applied || w.failed || w.committed) {
+    return error(Code::kFailedPrecondition, "committing layer over {:?}: no tar was applied successfully", w.parent);
+  }
+  std::string diff_id = normalize_digest(diff_id_in);
+  if (auto d = core::parse_digest(diff_id); !d.ok()) return d.status().wrap("committing layer: diff ID");
+  if (!compressed_digest.empty()) {
+    if (auto d = core::parse_digest(compressed_digest); !d.ok()) {
+      return d.status().wrap("committing layer: compressed digest");
+    }
+  }
+  Store::Impl& s = *w.store;
+  std::string chain = chain_id(w.parent, diff_id);
+  std::string id = layer_dir_id(chain);
+
+  // The staging directory goes once the lock is released: for vfs it is a whole tree.
+  auto discard = [&](std::unique_lock<std::mutex>& lock) {
+    w.committed = true;
+    lock.unlock();
+    Status st = detail::remove_tree(w.staging);
+    if (!st.ok()) log::warn("storage: removing staging directory", {{"error", st.message()}});
+  };
+  {
+    std::unique_lock lock(s.mu);
+    if (auto it = s.layers.find(chain); it != s.layers.end()) {
+      Layer existing = it->second;
+      discard(lock);
+      return existing;
+    }
+    if (!w.parent.empty() && s.layers.count(w.parent) == 0) {
+      return error(Code::kFailedPrecondition, "committing layer {}: parent layer {} is not in the store", chain,
+                   w.parent);
+    }
+  }
+  // The slow part (vfs copies the parent) runs unlocked.
+  Status prepared = s.driver->prepare_layer(w.staging, layer_dir_id(w.parent));
+  if (!prepared.ok()) {
+    w.failed = true;
+    return prepared.wrap(fmt::format("committing layer {}", chain));
+  }
+
+  std::unique_lock lock(s.mu);
+  if (auto it = s.layers.find(chain); it != s.layers.end()) {
+    Layer existing = it->second;  // another pull of the same layer won
+    discard(lock);
+    return existing;
+  }
+  if (!w.parent.empty() && s.layers.count(w.parent) == 0) {
+    return error(Code::kFailedPrecondition, "committing layer {}: parent layer {} was removed meanwhile", chain,
+                 w.parent);
+  }
+  Layer l;
+  l.chain_id = chain;
+  l.parent = w.parent;
+  l.diff_id = diff_id;
+  l.compressed_digest = compressed_digest;
+  l.compressed_size = compressed_size;
+  l.size = w.size;
+  l.created = now_unix();
+  CRIO_RETURN_IF_ERROR(s.driver->install(w.staging, id).wrap(fmt::format("committing layer {}", chain)));
+  s.layers[chain] = l;
+  if (Status st = s.save_layers(); !st.ok()) {
+    s.layers.erase(chain);
+    (void)s.driver->remove(id, w.staging + "/undo");
+    return st.wrap(fmt::format("committing layer {}", chain));
+  }
+  discard(lock);
+  return l;
+}
+
+// ---------------------------------------------------------------------------------
+// Store
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const StoreOptions& Store::options() const { return impl_->opts; }
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+  if (options.root.empty() || options.root[0] != '/') {
+    return error(Code::kInvalidArgument, "storage root {:?}: must be an absolute path", options.root);
+  }
+  if (options.runroot.empty() || options.runroot[0] != '/') {
+    return error(Code::kInvalidArgument, "storage runroot {:?}: must be an absolute path", options.runroot);
+  }
+  if (options.driver != "overlay" && options.driver != "vfs") {
+    return error(Code::kInvalidArgument, "storage driver {:?}: unsupported (want overlay or vfs)", options.driver);
+  }
+  detail::DriverOptions dopts;
+  for (const auto& raw : options.options) {
+    std::string o = raw;
+    for (const char* prefix : {"overlay.", "overlay2.", "."}) {
+      if (o.rfind(prefix, 0) == 0) {
+        o = o.substr(std::strlen(prefix));
+        break;
+      }
+    }
+    auto eq = o.find('=');
+    std::string key = o.substr(0, eq);
+    std::string value = eq == std::string::npos ? "" : o.substr(eq + 1);
+    if (options.driver == "overlay" && key == "mountopt") {
+      size_t pos = 0;
+      while (pos < value.size()) {
+        size_t next = value.find(',', pos);
+        if (next == std::string::npos) next = value.size();
+        if (next > pos) dopts.mountopts.push_back(value.substr(pos, next - pos));
+        pos = next + 1;
+      }
+    } else if (options.driver == "overlay" && key == "mount_program") {
+      if (value.empty() || value[0] != '/') {
+        return error(Code::kInvalidArgument, "storage option {:?}: mount_program must be an absolute path", raw);
+      }
+      dopts.mount_program = value;
+    } else {
+      log::warn("storage: ignoring unsupported driver option", {{"option", raw}, {"driver", options.driver}});
+    }
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->opts = options;
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(options.root, 0700));
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(options.runroot, 0700));
+
+  std::string lock_path = options.root + "/storage.lock";
+  impl->lock_fd.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!impl->lock_fd.valid()) return detail::errno_error("opening", lock_path, errno);
+  if (::flock(impl->lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return error(Code::kFailedPrecondition, "storage root {}: in use by another process (lock {})", options.root,
+                   lock_path);
+    }
+    return detail::errno_error("locking", lock_path, errno);
+  }
+
+  const std::string& d = options.driver;
+  impl->layers_dir = options.root + "/" + d + "-layers";
+  impl->images_dir = options.root + "/" + d + "-images";
+  impl->containers_dir = options.root + "/" + d + "-containers";
+  impl->staging_dir = options.root + "/" + d + "-staging";
+  std::string run_layers = options.runroot + "/" + d + "-layers";
+  impl->mounts_file = run_layers + "/mountpoints.json";
+  for (const auto& dir : {impl->layers_dir, impl->images_dir, impl->containers_dir, impl->staging_dir, run_layers}) {
+    CRIO_RETURN_IF_ERROR(fs::make_dirs(dir, 0700));
+  }
+  if (d == "overlay") {
+    dopts.home = options.root + "/overlay";
+    impl->driver = detail::make_overlay_driver(std::move(dopts));
+  } else {
+    dopts.home = options.root + "/vfs/dir";
+    impl->driver = detail::make_vfs_driver(std::move(dopts));
+  }
+  CRIO_RETURN_IF_ERROR(impl->driver->init());
+  CRIO_RETURN_IF_ERROR(impl->load().wrap(fmt::format("opening storage {}", options.root)));
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::unique_ptr<LayerWriter>> Store::begin_layer(std::string parent_chain_id) {
+  std::string parent = normalize_digest(parent_chain_id);
+  if (!parent.empty()) {
+    if (auto d = core::parse_digest(parent); !d.ok()) return d.status().wrap("beginning layer: parent chain ID");
+  }
+  auto w = std::make_unique<LayerWriter::Impl>();
+  w->store = impl_.get();
+  w->parent = parent;
+  CRIO_ASSIGN_OR_RETURN(w->staging, impl_->new_staging());
+  auto unpack = impl_->driver->make_unpack_dir(w->staging);
+  if (!unpack.ok()) {
+    (void)detail::remove_tree(w->staging);
+    return unpack.status();
+  }
+  w->unpack_dir = *unpack;
+  return std::unique_ptr<LayerWriter>(new LayerWriter(std::move(w)));
+}
+
+std::optional<Layer> Store::layer(const std::string& chain) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->layers.find(normalize_digest(chain));
+  if (it == impl_->layers.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Layer> Store::layers() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<Layer> out;
+  for (const auto& [_, l] : impl_->layers) out.push_back(l);
+  return out;
+}
+
+Result<Image> Store::create_image(ImageRecord rec) {
+  auto& s = *impl_;
+  if (rec.id.rfind("sha256:", 0) == 0) rec.id = rec.id.substr(7);
+  if (!valid_image_id(rec.id)) {
+    return error(Code::kInvalidArgument, "image id {:?}: must be 64 lowercase hex digits (the config digest)", rec.id);
+  }
+  rec.top_layer = normalize_digest(rec.top_layer);
+  std::lock_guard lock(s.mu);
+  if (!rec.top_layer.empty() && s.layers.count(rec.top_layer) == 0) {
+    return error(Code::kFailedPrecondition, "image {}: top layer {} is not in the store", rec.id, rec.top_layer);
+  }
+  auto saved = s.images;
+  Image* img;
+  if (auto it = s.images.find(rec.id); it != s.images.end()) {
+    img = &it->second;
+    if (!rec.top_layer.empty()) img->top_layer = rec.top_layer;
+    if (rec.size != 0) img->size = rec.size;
+    if (!rec.manifest.empty()) img->manifest = rec.manifest;
+    if (!rec.config.empty()) img->config = rec.config;
+  } else {
+    Image fresh;
+    fresh.id = rec.id;
+    fresh.top_layer = rec.top_layer;
+    fresh.size = rec.size;
+    fresh.manifest = rec.manifest;
+    fresh.config = rec.config;
+    fresh.created = now_unix();
+    img = &(s.images[rec.id] = fresh);
+  }
+  // A tag names one image: it moves from whichever image held it.
+  for (auto& [id, other] : s.images) {
+    if (id == rec.id) continue;
+    for (const auto& n : rec.names) erase_value(other.names, n);
+    for (const auto& n : rec.digests) erase_value(other.digests, n);
+  }
+  for (const auto& n : rec.names) add_unique(img->names, n);
+  for (const auto& n : rec.digests) add_unique(img->digests, n);
+
+  std::string dir = s.image_dir(rec.id);
+  Status st = fs::make_dirs(dir, 0700);
+  if (st.ok() && !rec.manifest.empty()) st = fs::write_file_atomic(dir + "/manifest", rec.manifest, 0600);
+  if (st.ok() && !rec.config.empty()) st = fs::write_file_atomic(dir + "/config", rec.config, 0600);
+  if (st.ok()) st = s.save_images();
+  if (!st.ok()) {
+    bool was_new = saved.count(rec.id) == 0;
+    s.images = std::move(saved);
+    if (was_new) (void)detail::remove_tree(dir);
+    return st.wrap(fmt::format("storing image {}", rec.id));
+  }
+  return s.images[rec.id];
+}
+
+std::optional<Image> Store::image(const std::string& ref) const {
+  std::lock_guard lock(impl_->mu);
+  const Image* img = impl_->lookup(ref);
+  if (img == nullptr) return std::nullopt;
+  return *img;
+}
+
+std::vector<Image> Store::images() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<Image> out;
+  for (const auto& [_, img] : impl_->images) out.push_back(img);
+  return out;
+}
+
+Status Store::remove_image_name(const std::string& image_id, const std::string& name) {
+  auto& s = *impl_;
+  std::lock_guard lock(s.mu);
+  const Image* found = s.lookup(image_id);
+  if (found == nullptr) return error(Code::kNotFound, "image {}: not in the store", image_id);
+  Image& img = s.images[found->id];
+  auto saved = img;
+  auto before = img.names.size() + img.digests.size();
+  erase_value(img.names, name);
+  erase_value(img.digests, name);
+  if (img.names.size() + img.digests.size() == before) {
+    return error(Code::kNotFound, "image {}: has no name {:?}", img.id, name);
+  }
+  if (Status st = s.save_images(); !st.ok()) {
+    img = saved;
+    return st;
+  }
+  return ok_status();
+}
+
+Status Store::delete_image(const std::string& id_in) {
+  auto& s = *impl_;
+  std::string id = id_in.rfind("sha256:", 0) == 0 ? id_in.substr(7) : id_in;
+  std::vector<std::string> trash;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.images.find(id);
+    if (it == s.images.end()) return error(Code::kNotFound, "image {}: not in the store", id_in);
+    for (const auto& [cid, c] : s.containers) {
+      if (c.image_id == id) return error(Code::kFailedPrecondition, "image {}: in use by container {}", id, cid);
+    }
+    for (const auto& [cid, image] : s.creating) {
+      if (image == id) return error(Code::kFailedPrecondition, "image {}: in use by container {}", id, cid);
+    }
+    std::set<std::string> keep;
+    for (const auto& [other, img] : s.images) {
+      if (other == id) continue;
+      for (const auto& l : s.chain_of(img.top_layer)) keep.insert(l);
+    }
+    std::vector<std::string> drop;
+    for (const auto& l : s.chain_of(it->second.top_layer)) {
+      if (keep.count(l) == 0) drop.push_back(l);
+    }
+
+    // Records first: a crash after this leaves directories that open() removes.
+    Image saved = it->second;
+    s.images.erase(it);
+    if (Status st = s.save_images(); !st.ok()) {
+      s.images[id] = saved;
+      return st.wrap(fmt::format("deleting image {}", id));
+    }
+    std::map<std::string, Layer> dropped;
+    for (const auto& l : drop) {
+      dropped[l] = s.layers[l];
+      s.layers.erase(l);
+    }
+    if (Status st = s.save_layers(); !st.ok()) {
+      // The image is gone; its layers stay recorded and will be reused by a re-pull.
+      s.layers.merge(dropped);
+      log::warn("storage: keeping layers of deleted image", {{"image", id}, {"error", st.message()}});
+      drop.clear();
+    }
+    for (const auto& l : drop) {
+      auto staging = s.new_staging();
+      if (!staging.ok()) return staging.status();
+      std::string t = *staging + "/layer";
+      CRIO_RETURN_IF_ERROR(s.driver->remove(layer_dir_id(l), t));
+      trash.push_back(*staging);
+    }
+    auto staging = s.new_staging();
+    if (staging.ok()) {
+      if (::rename(s.image_dir(id).c_str(), (*staging + "/image").c_str()) != 0 && errno != ENOENT) {
+        log::warn("storage: moving image data away", {{"image", id}, {"error", std::strerror(errno)}});
+      }
+      trash.push_back(*staging);
+    }
+  }
+  // The big removals run unlocked; what stays behind is removed at the next open.
+  for (const auto& t : trash) {
+    if (Status st = detail::remove_tree(t); !st.ok()) log::warn("storage: removing", {{"error", st.message()}});
+  }
+  return ok_status();
+}
+
+Result<ContainerLayer> Store::create_container(const std::string& id, const std::string& image_ref) {
+  auto& s = *impl_;
+  if (!valid_container_id(id)) return error(Code::kInvalidArgument, "container id {:?}: invalid", id);
+  std::string image_id, top;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.containers.count(id) != 0 || s.creating.count(id) != 0) {
+      return error(Code::kAlreadyExists, "container {}: already has a layer", id);
+    }
+    const Image* img = s.lookup(image_ref);
+    if (img == nullptr) return error(Code::kNotFound, "container {}: image {} not in the store", id, image_ref);
+    image_id = img->id;
+    top = img->top_layer;
+    s.creating[id] = image_id;
+  }
+  auto release = [&]() {
+    std::lock_guard lock(s.mu);
+    s.creating.erase(id);
+  };
+  auto staging = s.new_staging();
+  if (!staging.ok()) {
+    release();
+    return staging.status();
+  }
+  auto cleanup = [&](const Status& st) {
+    (void)detail::remove_tree(*staging);
+    release();
+    return st.wrap(fmt::format("creating layer for container {}", id));
+  };
+  // Layers of an image in `creating` cannot be deleted, so `top` stays.
+  if (Status st = s.driver->prepare_container(*staging, layer_dir_id(top)); !st.ok()) return cleanup(st);
+
+  ContainerLayer c;
+  c.id = id;
+  c.image_id = image_id;
+  c.layer_id = detail::random_hex(32);
+  c.created = now_unix();
+  {
+    std::lock_guard lock(s.mu);
+    Status st = s.driver->install(*staging, c.layer_id);
+    if (st.ok()) {
+      s.containers[id] = c;
+      st = s.save_containers();
+      if (!st.ok()) {
+        s.containers.erase(id);
+        (void)s.driver->remove(c.layer_id, *staging + "/undo");
+      }
+    }
+    s.creating.erase(id);
+    if (!st.ok()) {
+      (void)detail::remove_tree(*staging);
+      return st.wrap(fmt::format("creating layer for container {}", id));
+    }
+  }
+  (void)detail::remove_tree(*staging);
+  return c;
+}
+
+std::optional<ContainerLayer> Store::container(const std::string& id) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->containers.find(id);
+  if (it == impl_->containers.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<ContainerLayer> Store::containers() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<ContainerLayer> out;
+  for (const auto& [_, c] : impl_->containers) out.push_back(c);
+  return out;
+}
+
+Result<std::string> Store::mount(const std::string& id) {
+  auto& s = *impl_;
+  std::lock_guard lock(s.mu);
+  auto it = s.containers.find(id);
+  if (it == s.containers.end()) return error(Code::kNotFound, "container {}: no layer in the store", id);
+  CRIO_ASSIGN_OR_RETURN(std::string path, s.driver->mount(it->second.layer_id));
+  ++s.mounts[id];
+  if (Status st = s.save_mounts(); !st.ok()) log::warn("storage: saving mount counts", {{"error", st.message()}});
+  return path;
+}
+
+Status Store::unmount(const std::string& id, bool force) {
+  auto& s = *impl_;
+  std::lock_guard lock(s.mu);
+  auto it = s.containers.find(id);
+  if (it == s.containers.end()) return error(Code::kNotFound, "container {}: no layer in the store", id);
+  int& n = s.mounts[id];
+  n = force ? 0 : std::max(0, n - 1);
+  if (n == 0) {
+    s.mounts.erase(id);
+    CRIO_RETURN_IF_ERROR(s.driver->unmount(it->second.layer_id, force));
+  }
+  if (Status st = s.save_mounts(); !st.ok()) log::warn("storage: saving mount counts", {{"error", st.message()}});
+  return ok_status();
+}
+
+Status Store::delete_container(const std::string& id) {
+  auto& s = *impl_;
+  std::string trash;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.containers.find(id);
+    if (it == s.containers.end()) return ok_status();
+    ContainerLayer c = it->second;
+    CRIO_RETURN_IF_ERROR(s.driver->unmount(c.layer_id, true).wrap(fmt::format("deleting container {}", id)));
+    s.mounts.erase(id);
+    (void)s.save_mounts();
+    s.containers.erase(it);
+    if (Status st = s.save_containers(); !st.ok()) {
+      s.containers[id] = c;
+      return st.wrap(fmt::format("deleting container {}", id));
+    }
+    CRIO_ASSIGN_OR_RETURN(trash, s.new_staging());
+    CRIO_RETURN_IF_ERROR(s.driver->remove(c.layer_id, trash + "/layer"));
+  }
+  return detail::remove_tree(trash).wrap(fmt::format("deleting container {}", id));
+}
+
+Result<StoreUsage> Store::usage() const {
+  std::vector<std::string> layer_dirs, container_dirs;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (const auto& [chain, _] : impl_->layers) layer_dirs.push_back(impl_->driver->data_dir(layer_dir_id(chain)));
+    for (const auto& [_, c] : impl_->containers) container_dirs.push_back(impl_->driver->data_dir(c.layer_id));
+  }
+  StoreUsage u;
+  for (const auto& d : layer_dirs) {
+    CRIO_ASSIGN_OR_RETURN(Usage x, detail::tree_usage(d));
+    u.layers.bytes += x.bytes;
+    u.layers.inodes += x.inodes;
+  }
+  for (const auto& d : container_dirs) {
+    CRIO_ASSIGN_OR_RETURN(Usage x, detail::tree_usage(d));
+    u.containers.bytes += x.bytes;
+    u.containers.inodes += x.inodes;
+  }
+  return u;
+}
+
+Result<Usage> Store::container_usage(const std::string& id) const {
+  std::string dir;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->containers.find(id);
+    if (it == impl_->containers.end()) return error(Code::kNotFound, "container {}: no layer in the store", id);
+    dir = impl_->driver->data_dir(it->second.layer_id);
+  }
+  return detail::tree_usage(dir);
+}
+
+}  // namespace crio::storage

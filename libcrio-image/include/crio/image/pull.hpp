@@ -1,0 +1,86 @@
+#pragma once
+// The pull pipeline: reference → registries.conf sources (mirrors, then the
+// primary) → manifest (index → platform) → config blob (digest verified) → every
+// layer not yet in the store, in parallel: download, verify the compressed digest
+// while streaming, decompress, hash the tar for the diff ID, unpack into a staging
+// writer → once every layer of the pull is verified, commit them in order → the
+// image record (repo tag and repo digest) last.
+//
+// A failed pull commits nothing: no image and no layer of its own (layers are only
+// committed after all of them verified). Concurrent pulls that need the same layer
+// (by chain ID) download and unpack it once; the others wait for it.
+
+#include <crio/core/status.hpp>
+#include <crio/core/storage/store.hpp>
+#include <crio/image/export.hpp>
+#include <crio/image/manifest.hpp>
+#include <crio/image/reference.hpp>
+#include <crio/image/registries.hpp>
+#include <crio/image/registry_client.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace crio::image {
+
+// Counters for metrics, updated as pulls go.
+struct CRIO_IMAGE_EXPORT PullMetrics {
+  std::atomic<uint64_t> bytes_pulled{0};        // compressed bytes received from registries
+  std::atomic<uint64_t> layers_pulled{0};       // layers downloaded and committed
+  std::atomic<uint64_t> layers_reused{0};       // layers already in the store
+  std::atomic<uint64_t> layers_shared{0};       // layers another pull in flight provided
+  std::atomic<uint64_t> pull_successes{0};
+  std::atomic<uint64_t> pull_failures{0};
+};
+
+struct PullerOptions {
+  RegistriesConfig registries;
+  RegistryClientOptions client;
+  // Layer downloads running at once, over all pulls of this Puller.
+  int max_parallel_downloads = 3;
+  // Largest config blob accepted.
+  size_t max_config_bytes = 8 << 20;
+};
+
+struct PullOptions {
+  std::optional<AuthConfig> auth;      // for this pull only (the CRI's AuthConfig)
+  std::optional<Platform> platform;    // defaults to host_platform()
+};
+
+struct CRIO_IMAGE_EXPORT PullResult {
+  std::string image_id;         // hex of the config digest (the store's image ID)
+  Reference reference;          // fully qualified name that was pulled
+  std::string repo_digest;      // "registry/repo@sha256:..." (the index digest for an index)
+  std::string manifest_digest;  // digest of the image manifest used
+  std::string source;           // where it came from: "mirror.local/library/busybox:1" (a mirror, maybe)
+  ImageConfig config;
+  int layers_pulled = 0;
+  int layers_reused = 0;
+  int layers_shared = 0;
+};
+
+class CRIO_IMAGE_EXPORT Puller {
+ public:
+  Puller(storage::Store& store, PullerOptions options);
+  ~Puller();
+  Puller(const Puller&) = delete;
+  Puller& operator=(const Puller&) = delete;
+
+  // `image` is as a user types it: short names go through aliases and
+  // unqualified-search-registries. Thread-safe.
+  Result<PullResult> pull(std::string_view image, const PullOptions& options = {});
+
+  const PullMetrics& metrics() const;
+  RegistryClient& client();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace crio::image

@@ -1,0 +1,204 @@
+#include <crio/net/netns.hpp>
+
+#include <crio/core/fs.hpp>
+#include <crio/core/log.hpp>
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+namespace crio::net {
+namespace {
+
+constexpr long kNsfsMagic = 0x6e736673;  // NSFS_MAGIC from <linux/magic.h>
+constexpr size_t kMaxHostname = 64;      // HOST_NAME_MAX on Linux
+
+struct TypeInfo {
+  int clone_flag;
+  const char* subdir;     // below the pin directory
+  const char* proc_name;  // in /proc/<tid>/ns/
+};
+
+TypeInfo info(NamespaceType type) {
+  switch (type) {
+    case NamespaceType::kUts:
+      return {CLONE_NEWUTS, "utsns", "uts"};
+    case NamespaceType::kIpc:
+      return {CLONE_NEWIPC, "ipcns", "ipc"};
+    case NamespaceType::kNet:
+    default:
+      return {CLONE_NEWNET, "netns", "net"};
+  }
+}
+
+Status errno_status(int err, std::string_view what, const std::string& path) {
+  Code code = err == EPERM || err == EACCES ? Code::kPermissionDenied : Code::kInternal;
+  return error(code, "{} {}: {}", what, path, std::strerror(err));
+}
+
+// Runs on a throwaway thread: unshare() changes only the calling thread's namespace,
+// so the daemon's other threads (and this library's caller) stay where they are. The
+// thread exits right after, taking its namespace membership with it; the bind mount
+// is what keeps the namespace alive.
+Status enter_and_pin(NamespaceType type, const std::string& path, const std::optional<std::string>& hostname) {
+  const TypeInfo ti = info(type);
+  if (::unshare(ti.clone_flag) != 0) return errno_status(errno, "creating a namespace for", path);
+  if (type == NamespaceType::kUts && hostname) {
+    if (::sethostname(hostname->data(), hostname->size()) != 0) {
+      return errno_status(errno, "setting the hostname in", path);
+    }
+  }
+  std::string source = std::string("/proc/thread-self/ns/") + ti.proc_name;
+  if (::mount(source.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return errno_status(errno, "bind-mounting the namespace onto", path);
+  }
+  return ok_status();
+}
+
+Status validate_name(const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos || name.size() > 200 ||
+      name.find('\0') != std::string::npos) {
+    return error(Code::kInvalidArgument, "namespace pin name \"{}\" is not a valid file name", name);
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+std::string_view namespace_type_name(NamespaceType type) {
+  switch (type) {
+    case NamespaceType::kUts:
+      return "uts";
+    case NamespaceType::kIpc:
+      return "ipc";
+    case NamespaceType::kNet:
+    default:
+      return "network";
+  }
+}
+
+PinnedNamespace& PinnedNamespace::operator=(PinnedNamespace&& o) noexcept {
+  if (this != &o) {
+    (void)remove();
+    type_ = o.type_;
+    path_ = std::move(o.path_);
+    o.path_.clear();
+  }
+  return *this;
+}
+
+PinnedNamespace::~PinnedNamespace() {
+  Status s = remove();
+  if (!s.ok()) log::warn("removing a pinned namespace", {{"error", s.message()}});
+}
+
+std::string PinnedNamespace::release() {
+  std::string p = std::move(path_);
+  path_.clear();
+  return p;
+}
+
+Status PinnedNamespace::remove() {
+  if (path_.empty()) return ok_status();
+  Status s = remove_pinned_namespace(path_);
+  if (s.ok()) path_.clear();
+  return s;
+}
+
+std::string pinned_namespace_path(NamespaceType type, const std::string& dir, const std::string& name) {
+  return dir + "/" + info(type).subdir + "/" + name;
+}
+
+Result<PinnedNamespace> pin_new_namespace(NamespaceType type, const std::string& dir, const std::string& name,
+                                          const std::optional<std::string>& hostname) {
+  CRIO_RETURN_IF_ERROR(validate_name(name));
+  if (hostname && type != NamespaceType::kUts) {
+    return error(Code::kInvalidArgument, "namespace pin {}: a hostname only applies to a UTS namespace", name);
+  }
+  if (hostname && (hostname->empty() || hostname->size() > kMaxHostname)) {
+    return error(Code::kInvalidArgument, "namespace pin {}: hostname \"{}\" must be 1 to {} bytes", name, *hostname,
+                 kMaxHostname);
+  }
+  const std::string parent = dir + "/" + info(type).subdir;
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(parent));
+  const std::string path = parent + "/" + name;
+
+  for (int attempt = 0;; ++attempt) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (fd >= 0) {
+      ::close(fd);
+      break;
+    }
+    int err = errno;
+    if (err != EEXIST || attempt > 0) return errno_status(err, "creating the namespace pin", path);
+    if (namespace_alive(path)) {
+      return error(Code::kAlreadyExists, "namespace pin {} already exists and is in use", path);
+    }
+    // A leftover from before a reboot or a crash: its namespace is gone, reuse the name.
+    CRIO_RETURN_IF_ERROR(remove_pinned_namespace(path));
+  }
+
+  // Owned from here: any failure below unlinks the file again.
+  PinnedNamespace pinned(type, path);
+  Status status;
+  std::thread worker([&] { status = enter_and_pin(type, path, hostname); });
+  worker.join();
+  if (!status.ok()) return status;
+  return pinned;
+}
+
+Status remove_pinned_namespace(const std::string& path) {
+  if (path.empty()) return ok_status();
+  if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+    return errno_status(errno, "unmounting the namespace pin", path);
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_status(errno, "removing the namespace pin", path);
+  return ok_status();
+}
+
+bool namespace_alive(const std::string& path) {
+  struct statfs st {};
+  return ::statfs(path.c_str(), &st) == 0 && static_cast<long>(st.f_type) == kNsfsMagic;
+}
+
+Status bring_up_loopback(const std::string& netns_path) {
+  Status status;
+  std::thread worker([&] {
+    fs::UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns.valid()) {
+      status = errno_status(errno, "opening the network namespace", netns_path);
+      return;
+    }
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      status = errno_status(errno, "entering the network namespace", netns_path);
+      return;
+    }
+    fs::UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock.valid()) {
+      status = errno_status(errno, "opening a socket in", netns_path);
+      return;
+    }
+    struct ifreq req {};
+    std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(sock.get(), SIOCGIFFLAGS, &req) != 0) {
+      status = errno_status(errno, "reading the flags of lo in", netns_path);
+      return;
+    }
+    if (req.ifr_flags & IFF_UP) return;
+    req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP);
+    if (::ioctl(sock.get(), SIOCSIFFLAGS, &req) != 0) status = errno_status(errno, "setting lo up in", netns_path);
+  });
+  worker.join();
+  return status;
+}
+
+}  // namespace crio::net

@@ -1,0 +1,28 @@
+#pragma once
+// An OCI runtime handler (runc, crun, ...) as the daemon configures it, and the
+// checks that tell whether it can run containers on this host.
+
+#include <crio/core/status.hpp>
+#include <crio/oci/export.hpp>
+
+#include <string>
+#include <vector>
+
+namespace crio::oci {
+
+struct RuntimeHandler {
+  std::string name;          // the CRI runtime_handler that selects it
+  std::string runtime_path;  // absolute path of the runtime binary
+  std::string runtime_root;  // its private state directory (--root)
+  std::string runtime_type = "oci";
+  std::string monitor_path;  // conmon
+};
+
+// Runs `<runtime> --version` and returns its first line ("runc version 1.1.5").
+CRIO_OCI_EXPORT Result<std::string> runtime_version(const std::string& runtime_path);
+
+// The handler is usable: a supported type, an executable runtime and monitor.
+// FailedPrecondition names the handler and what is missing.
+CRIO_OCI_EXPORT Status check_handler(const RuntimeHandler& handler);
+
+}  // namespace crio::oci

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages crio builds, runs and tests with. Idempotent and
+# quiet when everything is already there.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config ccache git
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libboost-dev libboost-filesystem-dev libboost-program-options-dev
+  libyaml-cpp-dev libtomlplusplus-dev libfmt-dev nlohmann-json3-dev
+  libarchive-dev libssl-dev libcurl4-openssl-dev zlib1g-dev libzstd-dev
+  libseccomp-dev libgpgme-dev prometheus-cpp-dev catch2
+  # run containers
+  runc crun conmon containernetworking-plugins iproute2 iptables catatonit
+  # tests and benchmarks
+  docker-registry busybox-static openssl python3 curl containerd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,223 @@
+// The daemon's command line: flags named as crio(8), subcommands, precedence over files.
+
+#include "cli.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "temp_dir.hpp"
+
+#include <cstdlib>
+#include <optional>
+
+using crio::Code;
+using crio::daemon::CommandLine;
+using crio::daemon::parse_command_line;
+using crio::test::TempDir;
+using crio::test::write_file;
+
+namespace {
+
+// Runs parse_command_line on a fresh configuration directory: `-c DIR/crio.conf -d
+// DIR/crio.conf.d` come first, and storage.conf is pointed at DIR so that the
+// machine's files never leak in.
+class Cli {
+ public:
+  Cli() : storage_(dir_ / "storage.conf") {
+    if (const char* old = std::getenv("CONTAINERS_STORAGE_CONF")) old_env_ = old;
+    ::setenv("CONTAINERS_STORAGE_CONF", storage_.c_str(), 1);
+  }
+  ~Cli() {
+    if (old_env_)
+      ::setenv("CONTAINERS_STORAGE_CONF", old_env_->c_str(), 1);
+    else
+      ::unsetenv("CONTAINERS_STORAGE_CONF");
+  }
+
+  crio::Result<CommandLine> run(std::vector<std::string> args, bool with_files = true) {
+    std::vector<std::string> all = {"crio"};
+    if (with_files) {
+      all.insert(all.end(), {"-c", dir_ / "crio.conf", "--config-dir", dir_ / "crio.conf.d"});
+    }
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<const char*> argv;
+    for (auto& a : all) argv.push_back(a.c_str());
+    return parse_command_line(static_cast<int>(argv.size()), argv.data());
+  }
+
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  std::string storage_;
+  std::optional<std::string> old_env_;
+};
+
+}  // namespace
+
+TEST_CASE("cli: no arguments serves with the configuration from the files") {
+  Cli cli;
+  write_file(cli.dir() / "crio.conf", "[crio.runtime]\nlog_level = \"debug\"\nbogus = 1\n");
+  auto cl = cli.run({});
+  INFO(cl.status().message());
+  REQUIRE(cl.ok());
+  CHECK(cl->command == CommandLine::Command::kServe);
+  CHECK(cl->config.log_level == "debug");
+  CHECK(cl->sources.config_file == cli.dir() / "crio.conf");
+  CHECK(cl->sources.config_dir == cli.dir() / "crio.conf.d");
+  REQUIRE(cl->warnings.size() == 1);
+  CHECK(cl->warnings[0] == cli.dir() / "crio.conf" + ":3: unknown key crio.runtime.bogus");
+}
+
+TEST_CASE("cli: flags override the files and are kept for reload") {
+  Cli cli;
+  write_file(cli.dir() / "crio.conf", "[crio.runtime]\nlog_level = \"debug\"\n");
+  write_file(cli.dir() / "crio.conf.d/10.conf", "[crio.runtime]\nlog_level = \"warn\"\n");
+  auto cl = cli.run({"--log-level",
+                     "error",
+                     "-r",
+                     "/srv/root",
+                     "--runroot=/run/rr",
+                     "-s",
+                     "vfs",
+                     "--storage-opt",
+                     "vfs.ignore_chown_errors=true",
+                     "--selinux",
+                     "--drop-infra-ctr=false",
+                     "--hooks-dir",
+                     "/h1",
+                     "--hooks-dir=/h2,/h3",
+                     "--metrics-port",
+                     "9100",
+                     "--cni-plugin-dir",
+                     "/usr/lib/cni",
+                     "--insecure-registry",
+                     "localhost:5000"});
+  INFO(cl.status().message());
+  REQUIRE(cl.ok());
+  const auto& c = cl->config;
+  CHECK(c.log_level == "error");
+  CHECK(c.root == "/srv/root");
+  CHECK(c.runroot == "/run/rr");
+  CHECK(c.storage_driver == "vfs");
+  CHECK(c.storage_option == std::vector<std::string>{"vfs.ignore_chown_errors=true"});
+  CHECK(c.selinux);
+  CHECK_FALSE(c.drop_infra_ctr);
+  CHECK(c.hooks_dir == std::vector<std::string>{"/h1", "/h2", "/h3"});
+  CHECK(c.metrics_port == 9100);
+  CHECK(c.plugin_dirs == std::vector<std::string>{"/usr/lib/cni"});
+  CHECK(c.insecure_registries == std::vector<std::string>{"localhost:5000"});
+
+  // A reload from the kept sources gives the same configuration.
+  std::vector<std::string> warnings;
+  auto again = crio::core::load_config(cl->sources, warnings);
+  REQUIRE(again.ok());
+  CHECK(*again == c);
+}
+
+TEST_CASE("cli: flags before a subcommand, and status arguments untouched") {
+  Cli cli;
+  auto cl = cli.run({"-l", "debug", "config"});
+  REQUIRE(cl.ok());
+  CHECK(cl->command == CommandLine::Command::kConfig);
+  CHECK(cl->config.log_level == "debug");
+  CHECK(cl->rest.empty());
+
+  auto st = cli.run({"--listen", "/run/x.sock", "status", "--socket", "/run/x.sock", "containers", "--id", "abc",
+                     "--log-level", "-v"});
+  INFO(st.status().message());
+  REQUIRE(st.ok());
+  CHECK(st->command == CommandLine::Command::kStatus);
+  CHECK(st->rest ==
+        std::vector<std::string>{"--socket", "/run/x.sock", "containers", "--id", "abc", "--log-level", "-v"});
+  CHECK(st->config.listen == "/run/x.sock");
+
+  auto v = cli.run({"version", "--json"});
+  REQUIRE(v.ok());
+  CHECK(v->command == CommandLine::Command::kVersion);
+  CHECK(v->rest == std::vector<std::string>{"--json"});
+
+  auto h = cli.run({"help"});
+  REQUIRE(h.ok());
+  CHECK(h->command == CommandLine::Command::kHelp);
+}
+
+TEST_CASE("cli: crio config --default ignores files and flags") {
+  Cli cli;
+  write_file(cli.dir() / "crio.conf", "[crio.runtime]\nlog_level = \"debug\"\n");
+  auto cl = cli.run({"--root", "/x", "config", "--default"});
+  REQUIRE(cl.ok());
+  CHECK(cl->command == CommandLine::Command::kConfig);
+  CHECK(cl->config == crio::core::default_config());
+
+  auto bad = cli.run({"config", "--json"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("cli: --help and --version work with a broken configuration") {
+  Cli cli;
+  write_file(cli.dir() / "crio.conf", "[crio\n");
+  auto h = cli.run({"--help"});
+  REQUIRE(h.ok());
+  CHECK(h->command == CommandLine::Command::kHelp);
+  auto h2 = cli.run({"-h", "config"});
+  REQUIRE(h2.ok());
+  CHECK(h2->command == CommandLine::Command::kHelp);
+  auto v = cli.run({"-v"});
+  REQUIRE(v.ok());
+  CHECK(v->command == CommandLine::Command::kVersion);
+
+  // Serving with it is an error that names the file and line.
+  auto serve = cli.run({});
+  REQUIRE_FALSE(serve.ok());
+  CHECK(serve.status().code() == Code::kInvalidArgument);
+  CHECK(serve.status().message().rfind(cli.dir() / "crio.conf:1:", 0) == 0);
+
+  // crio status still runs, on the defaults, with a warning.
+  auto status = cli.run({"status", "info"});
+  REQUIRE(status.ok());
+  CHECK(status->command == CommandLine::Command::kStatus);
+  REQUIRE(status->warnings.size() == 1);
+  CHECK(status->warnings[0].find("syntax error") != std::string::npos);
+}
+
+TEST_CASE("cli: --help lists every flag with its help and default") {
+  Cli cli;
+  auto cl = cli.run({"--help"}, false);
+  REQUIRE(cl.ok());
+  const std::string& help = cl->help_text;
+  for (const auto& o : crio::core::config_options()) {
+    if (o.flag.empty()) continue;
+    INFO(o.flag);
+    CHECK(help.find("--" + o.flag + " ") != std::string::npos);
+  }
+  for (const char* f : {"--config ", "--config-dir ", "--help", "--version", "-c [", "-d [", "-r [", "-l [", "-s ["}) {
+    INFO(f);
+    CHECK(help.find(f) != std::string::npos);
+  }
+  CHECK(help.find("(default: info)") != std::string::npos);
+  CHECK(help.find("(default: overlay)") != std::string::npos);
+  CHECK(help.find("Daemon log verbosity") != std::string::npos);
+  CHECK(help.find("status") != std::string::npos);
+}
+
+TEST_CASE("cli: bad command lines are InvalidArgument with a clear message") {
+  Cli cli;
+  auto check_error = [&](std::vector<std::string> args, const std::string& needle) {
+    auto cl = cli.run(std::move(args));
+    REQUIRE_FALSE(cl.ok());
+    CHECK(cl.status().code() == Code::kInvalidArgument);
+    INFO(cl.status().message());
+    CHECK(cl.status().message().find(needle) != std::string::npos);
+  };
+  check_error({"--no-such-flag"}, "no-such-flag");
+  check_error({"--log-lev", "debug"}, "log-lev");  // no guessing of abbreviations
+  check_error({"--log-level", "loud"}, "command line flag --log-level: crio.runtime.log_level: \"loud\" is not one of");
+  check_error({"--metrics-port", "ninety"}, "--metrics-port: \"ninety\" is not an integer");
+  check_error({"--selinux=maybe"}, "--selinux: \"maybe\" is not true or false");
+  check_error({"--root", "relative/path"}, "\"relative/path\" is not an absolute path");
+  check_error({"--default-runtime", "kata"}, "\"kata\" names no runtime handler");
+  check_error({"frobnicate"}, "unknown command \"frobnicate\"");
+  check_error({"--selinux", "false"}, "write --selinux=false");
+  check_error({"--root"}, "root");
+}
