@@ -57,5 +57,7 @@ function(crio_test)
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} crio_test_support Catch2::Catch2WithMain)
   target_compile_options(${T_NAME} PRIVATE -Wall -Wextra -Wno-unused-parameter)
-  catch_discover_tests(${T_NAME} TEST_PREFIX "${T_NAME}: " PROPERTIES LABELS "${T_LABELS}")
+  # -w NoTests: a CTest entry whose filter matches no TEST_CASE fails instead of passing
+  # silently (a name with a ";" would be split into two such entries).
+  catch_discover_tests(${T_NAME} TEST_PREFIX "${T_NAME}: " EXTRA_ARGS -w NoTests PROPERTIES LABELS "${T_LABELS}")
 endfunction()

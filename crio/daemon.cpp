@@ -2,6 +2,9 @@
 
 #include "crio/http/status_api.hpp"
 #include "listener.hpp"
+#include "cni_manager.hpp"
+#include "images.hpp"
+#include "pods.hpp"
 #include "readiness.hpp"
 #include "server/grpc_status.hpp"
 #include "server/runtime_service.hpp"
@@ -76,9 +79,20 @@ int serve(const CommandLine& command_line) {
     }
   }
 
-  Readiness readiness(config);
-  RuntimeService runtime_service(config, readiness);
-  ImageService image_service(config);
+  auto images = Images::open(config);
+  if (!images.ok()) {
+    log::error("cannot open the image store", {{"error", images.status().message()}});
+    return 1;
+  }
+  CniManager cni(config);
+  Pods pods(config, cni);
+  if (Status restored = pods.restore(); !restored.ok()) {
+    log::error("cannot restore pod sandboxes", {{"error", restored.message()}});
+    return 1;
+  }
+  RuntimeReadiness readiness(config);
+  RuntimeService runtime_service(config, readiness, cni, pods);
+  ImageService image_service(**images);
 
   grpc::ServerBuilder builder;
   builder.RegisterService(&runtime_service);

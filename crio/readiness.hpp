@@ -1,7 +1,6 @@
 #pragma once
-// RuntimeReady and NetworkReady as the CRI Status call reports them. The kubelet
-// polls Status every few seconds, so the answers are cached and recomputed only
-// when the inputs may have changed.
+// RuntimeReady as the CRI Status call reports it. The kubelet polls Status every few
+// seconds, so the answer is cached and recomputed at most every few seconds.
 
 #include <crio/core/config.hpp>
 
@@ -17,25 +16,16 @@ struct Condition {
   std::string message;  // human-readable, empty when ready
 };
 
-class Readiness {
+class RuntimeReadiness {
  public:
-  explicit Readiness(const core::Config& config) : config_(config) {}
-
-  Condition runtime();
-  Condition network();
+  explicit RuntimeReadiness(const core::Config& config) : config_(config) {}
+  Condition get();
 
  private:
-  Condition check_runtime() const;
-  Condition check_network() const;
-
   const core::Config& config_;
   std::mutex mutex_;
-  // Guarded by mutex_.
-  Condition runtime_;
-  Condition network_;
-  std::chrono::steady_clock::time_point runtime_checked_{};
-  std::chrono::steady_clock::time_point network_checked_{};
-  int64_t network_dir_mtime_ns_ = -1;
+  Condition condition_;  // guarded by mutex_
+  std::chrono::steady_clock::time_point checked_{};
 };
 
 }  // namespace crio::daemon

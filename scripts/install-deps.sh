@@ -14,7 +14,7 @@ packages=(
   # run containers
   runc crun conmon containernetworking-plugins iproute2 iptables catatonit
   # tests and benchmarks
-  docker-registry busybox-static openssl python3 curl containerd
+  docker-registry busybox-static openssl python3 curl zstd util-linux gnupg containerd
 )
 
 missing=()

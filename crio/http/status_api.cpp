@@ -160,11 +160,10 @@ Response route(const StatusApi::Shared& shared, const Request& req) {
   if (r.endpoint == Endpoint::kUnknown) return error_response(404, "no such endpoint: " + std::string(path));
 
   const bool allows_post = r.endpoint == Endpoint::kPause || r.endpoint == Endpoint::kUnpause;
-  const bool method_ok =
-      req.method() == bhttp::verb::get || (allows_post && req.method() == bhttp::verb::post);
+  const bool method_ok = req.method() == bhttp::verb::get || (allows_post && req.method() == bhttp::verb::post);
   if (!method_ok) {
-    Response res = error_response(
-        405, "method " + std::string(sv(req.method_string())) + " not allowed on " + std::string(path));
+    Response res =
+        error_response(405, "method " + std::string(sv(req.method_string())) + " not allowed on " + std::string(path));
     res.set(bhttp::field::allow, allows_post ? "GET, POST" : "GET");
     return res;
   }
@@ -258,9 +257,8 @@ class Session : public std::enable_shared_from_this<Session> {
     Response res = route(*shared_, req);
     res.version(req.version());
     res.keep_alive(req.keep_alive());
-    log::debug("status API request", {{"method", sv(req.method_string())},
-                                      {"target", sv(req.target())},
-                                      {"status", res.result_int()}});
+    log::debug("status API request",
+               {{"method", sv(req.method_string())}, {"target", sv(req.target())}, {"status", res.result_int()}});
     write(std::move(res));
   }
 
@@ -273,9 +271,8 @@ class Session : public std::enable_shared_from_this<Session> {
     res_ = std::move(res);
     res_.prepare_payload();
     stream_.expires_after(shared_->limits.write_timeout);
-    bhttp::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_write(ec);
-    });
+    bhttp::async_write(stream_, res_,
+                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
   void on_write(beast::error_code ec) {

@@ -27,11 +27,11 @@ namespace crio::daemon::http {
 // What the daemon answers with. Each is called on the socket's executor, so it should
 // not block for long; an empty function makes its endpoint answer 501.
 struct StatusHandlers {
-  std::function<nlohmann::json()> info;                                     // GET /info
-  std::function<std::string()> config;                                      // GET /config (TOML)
+  std::function<nlohmann::json()> info;                                    // GET /info
+  std::function<std::string()> config;                                     // GET /config (TOML)
   std::function<Result<nlohmann::json>(const std::string& id)> container;  // GET /containers/:id
-  std::function<Status(const std::string& id)> pause;                       // /pause/:id
-  std::function<Status(const std::string& id)> unpause;                     // /unpause/:id
+  std::function<Status(const std::string& id)> pause;                      // /pause/:id
+  std::function<Status(const std::string& id)> unpause;                    // /unpause/:id
 };
 
 // Bounds that keep one client from holding a connection or memory forever.
@@ -61,7 +61,7 @@ class StatusApi {
   // tell HTTP/1.1 from the HTTP/2 preface): they are parsed before anything else.
   void serve(boost::asio::local::stream_protocol::socket socket, std::string already_read);
 
-  struct Shared;
+  struct Shared;  // handlers and limits, shared with the connections (defined in the .cpp)
 
  private:
   std::shared_ptr<const Shared> shared_;

@@ -34,8 +34,8 @@ grpc::Status RuntimeService::Version(grpc::ServerContext*, const v1::VersionRequ
 
 grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusRequest* request,
                                     v1::StatusResponse* response) {
-  Condition runtime = readiness_.runtime();
-  Condition network = readiness_.network();
+  Condition runtime = readiness_.get();
+  Condition network = cni_.readiness();
   add_condition(response->mutable_status(), "RuntimeReady", runtime);
   add_condition(response->mutable_status(), "NetworkReady", network);
 
@@ -78,6 +78,13 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
     (*response->mutable_info())["lastCNILoadStatus"] = network.ready ? "OK" : network.message;
   }
   return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::UpdateRuntimeConfig(grpc::ServerContext*, const v1::UpdateRuntimeConfigRequest* request,
+                                                 v1::UpdateRuntimeConfigResponse*) {
+  const std::string& cidr = request->runtime_config().network_config().pod_cidr();
+  if (cidr.empty()) return grpc::Status::OK;
+  return to_grpc(cni_.set_pod_cidr(cidr));
 }
 
 grpc::Status RuntimeService::RuntimeConfig(grpc::ServerContext*, const v1::RuntimeConfigRequest*,

@@ -3,6 +3,9 @@
 // The RPCs are defined one group per file (runtime_info.cpp, ...); the ones whose
 // issue has not landed yet answer UNIMPLEMENTED with their name (unimplemented.cpp).
 
+#include "cni_manager.hpp"
+#include "images.hpp"
+#include "pods.hpp"
 #include "readiness.hpp"
 
 #include <crio/core/config.hpp>
@@ -21,7 +24,8 @@ namespace v1 = ::runtime::v1;
 
 class RuntimeService final : public v1::RuntimeService::Service {
  public:
-  RuntimeService(const core::Config& config, Readiness& readiness) : config_(config), readiness_(readiness) {}
+  RuntimeService(const core::Config& config, RuntimeReadiness& readiness, CniManager& cni, Pods& pods)
+      : config_(config), readiness_(readiness), cni_(cni), pods_(pods) {}
 
   CRIO_UNARY_RPC(Version);
   CRIO_UNARY_RPC(Status);
@@ -63,12 +67,14 @@ class RuntimeService final : public v1::RuntimeService::Service {
 
  private:
   const core::Config& config_;
-  Readiness& readiness_;
+  RuntimeReadiness& readiness_;
+  CniManager& cni_;
+  Pods& pods_;
 };
 
 class ImageService final : public v1::ImageService::Service {
  public:
-  explicit ImageService(const core::Config& config) : config_(config) {}
+  explicit ImageService(Images& images) : images_(images) {}
 
   CRIO_UNARY_RPC(ListImages);
   CRIO_STREAM_RPC(StreamImages);
@@ -78,7 +84,7 @@ class ImageService final : public v1::ImageService::Service {
   CRIO_UNARY_RPC(ImageFsInfo);
 
  private:
-  [[maybe_unused]] const core::Config& config_;
+  Images& images_;
 };
 
 }  // namespace crio::daemon

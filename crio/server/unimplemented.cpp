@@ -17,13 +17,6 @@ namespace crio::daemon {
     return unimplemented(#service "." #name);                                              \
   }
 
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, UpdateRuntimeConfig)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, RunPodSandbox)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, StopPodSandbox)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, RemovePodSandbox)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, PodSandboxStatus)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListPodSandbox)
-CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamPodSandboxes)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, CreateContainer)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, StartContainer)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, StopContainer)
@@ -54,11 +47,5 @@ grpc::Status RuntimeService::GetContainerEvents(grpc::ServerContext*, const v1::
   return unimplemented("RuntimeService.GetContainerEvents");
 }
 
-CRIO_UNIMPLEMENTED_UNARY(ImageService, ListImages)
-CRIO_UNIMPLEMENTED_STREAM(ImageService, StreamImages)
-CRIO_UNIMPLEMENTED_UNARY(ImageService, ImageStatus)
-CRIO_UNIMPLEMENTED_UNARY(ImageService, PullImage)
-CRIO_UNIMPLEMENTED_UNARY(ImageService, RemoveImage)
-CRIO_UNIMPLEMENTED_UNARY(ImageService, ImageFsInfo)
 
 }  // namespace crio::daemon

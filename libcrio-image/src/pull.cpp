@@ -5,6 +5,7 @@
 
 #include "layer_stream.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <map>
@@ -42,7 +43,7 @@ struct Puller::Impl {
       : store(s),
         options(std::move(o)),
         client(options.client),
-        slots(std::max(1, options.max_parallel_downloads)) {}
+        slots(std::clamp(options.max_parallel_downloads, 1, 1024)) {}
 
   storage::Store& store;
   PullerOptions options;
@@ -226,9 +227,13 @@ struct Puller::Impl {
   }
 
   Result<PullResult> pull_from(const Reference& name, const PullSource& src, const RepositoryTarget& target,
-                               ManifestResponse top, const Platform& platform) {
+                               ManifestResponse top, const Platform& platform, const PullOptions& opts) {
     std::string display = target.display;
     std::string what = fmt::format("image {}", display);
+    if (opts.verify) {
+      ManifestCheck check{name, src, target, client, top.digest, top.body};
+      CRIO_RETURN_IF_ERROR(opts.verify(check));
+    }
     CRIO_ASSIGN_OR_RETURN(ParsedManifest parsed, parse_manifest(top.body, top.media_type, what));
     std::string index_digest;
     ManifestResponse image_manifest = top;
@@ -316,7 +321,7 @@ struct Puller::Impl {
           continue;
         }
         // Once a source answered with a manifest, its content decides the outcome.
-        return pull_from(name, src, target, std::move(*top), platform);
+        return pull_from(name, src, target, std::move(*top), platform, opts);
       }
     }
     if (failures.size() == 1) return failures.front();

@@ -447,7 +447,7 @@ struct RegistryClient::Impl {
   Share share;
 
   std::mutex mu;  // guards the three maps below
-  std::unordered_map<std::string, std::string> origins;  // registry → "https://host:port"
+  std::unordered_map<std::string, std::string> origins;  // registry[+insecure] → "https://host:port"
   std::unordered_map<std::string, std::shared_ptr<const HostTls>> tls;
   struct Token {
     std::string value;
@@ -614,9 +614,12 @@ struct RegistryClient::Impl {
 
   // Scheme and host of the registry's API, probing once per registry.
   Result<std::string> origin(const RepositoryTarget& t) {
+    // An origin found for an insecure target (maybe plain http) must never serve a
+    // secure one, so the flag is part of the key.
+    const std::string key = t.registry + (t.insecure ? "\ninsecure" : "");
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (auto it = origins.find(t.registry); it != origins.end()) return it->second;
+      if (auto it = origins.find(key); it != origins.end()) return it->second;
     }
     CRIO_ASSIGN_OR_RETURN(auto tls_cfg, host_tls(t.registry));
     std::string host = RegistryClient::api_host(t.registry);
@@ -640,7 +643,7 @@ struct RegistryClient::Impl {
       if (resp.code == CURLE_OK && resp.status != 0) {
         std::string o = scheme + "://" + host;
         std::lock_guard<std::mutex> lock(mu);
-        origins[t.registry] = o;
+        origins[key] = o;
         return o;
       }
       last_error = fmt::format("{}: {}", req.url, err.empty() ? resp.curl_error : err);

@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 namespace crio::net {
@@ -34,7 +35,8 @@ Result<NetworkConfigList> parse_network_config(const std::string& path, const st
   // A single-plugin file becomes a list of one, as libcni does.
   if (!has_suffix(path, ".conflist")) {
     if (!doc.contains("type") || !doc["type"].is_string()) return invalid(path, "no plugin \"type\"");
-    json list = {{"cniVersion", doc.value("cniVersion", "")}, {"name", doc.value("name", "")}, {"plugins", json::array({doc})}};
+    json list = {
+        {"cniVersion", doc.value("cniVersion", "")}, {"name", doc.value("name", "")}, {"plugins", json::array({doc})}};
     doc = std::move(list);
   }
 
@@ -44,7 +46,15 @@ Result<NetworkConfigList> parse_network_config(const std::string& path, const st
     return invalid(path, "no network \"name\"");
   }
   out.name = doc["name"].get<std::string>();
-  if (doc.contains("cniVersion") && !doc["cniVersion"].is_string()) return invalid(path, "\"cniVersion\" is not a string");
+  // The spec limits names to these characters; they also end up in cache file names.
+  if (!std::all_of(
+          out.name.begin(), out.name.end(),
+          [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; }) ||
+      !std::isalnum(static_cast<unsigned char>(out.name[0]))) {
+    return invalid(path, "network name \"" + out.name + "\" may only contain letters, digits, '-', '_' and '.'");
+  }
+  if (doc.contains("cniVersion") && !doc["cniVersion"].is_string())
+    return invalid(path, "\"cniVersion\" is not a string");
   out.cni_version = doc.value("cniVersion", "");
   if (doc.contains("disableCheck")) {
     if (!doc["disableCheck"].is_boolean()) return invalid(path, "\"disableCheck\" is not a boolean");
@@ -102,8 +112,8 @@ Result<NetworkConfigList> default_network(const std::string& dir, const std::str
       return !process::find_executable(t, plugin_dirs).has_value();
     });
     if (missing == network.plugin_types.end()) return std::move(network);
-    reasons.push_back(fmt::format("{}: plugin \"{}\" not found in {}", network.path, *missing,
-                                  fmt::join(plugin_dirs, ", ")));
+    reasons.push_back(
+        fmt::format("{}: plugin \"{}\" not found in {}", network.path, *missing, fmt::join(plugin_dirs, ", ")));
   }
   std::string what = wanted.empty() ? fmt::format("no usable CNI configuration in {}", dir)
                                     : fmt::format("CNI network \"{}\" not found or not usable in {}", wanted, dir);

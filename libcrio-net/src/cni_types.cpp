@@ -96,21 +96,28 @@ Result<uint64_t> parse_quantity(std::string_view text) {
   int bin_exp = 0;
   static const std::pair<std::string_view, int> kBinary[] = {{"Ki", 1}, {"Mi", 2}, {"Gi", 3},
                                                              {"Ti", 4}, {"Pi", 5}, {"Ei", 6}};
-  static const std::pair<std::string_view, int> kDecimal[] = {{"n", -9}, {"u", -6}, {"m", -3}, {"", 0}, {"k", 3},
+  static const std::pair<std::string_view, int> kDecimal[] = {{"n", -9}, {"u", -6}, {"m", -3}, {"", 0},   {"k", 3},
                                                               {"M", 6},  {"G", 9},  {"T", 12}, {"P", 15}, {"E", 18}};
   bool matched = false;
   for (const auto& [s, e] : kBinary) {
-    if (suffix == s) { bin_exp = e; matched = true; }
+    if (suffix == s) {
+      bin_exp = e;
+      matched = true;
+    }
   }
   for (const auto& [s, e] : kDecimal) {
-    if (suffix == s) { dec_exp = e; matched = true; }
+    if (suffix == s) {
+      dec_exp = e;
+      matched = true;
+    }
   }
   if (!matched && suffix.size() >= 2 && (suffix[0] == 'e' || suffix[0] == 'E')) {
     size_t j = 1;
     bool neg = false;
     if (suffix[j] == '+' || suffix[j] == '-') neg = suffix[j++] == '-';
-    if (j < suffix.size() && suffix.size() - j <= 3 &&
-        std::all_of(suffix.begin() + j, suffix.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+    if (j < suffix.size() && suffix.size() - j <= 3 && std::all_of(suffix.begin() + j, suffix.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
       dec_exp = std::stoi(std::string(suffix.substr(j)));
       if (neg) dec_exp = -dec_exp;
       matched = true;
@@ -129,7 +136,7 @@ Result<uint64_t> parse_quantity(std::string_view text) {
   u128 den = 1;
   int den_exp = frac + (dec_exp < 0 ? -dec_exp : 0);
   if (!pow_checked(10, den_exp, den)) return uint64_t{num == 0 ? 0u : 1u};  // tiny: rounds up
-  u128 value = num / den + (num % den != 0 ? 1 : 0);  // Kubernetes rounds up to an integer
+  u128 value = num / den + (num % den != 0 ? 1 : 0);                        // Kubernetes rounds up to an integer
   if (value > std::numeric_limits<uint64_t>::max()) return bad_quantity(text, "too large");
   return static_cast<uint64_t>(value);
 }
@@ -144,8 +151,10 @@ Result<std::optional<BandwidthLimits>> bandwidth_from_annotations(
     if (it == annotations.end()) continue;
     auto q = parse_quantity(it->second);
     if (!q.ok()) return q.status().wrap(fmt::format("annotation {}", key));
-    if (*q < kMinBandwidth) return error(Code::kInvalidArgument, "annotation {}: {} is below 1k bits/s", key, it->second);
-    if (*q > kMaxBandwidth) return error(Code::kInvalidArgument, "annotation {}: {} is above 1P bits/s", key, it->second);
+    if (*q < kMinBandwidth)
+      return error(Code::kInvalidArgument, "annotation {}: {} is below 1k bits/s", key, it->second);
+    if (*q > kMaxBandwidth)
+      return error(Code::kInvalidArgument, "annotation {}: {} is above 1P bits/s", key, it->second);
     *rate = *q;
     *burst = kUnlimitedBurst;
     any = true;
@@ -224,8 +233,7 @@ std::vector<std::string> pod_ips(const CniResult& result, const std::string& ifn
     std::string addr = ip.ip();
     if (addr.empty() || is_loopback(addr)) continue;
     bool on_pod_if = ip.interface >= 0 && static_cast<size_t>(ip.interface) < result.interfaces.size() &&
-                     result.interfaces[ip.interface].name == ifname &&
-                     !result.interfaces[ip.interface].sandbox.empty();
+                     result.interfaces[ip.interface].name == ifname && !result.interfaces[ip.interface].sandbox.empty();
     auto& into = on_pod_if ? primary : rest;
     if (std::find(primary.begin(), primary.end(), addr) == primary.end() &&
         std::find(rest.begin(), rest.end(), addr) == rest.end()) {

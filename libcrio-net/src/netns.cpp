@@ -5,15 +5,16 @@
 
 #include <fcntl.h>
 #include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 namespace crio::net {
@@ -60,6 +61,19 @@ Status enter_and_pin(NamespaceType type, const std::string& path, const std::opt
   std::string source = std::string("/proc/thread-self/ns/") + ti.proc_name;
   if (::mount(source.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     return errno_status(errno, "bind-mounting the namespace onto", path);
+  }
+  return ok_status();
+}
+
+// Namespace changes are per thread: doing them on a thread of their own keeps every
+// other thread where it was, and the thread's end drops its membership.
+template <typename F>
+Status on_fresh_thread(F&& fn, const std::string& what) {
+  try {
+    std::thread worker(std::forward<F>(fn));
+    worker.join();
+  } catch (const std::system_error& e) {
+    return error(Code::kResourceExhausted, "starting a thread for {}: {}", what, e.what());
   }
   return ok_status();
 }
@@ -150,8 +164,7 @@ Result<PinnedNamespace> pin_new_namespace(NamespaceType type, const std::string&
   // Owned from here: any failure below unlinks the file again.
   PinnedNamespace pinned(type, path);
   Status status;
-  std::thread worker([&] { status = enter_and_pin(type, path, hostname); });
-  worker.join();
+  CRIO_RETURN_IF_ERROR(on_fresh_thread([&] { status = enter_and_pin(type, path, hostname); }, path));
   if (!status.ok()) return status;
   return pinned;
 }
@@ -172,32 +185,33 @@ bool namespace_alive(const std::string& path) {
 
 Status bring_up_loopback(const std::string& netns_path) {
   Status status;
-  std::thread worker([&] {
-    fs::UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ns.valid()) {
-      status = errno_status(errno, "opening the network namespace", netns_path);
-      return;
-    }
-    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
-      status = errno_status(errno, "entering the network namespace", netns_path);
-      return;
-    }
-    fs::UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (!sock.valid()) {
-      status = errno_status(errno, "opening a socket in", netns_path);
-      return;
-    }
-    struct ifreq req {};
-    std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
-    if (::ioctl(sock.get(), SIOCGIFFLAGS, &req) != 0) {
-      status = errno_status(errno, "reading the flags of lo in", netns_path);
-      return;
-    }
-    if (req.ifr_flags & IFF_UP) return;
-    req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP);
-    if (::ioctl(sock.get(), SIOCSIFFLAGS, &req) != 0) status = errno_status(errno, "setting lo up in", netns_path);
-  });
-  worker.join();
+  CRIO_RETURN_IF_ERROR(on_fresh_thread(
+      [&] {
+        fs::UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns.valid()) {
+          status = errno_status(errno, "opening the network namespace", netns_path);
+          return;
+        }
+        if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+          status = errno_status(errno, "entering the network namespace", netns_path);
+          return;
+        }
+        fs::UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        if (!sock.valid()) {
+          status = errno_status(errno, "opening a socket in", netns_path);
+          return;
+        }
+        struct ifreq req {};
+        std::strncpy(req.ifr_name, "lo", IFNAMSIZ - 1);
+        if (::ioctl(sock.get(), SIOCGIFFLAGS, &req) != 0) {
+          status = errno_status(errno, "reading the flags of lo in", netns_path);
+          return;
+        }
+        if (req.ifr_flags & IFF_UP) return;
+        req.ifr_flags = static_cast<short>(req.ifr_flags | IFF_UP);
+        if (::ioctl(sock.get(), SIOCSIFFLAGS, &req) != 0) status = errno_status(errno, "setting lo up in", netns_path);
+      },
+      netns_path));
   return status;
 }
 

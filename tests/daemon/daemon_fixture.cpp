@@ -69,7 +69,10 @@ std::vector<std::string> Daemon::argv() const {
 
 std::vector<std::string> Daemon::env() const {
   // Keep the host's storage.conf out of the test.
-  return {"CONTAINERS_STORAGE_CONF=" + (dir_ / "storage.conf")};
+  std::vector<std::string> env = {"CONTAINERS_STORAGE_CONF=" + (dir_ / "storage.conf"),
+                                  "CONTAINERS_REGISTRIES_CONF=" + (dir_ / "registries.conf")};
+  env.insert(env.end(), extra_env_.begin(), extra_env_.end());
+  return env;
 }
 
 void Daemon::start() {

@@ -32,6 +32,8 @@ class Daemon {
 
   const TempDir& dir() const { return dir_; }
   const std::string& socket() const { return socket_; }
+  // Adds "KEY=VALUE" to the daemon's environment (before start()).
+  void add_env(const std::string& key_value) { extra_env_.push_back(key_value); }
   // Listens on `path` instead (through a drop-in file).
   void use_socket(const std::string& path);
   const std::string& config_file() const { return config_file_; }
@@ -50,6 +52,7 @@ class Daemon {
   std::string config_file_;
   Child child_;
   int exit_code_ = -1;
+  std::vector<std::string> extra_env_;
 };
 
 // A deadline for client calls so a hung daemon fails the test instead of blocking it.

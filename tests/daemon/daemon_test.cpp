@@ -103,10 +103,10 @@ TEST_CASE("An RPC whose issue has not landed answers UNIMPLEMENTED with its name
   auto stub = daemon.runtime_stub();
   grpc::ClientContext context;
   set_deadline(context);
-  v1::RunPodSandboxResponse response;
-  grpc::Status status = stub->RunPodSandbox(&context, v1::RunPodSandboxRequest(), &response);
+  v1::CheckpointContainerResponse response;
+  grpc::Status status = stub->CheckpointContainer(&context, v1::CheckpointContainerRequest(), &response);
   CHECK(status.error_code() == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK_THAT(status.error_message(), Catch::Contains("RunPodSandbox"));
+  CHECK_THAT(status.error_message(), Catch::Contains("CheckpointContainer"));
 }
 
 TEST_CASE("The status API answers HTTP on the same socket", "[daemon]") {
@@ -179,7 +179,7 @@ TEST_CASE("SIGTERM stops gracefully: socket removed, clean-shutdown marker writt
   CHECK_THAT(daemon.log(), Catch::Contains("unclean"));
 }
 
-TEST_CASE("A second daemon on a live socket refuses to start; a stale socket is replaced", "[daemon]") {
+TEST_CASE("A second daemon on a live socket refuses to start, a stale socket is replaced", "[daemon]") {
   Daemon first;
   Daemon second("", false);
   crio::test::write_file(second.dir() / "crio.conf.d/10-listen.conf",
@@ -196,8 +196,10 @@ TEST_CASE("A second daemon on a live socket refuses to start; a stale socket is 
   CHECK(call_version(first, &version).ok());
 }
 
-TEST_CASE("Garbage bytes and oversized messages get errors; the daemon keeps serving", "[daemon]") {
-  Daemon daemon("[crio.api]\ngrpc_max_recv_msg_size = 1048576\n");
+TEST_CASE("Garbage bytes and oversized messages get errors, the daemon keeps serving", "[daemon]") {
+  Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "crio.conf.d/10-small.conf", "[crio.api]\ngrpc_max_recv_msg_size = 1048576\n");
+  daemon.start();
 
   std::string reply = crio::test::send_raw(daemon.socket(), std::string("\x16\x03\x01\x00\xff garbage\r\n\r\n", 20));
   CHECK_THAT(reply, Catch::StartsWith("HTTP/1.1 400"));
@@ -214,7 +216,7 @@ TEST_CASE("Garbage bytes and oversized messages get errors; the daemon keeps ser
   CHECK(crio::test::http_request(daemon.socket(), "GET", "/info").status == 200);
 }
 
-TEST_CASE("SIGHUP reloads the log level; gRPC calls are logged at debug", "[daemon]") {
+TEST_CASE("SIGHUP reloads the log level, gRPC calls are logged at debug", "[daemon]") {
   Daemon daemon;
   v1::VersionResponse version;
   REQUIRE(call_version(daemon, &version).ok());

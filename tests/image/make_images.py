@@ -81,10 +81,12 @@ def compress(raw, how):
 
 
 class Registry:
-    def __init__(self, addr, ca, user):
+    def __init__(self, addr, ca, user, cert=None, key=None):
         scheme = "https" if ca else "http"
         self.base = f"{scheme}://{addr}"
         self.ctx = ssl.create_default_context(cafile=ca) if ca else None
+        if self.ctx and cert:
+            self.ctx.load_cert_chain(cert, key)
         self.auth = "Basic " + base64.b64encode(user.encode()).decode() if user else None
 
     def call(self, method, url, data=None, headers=None):
@@ -179,13 +181,15 @@ def main():
     ap.add_argument("--registry", required=True)
     ap.add_argument("--tls-ca")
     ap.add_argument("--user")
+    ap.add_argument("--client-cert")
+    ap.add_argument("--client-key")
     ap.add_argument("--busybox", default="/bin/busybox")
     ap.add_argument("--escape-dir", required=True, help="target of the escaping symlink in the hostile image")
     ap.add_argument("--registry-root", help="registry storage root, to corrupt one blob on disk")
     ap.add_argument("--only", help="comma-separated image names to build (default all)")
     args = ap.parse_args()
 
-    reg = Registry(args.registry, args.tls_ca, args.user)
+    reg = Registry(args.registry, args.tls_ca, args.user, args.client_cert, args.client_key)
     b = Builder(reg)
     only = set(args.only.split(",")) if args.only else None
 
@@ -286,6 +290,9 @@ def main():
         # Uncompressed, so that only the digest (not a gzip CRC) can notice the change.
         bad = b.layer("hostile/blobdigest", [("bad", "file", b"bad blob\n" * 50, 0o644)], "none", OCI_TAR)
         b.image("hostile/blobdigest", "v1", [good, bad])
+        # A sound image sharing the good layer, to pull while the broken one fails.
+        reg.push_blob("hostile/goodonly", compress(make_tar([("good", "file", b"good\n", 0o644)]), "gzip"))
+        b.image("hostile/goodonly", "v1", [good])
         if args.registry_root:
             hexd = bad[0]["digest"].split(":")[1]
             path = os.path.join(args.registry_root, "docker/registry/v2/blobs/sha256", hexd[:2], hexd, "data")

@@ -253,10 +253,26 @@ TEST_CASE("pull: short names, mirrors and blocked registries", "[pull][integrati
   CHECK(blocked.status().code() == Code::kPermissionDenied);
   CHECK_FALSE(fx.store->image(reg.host() + "/test/multi:blocked"));
 
+  // The verify hook sees the manifest first and can refuse the pull.
+  PullOptions refuse;
+  std::string seen_digest, seen_source;
+  refuse.verify = [&](const ManifestCheck& c) {
+    seen_digest = c.manifest_digest;
+    seen_source = c.source.reference.string();
+    return crio::Status(Code::kPermissionDenied, "image " + c.name.string() + " rejected by policy");
+  };
+  size_t layers_before = fx.store->layers().size();
+  auto refused = puller.pull("upstream.example.invalid/multi:v1", refuse);
+  CHECK(refused.status().code() == Code::kPermissionDenied);
+  CHECK(refused.status().message() == "image upstream.example.invalid/multi:v1 rejected by policy");
+  CHECK(seen_digest == m->manifest_digest);
+  CHECK(seen_source == reg.host() + "/test/multi:v1");
+  CHECK(fx.store->layers().size() == layers_before);
+
   auto missing = puller.pull(reg.host() + "/test/multi:nope");
   CHECK(missing.status().code() == Code::kNotFound);
   CHECK(missing.status().message().find(reg.host() + "/test/multi:nope") != std::string::npos);
-  CHECK(puller.metrics().pull_failures == 2);
+  CHECK(puller.metrics().pull_failures == 3);
 }
 
 TEST_CASE("pull: TLS registry with basic auth", "[pull][integration]") {
@@ -352,4 +368,26 @@ TEST_CASE("pull: hostile images fail cleanly and leave nothing behind", "[pull][
   // No staging directory is left either: the store holds no file from any layer.
   CHECK(find_named(fx.dir.path(), "good").empty());
   CHECK(find_named(fx.dir.path(), "x").empty());
+}
+
+TEST_CASE("pull: a failing pull does not fail another pull sharing its layer", "[pull][integration]") {
+  TestRegistry reg;
+  TempDir escape;
+  reg.push_test_images(escape.path(), "hostile");
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    StoreFixture fx;
+    Puller puller(*fx.store, options_for(insecure_registry(reg.host())));
+    std::optional<crio::Result<PullResult>> broken, sound;
+    std::thread a([&] { broken = puller.pull(reg.host() + "/hostile/blobdigest:v1"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt * 2));
+    std::thread b([&] { sound = puller.pull(reg.host() + "/hostile/goodonly:v1"); });
+    a.join();
+    b.join();
+    CHECK((*broken).status().code() == Code::kDataLoss);
+    INFO((*sound).status().to_string());
+    REQUIRE((*sound).ok());
+    // Only the sound image and its one layer are in the store.
+    CHECK(fx.store->images().size() == 1);
+    CHECK(fx.store->layers().size() == 1);
+  }
 }

@@ -316,3 +316,36 @@ TEST_CASE("registry client: retries, resumption and stalls", "[registry][integra
   CHECK(gave_up.status.code() == Code::kUnavailable);
   CHECK(gave_up.status.message().find("503") != std::string::npos);
 }
+
+TEST_CASE("registry client: client certificate from certs.d", "[registry][integration]") {
+  TestRegistry reg({.tls = true, .user = "", .password = "", .client_certs = true});
+  TempDir escape;
+  auto images = nlohmann::json::parse(reg.push_test_images(escape.path(), "multi"));
+
+  RegistryClientOptions without;
+  without.certs_dir = reg.ca_only_certs_dir();
+  without.max_retries = 0;
+  RegistryClient refused(without);
+  auto t = target(reg.host(), "test/multi", false);
+  auto r = refused.get_manifest(t, "v1");
+  CHECK(r.status().code() == Code::kUnavailable);
+
+  RegistryClientOptions with;
+  with.certs_dir = reg.certs_dir();
+  RegistryClient client(with);
+  auto m = client.get_manifest(t, "v1");
+  INFO(m.status().to_string());
+  REQUIRE(m.ok());
+  CHECK(m->digest == images["test/multi:v1"]["manifest_digest"]);
+
+  // A certificate without its key is a configuration error naming the file.
+  TempDir broken;
+  crio::test::write_file(broken / (reg.host() + "/ca.crt"), crio::test::read_file(reg.ca_file()));
+  crio::test::write_file(broken / (reg.host() + "/lonely.cert"), "x");
+  RegistryClientOptions bad;
+  bad.certs_dir = broken.path();
+  RegistryClient misconfigured(bad);
+  auto p = misconfigured.ping(t);
+  CHECK(p.code() == Code::kFailedPrecondition);
+  CHECK(p.message().find("lonely.cert") != std::string::npos);
+}

@@ -66,7 +66,18 @@ TestRegistry::TestRegistry(RegistryOptions options) : options_(std::move(options
                       d + "/server.ext"}),
          "signing the server certificate");
     write_file(certs_dir() + "/" + host_ + "/ca.crt", read_file(d + "/ca.crt"));
+    write_file(ca_only_certs_dir() + "/" + host_ + "/ca.crt", read_file(d + "/ca.crt"));
     config += "  tls:\n    certificate: " + d + "/server.crt\n    key: " + d + "/server.key\n";
+    if (options_.client_certs) {
+      const std::string c = certs_dir() + "/" + host_;
+      must(run_command({"/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", c + "/client.key", "-out", d + "/client.csr", "-subj", "/CN=crio client"}),
+           "making the client key");
+      must(run_command({"/usr/bin/openssl", "x509", "-req", "-in", d + "/client.csr", "-CA", d + "/ca.crt", "-CAkey",
+                        d + "/ca.key", "-CAcreateserial", "-out", c + "/client.cert", "-days", "2"}),
+           "signing the client certificate");
+      config += "    clientcas:\n      - " + d + "/ca.crt\n";
+    }
   }
   if (!options_.user.empty()) {
     auto hash = run_command({"/usr/bin/python3", "-W", "ignore", "-c",
@@ -88,6 +99,9 @@ std::string TestRegistry::push_test_images(const std::string& escape_dir, const 
                                    "--registry", host_, "--busybox", "/bin/busybox", "--escape-dir", escape_dir,
                                    "--registry-root", storage_root()};
   if (options_.tls) argv.insert(argv.end(), {"--tls-ca", ca_file()});
+  if (options_.client_certs)
+    argv.insert(argv.end(), {"--client-cert", certs_dir() + "/" + host_ + "/client.cert", "--client-key",
+                             certs_dir() + "/" + host_ + "/client.key"});
   if (!options_.user.empty()) argv.insert(argv.end(), {"--user", options_.user + ":" + options_.password});
   if (!only.empty()) argv.insert(argv.end(), {"--only", only});
   auto r = run_command(argv);

@@ -17,6 +17,9 @@ struct RegistryOptions {
   bool tls = false;
   std::string user;      // with a password: htpasswd basic auth
   std::string password;
+  // With tls: the registry demands a client certificate signed by its CA;
+  // certs_dir() holds one (client.cert/client.key), ca_only_certs_dir() does not.
+  bool client_certs = false;
 };
 
 class TestRegistry {
@@ -30,6 +33,7 @@ class TestRegistry {
   std::string ca_file() const { return dir_ / "ca.crt"; }
   // A certs.d directory trusting this registry's CA ("<dir>/<host>/ca.crt").
   std::string certs_dir() const { return dir_ / "certs.d"; }
+  std::string ca_only_certs_dir() const { return dir_ / "certs-ca-only"; }
   const std::string& dir() const { return dir_.path(); }
 
   // Runs make_images.py against this registry; returns its JSON description.

@@ -95,11 +95,11 @@ TEST_CASE("a handler's status code picks the HTTP status") {
     unsigned status;
     const char* message;
   };
-  for (const Case& c : {Case{"/pause/nosuch", 404, "can't find the container with id nosuch"},
-                        Case{"/pause/bad", 400, "container ID bad is malformed"},
-                        Case{"/pause/stopped", 409, "container stopped is not running"},
-                        Case{"/unpause/unimpl", 501, "pausing is not supported"},
-                        Case{"/unpause/broken", 500, "runc pause failed"}}) {
+  for (const Case& c :
+       {Case{"/pause/nosuch", 404, "can't find the container with id nosuch"},
+        Case{"/pause/bad", 400, "container ID bad is malformed"},
+        Case{"/pause/stopped", 409, "container stopped is not running"},
+        Case{"/unpause/unimpl", 501, "pausing is not supported"}, Case{"/unpause/broken", 500, "runc pause failed"}}) {
     INFO(c.target);
     auto res = client.request("GET", c.target);
     REQUIRE(res);

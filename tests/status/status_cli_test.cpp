@@ -113,8 +113,8 @@ TEST_CASE("crio-status exits 3 when no daemon listens on the socket") {
   CHECK(r.code == crio::status::kExitUnreachable);
   CHECK(r.code == 3);
   CHECK(r.out == "");
-  CHECK(r.err == "crio-status: cannot connect to crio at " + missing +
-                     ": No such file or directory (is the daemon running?)\n");
+  CHECK(r.err ==
+        "crio-status: cannot connect to crio at " + missing + ": No such file or directory (is the daemon running?)\n");
 
   // A socket file left behind by a daemon that is gone.
   std::string stale = dir / "stale.sock";
@@ -129,8 +129,8 @@ TEST_CASE("crio-status exits 3 when no daemon listens on the socket") {
   }
   auto refused = cli({"--socket", stale, "config"});
   CHECK(refused.code == 3);
-  CHECK(refused.err == "crio-status: cannot connect to crio at " + stale +
-                           ": Connection refused (is the daemon running?)\n");
+  CHECK(refused.err ==
+        "crio-status: cannot connect to crio at " + stale + ": Connection refused (is the daemon running?)\n");
 
   // A path too long for a unix socket is reported the same way, not thrown.
   auto too_long = cli({"--socket", "/" + std::string(200, 'x'), "info"});
@@ -143,15 +143,14 @@ TEST_CASE("crio-status exits 2 on usage errors") {
     std::vector<std::string> args;
     std::string message;
   };
-  for (const Case& c : {Case{{}, "expecting a command"},
-                        Case{{"frobnicate"}, "unknown command: frobnicate"},
-                        Case{{"--bogus", "info"}, "unknown flag: --bogus"},
-                        Case{{"info", "extra"}, "unexpected argument: extra"},
-                        Case{{"containers"}, "the containers command needs --id ID"},
-                        Case{{"containers", "--id", ""}, "the argument --id cannot be empty"},
-                        Case{{"containers", "--id"}, "flag --id needs a container ID"},
-                        Case{{"--id", "c1", "containers"}, "flag --id belongs to the containers command"},
-                        Case{{"info", "--socket"}, "flag --socket needs a socket path"}}) {
+  for (const Case& c :
+       {Case{{}, "expecting a command"}, Case{{"frobnicate"}, "unknown command: frobnicate"},
+        Case{{"--bogus", "info"}, "unknown flag: --bogus"}, Case{{"info", "extra"}, "unexpected argument: extra"},
+        Case{{"containers"}, "the containers command needs --id ID"},
+        Case{{"containers", "--id", ""}, "the argument --id cannot be empty"},
+        Case{{"containers", "--id"}, "flag --id needs a container ID"},
+        Case{{"--id", "c1", "containers"}, "flag --id belongs to the containers command"},
+        Case{{"info", "--socket"}, "flag --socket needs a socket path"}}) {
     std::vector<const char*> argv{"crio-status"};
     for (const auto& a : c.args) argv.push_back(a.c_str());
     argv.push_back(nullptr);

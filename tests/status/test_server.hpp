@@ -41,7 +41,8 @@ inline nlohmann::json sample_info() {
             {"gids", nlohmann::json::array({mapping, {{"container_id", 1}, {"host_id", 100000}, {"size", 65536}}})}}}};
 }
 
-inline const std::string kSampleToml = "[crio]\nroot = \"/var/lib/containers/storage\"\n\n[crio.runtime]\ndefault_runtime = \"runc\"\n";
+inline const std::string kSampleToml =
+    "[crio]\nroot = \"/var/lib/containers/storage\"\n\n[crio.runtime]\ndefault_runtime = \"runc\"\n";
 
 // Records which pause/unpause calls arrived; known containers are "c1" and "a b".
 struct FakeDaemon {

@@ -76,8 +76,8 @@ CRIO_IMAGE_EXPORT Result<std::string> policy_path_for_namespace(std::string_view
 
 // policy_path_for_namespace then load_policy.
 CRIO_IMAGE_EXPORT Result<Policy> load_policy_for_namespace(std::string_view signature_policy,
-                                                          std::string_view signature_policy_dir,
-                                                          std::string_view pod_namespace);
+                                                           std::string_view signature_policy_dir,
+                                                           std::string_view pod_namespace);
 
 // The requirements that apply to `ref` and where they came from.
 struct CRIO_IMAGE_EXPORT PolicyMatch {
@@ -103,8 +103,7 @@ CRIO_IMAGE_EXPORT std::vector<std::string> docker_scope_candidates(const Referen
 //                      X.509 key types);
 //   FailedPrecondition a key file named by the policy is missing or unusable;
 //   other              fetching signatures failed.
-CRIO_IMAGE_EXPORT Status evaluate_policy(const Policy& policy, const Reference& ref,
-                                         const std::string& manifest_digest, SignatureSource& signatures,
-                                         std::string_view manifest = {});
+CRIO_IMAGE_EXPORT Status evaluate_policy(const Policy& policy, const Reference& ref, const std::string& manifest_digest,
+                                         SignatureSource& signatures, std::string_view manifest = {});
 
 }  // namespace crio::image

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,9 +47,22 @@ struct PullerOptions {
   size_t max_config_bytes = 8 << 20;
 };
 
+// What a pull knows when its top-level manifest arrived, before anything else is
+// fetched: where policy.json (evaluate_policy) decides.
+struct CRIO_IMAGE_EXPORT ManifestCheck {
+  const Reference& name;            // the fully qualified name being pulled
+  const PullSource& source;         // where the manifest came from (a mirror, maybe)
+  const RepositoryTarget& target;   // to fetch signatures from the same place
+  RegistryClient& client;
+  const std::string& manifest_digest;  // of the manifest the reference resolves to (an index's)
+  const std::string& manifest;         // its bytes
+};
+
 struct PullOptions {
   std::optional<AuthConfig> auth;      // for this pull only (the CRI's AuthConfig)
   std::optional<Platform> platform;    // defaults to host_platform()
+  // A non-OK status stops the pull before any config or layer is fetched.
+  std::function<Status(const ManifestCheck&)> verify;
 };
 
 struct CRIO_IMAGE_EXPORT PullResult {

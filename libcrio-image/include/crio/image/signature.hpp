@@ -37,8 +37,8 @@ inline constexpr std::string_view kSigstoreSignatureAnnotation = "dev.cosignproj
 
 // One signature from a sigstore attachment manifest.
 struct CRIO_IMAGE_EXPORT SigstoreSignature {
-  std::string payload;    // the layer blob: exactly the bytes that were signed
-  std::string signature;  // base64, from the kSigstoreSignatureAnnotation annotation
+  std::string payload;                             // the layer blob: exactly the bytes that were signed
+  std::string signature;                           // base64, from the kSigstoreSignatureAnnotation annotation
   std::map<std::string, std::string> annotations;  // every annotation of the layer
 };
 
@@ -54,7 +54,7 @@ struct CRIO_IMAGE_EXPORT SignaturePayload {
 // `expected_type`. "optional" may hold anything (sigstore also allows null).
 // Errors are PermissionDenied ("signature payload: …").
 CRIO_IMAGE_EXPORT Result<SignaturePayload> parse_signature_payload(std::string_view json,
-                                                                  std::string_view expected_type);
+                                                                   std::string_view expected_type);
 
 // policy.json's "signedIdentity": which identity claimed by a signature is
 // acceptable for the image being pulled.

@@ -16,7 +16,7 @@ struct NetworkConfigList {
   std::string path;                       // the file it came from
   std::vector<std::string> plugin_types;  // in ADD order
   bool disable_check = false;
-  std::string json;                       // the list, normalised to conflist form
+  std::string json;  // the list, normalised to conflist form
 };
 
 struct LoadedNetworks {

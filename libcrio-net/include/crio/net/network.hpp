@@ -61,6 +61,7 @@ class CRIO_NET_EXPORT Network {
   const NetworkOptions& options() const { return options_; }
 
   // ADD: every plugin in order, each given the previous one's result as prevResult.
+  // AlreadyExists when the attachment has a cached result (detach it first).
   // If plugin k fails (or times out, or the cache cannot be written), plugins k…0
   // get DEL in reverse order, so nothing is left behind, and the error names the
   // network, the plugin and its message.
@@ -81,6 +82,11 @@ class CRIO_NET_EXPORT Network {
   // list sets disableCheck or its version predates CHECK (< 0.4.0). FailedPrecondition
   // when there is no cached result for the attachment.
   Status check(const PodNetworkRequest& request);
+
+  // Asks every plugin of the list (CNI VERSION) whether it supports the list's
+  // cniVersion; FailedPrecondition naming the plugin otherwise. One exec per plugin:
+  // for loading a configuration, not for every pod.
+  Status validate() const;
 
   // The cached ADD result of an attachment (e.g. to report pod IPs after a restart).
   // NotFound when there is none.

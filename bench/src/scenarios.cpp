@@ -1,0 +1,42 @@
+#include "scenarios.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+namespace crio::bench {
+
+const std::vector<Scenario>& scenarios() {
+  static const std::vector<Scenario> all = {
+      {"pull", "PullImage --image, then RemoveImage (timed as 'remove'), --runs times; --keep-image for warm pulls",
+       scenario_pull},
+      {"list-images", "ListImages --runs times (--parallel at once)", scenario_list_images},
+      {"image-status", "ImageStatus of --image --runs times (pulls it first, untimed, if absent)",
+       scenario_image_status},
+  };
+  return all;
+}
+
+const Scenario* find_scenario(std::string_view name) {
+  for (const auto& s : scenarios()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+StepError run_between_cmd(const Options& options, int round) {
+  if (options.between_cmd.empty()) return std::nullopt;
+  // The round number lets the hook tell warm-up (negative) from recorded rounds. No
+  // worker thread runs between rounds, so changing the environment here is safe.
+  std::string value = std::to_string(round);
+  ::setenv("BENCH_ROUND", value.c_str(), 1);
+  int rc = std::system(options.between_cmd.c_str());
+  if (rc == -1) return "between-cmd: could not run /bin/sh";
+  if (WIFEXITED(rc) && WEXITSTATUS(rc) == 0) return std::nullopt;
+  if (WIFEXITED(rc)) return fmt::format("between-cmd exited with {}", WEXITSTATUS(rc));
+  return fmt::format("between-cmd killed by signal {}", WTERMSIG(rc));
+}
+
+}  // namespace crio::bench

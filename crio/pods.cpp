@@ -1,0 +1,562 @@
+#include "pods.hpp"
+
+#include <crio/core/fs.hpp>
+#include <crio/core/log.hpp>
+#include <crio/net/netns.hpp>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+namespace crio::daemon {
+namespace {
+
+namespace stdfs = std::filesystem;
+using nlohmann::json;
+
+// The pod's /dev/shm, as the kubelet expects it without a size annotation.
+constexpr const char* kShmOptions = "mode=1777,size=65536k";
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::string> random_id() {
+  unsigned char bytes[32];
+  fs::UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() || ::read(fd.get(), bytes, sizeof bytes) != static_cast<ssize_t>(sizeof bytes)) {
+    return error(Code::kInternal, "reading /dev/urandom: {}", std::strerror(errno));
+  }
+  std::string hex;
+  for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
+  return hex;
+}
+
+// Runs `steps` backwards unless dismissed: what a failed RunPodSandbox undoes.
+class Undo {
+ public:
+  ~Undo() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+  }
+  void add(std::function<void()> step) { steps_.push_back(std::move(step)); }
+  void dismiss() { steps_.clear(); }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+};
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+bool is_ipc_sysctl(const std::string& name) {
+  return starts_with(name, "kernel.shm") || starts_with(name, "kernel.msg") || name == "kernel.sem" ||
+         starts_with(name, "fs.mqueue.");
+}
+
+// Writes sysctls inside the pod's namespaces from a throwaway thread: /proc/sys/net
+// and the IPC limits show the namespace of the thread that opens them.
+Status apply_sysctls(const Pod& pod) {
+  if (pod.spec.sysctls.empty()) return ok_status();
+  Status result;
+  std::thread worker([&] {
+    if (::unshare(CLONE_FS) != 0) {
+      result = error(Code::kInternal, "pod {}: unshare for sysctls: {}", pod.id, std::strerror(errno));
+      return;
+    }
+    for (const auto& [path, type] : {std::pair{pod.netns_path, CLONE_NEWNET}, std::pair{pod.ipcns_path, CLONE_NEWIPC}}) {
+      if (path.empty()) continue;
+      fs::UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!ns.valid() || ::setns(ns.get(), type) != 0) {
+        result = error(Code::kInternal, "pod {}: entering {}: {}", pod.id, path, std::strerror(errno));
+        return;
+      }
+    }
+    for (const auto& [name, value] : pod.spec.sysctls) {
+      std::string file = "/proc/sys/" + name;
+      std::replace(file.begin() + 10, file.end(), '.', '/');
+      fs::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd.valid() || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+        result = error(errno == ENOENT ? Code::kInvalidArgument : Code::kInternal, "pod {}: setting sysctl {}={}: {}",
+                       pod.id, name, value, std::strerror(errno));
+        return;
+      }
+    }
+  });
+  worker.join();
+  return result;
+}
+
+std::string host_hostname() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+std::string resolv_conf_for(const PodSpec& spec) {
+  if (spec.dns_servers.empty() && spec.dns_searches.empty() && spec.dns_options.empty()) {
+    auto host = fs::read_file("/etc/resolv.conf");
+    return host.ok() ? *host : "";
+  }
+  std::string out;
+  if (!spec.dns_searches.empty()) out += fmt::format("search {}\n", fmt::join(spec.dns_searches, " "));
+  for (const auto& server : spec.dns_servers) out += fmt::format("nameserver {}\n", server);
+  if (!spec.dns_options.empty()) out += fmt::format("options {}\n", fmt::join(spec.dns_options, " "));
+  return out;
+}
+
+std::string hosts_for(const Pod& pod, const std::string& hostname) {
+  if (pod.spec.network == NamespaceMode::kNode) {
+    auto host = fs::read_file("/etc/hosts");
+    if (host.ok()) return *host;
+  }
+  std::string out =
+      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+      "fe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n";
+  for (const auto& ip : pod.ips) out += fmt::format("{}\t{}\n", ip, hostname);
+  return out;
+}
+
+json to_json(const Pod& p) {
+  json ports = json::array();
+  for (const auto& m : p.spec.port_mappings) {
+    ports.push_back({{"host_port", m.host_port}, {"container_port", m.container_port}, {"protocol", m.protocol},
+                     {"host_ip", m.host_ip}});
+  }
+  const PodSpec& s = p.spec;
+  return {
+      {"id", p.id},
+      {"state", p.state == PodState::kReady ? "ready" : "notready"},
+      {"created_at", p.created_at},
+      {"netns_path", p.netns_path},
+      {"ipcns_path", p.ipcns_path},
+      {"utsns_path", p.utsns_path},
+      {"network_name", p.network_name},
+      {"ips", p.ips},
+      {"run_dir", p.run_dir},
+      {"shm_path", p.shm_path},
+      {"resolv_path", p.resolv_path},
+      {"hostname_path", p.hostname_path},
+      {"hosts_path", p.hosts_path},
+      {"spec",
+       {{"name", s.name},
+        {"uid", s.uid},
+        {"namespace", s.pod_namespace},
+        {"attempt", s.attempt},
+        {"hostname", s.hostname},
+        {"log_directory", s.log_directory},
+        {"dns_servers", s.dns_servers},
+        {"dns_searches", s.dns_searches},
+        {"dns_options", s.dns_options},
+        {"port_mappings", ports},
+        {"labels", s.labels},
+        {"annotations", s.annotations},
+        {"sysctls", s.sysctls},
+        {"runtime_handler", s.runtime_handler},
+        {"cgroup_parent", s.cgroup_parent},
+        {"network", static_cast<int>(s.network)},
+        {"pid", static_cast<int>(s.pid)},
+        {"ipc", static_cast<int>(s.ipc)},
+        {"target_id", s.target_id},
+        {"privileged", s.privileged}}},
+  };
+}
+
+Result<Pod> from_json(const std::string& text, const std::string& file) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return error(Code::kDataLoss, "pod state {}: not valid JSON", file);
+  try {
+    Pod p;
+    p.id = j.at("id");
+    p.state = j.at("state") == "ready" ? PodState::kReady : PodState::kNotReady;
+    p.created_at = j.at("created_at");
+    p.netns_path = j.at("netns_path");
+    p.ipcns_path = j.at("ipcns_path");
+    p.utsns_path = j.at("utsns_path");
+    p.network_name = j.at("network_name");
+    p.ips = j.at("ips").get<std::vector<std::string>>();
+    p.run_dir = j.at("run_dir");
+    p.shm_path = j.at("shm_path");
+    p.resolv_path = j.at("resolv_path");
+    p.hostname_path = j.at("hostname_path");
+    p.hosts_path = j.at("hosts_path");
+    const json& s = j.at("spec");
+    PodSpec& spec = p.spec;
+    spec.name = s.at("name");
+    spec.uid = s.at("uid");
+    spec.pod_namespace = s.at("namespace");
+    spec.attempt = s.at("attempt");
+    spec.hostname = s.at("hostname");
+    spec.log_directory = s.at("log_directory");
+    spec.dns_servers = s.at("dns_servers").get<std::vector<std::string>>();
+    spec.dns_searches = s.at("dns_searches").get<std::vector<std::string>>();
+    spec.dns_options = s.at("dns_options").get<std::vector<std::string>>();
+    for (const auto& m : s.at("port_mappings")) {
+      spec.port_mappings.push_back({m.at("host_port"), m.at("container_port"), m.at("protocol"), m.at("host_ip")});
+    }
+    spec.labels = s.at("labels").get<std::map<std::string, std::string>>();
+    spec.annotations = s.at("annotations").get<std::map<std::string, std::string>>();
+    spec.sysctls = s.at("sysctls").get<std::map<std::string, std::string>>();
+    spec.runtime_handler = s.at("runtime_handler");
+    spec.cgroup_parent = s.at("cgroup_parent");
+    spec.network = static_cast<NamespaceMode>(s.at("network").get<int>());
+    spec.pid = static_cast<NamespaceMode>(s.at("pid").get<int>());
+    spec.ipc = static_cast<NamespaceMode>(s.at("ipc").get<int>());
+    spec.target_id = s.at("target_id");
+    spec.privileged = s.at("privileged");
+    return p;
+  } catch (const json::exception& e) {
+    return error(Code::kDataLoss, "pod state {}: {}", file, e.what());
+  }
+}
+
+net::PodNetworkRequest network_request(const Pod& pod) {
+  net::PodNetworkRequest request;
+  request.container_id = pod.id;
+  request.netns_path = pod.netns_path;
+  request.pod_name = pod.spec.name;
+  request.pod_namespace = pod.spec.pod_namespace;
+  request.pod_uid = pod.spec.uid;
+  request.port_mappings = pod.spec.port_mappings;
+  if (!pod.spec.dns_servers.empty() || !pod.spec.dns_searches.empty()) {
+    request.dns = net::DnsConfig{pod.spec.dns_servers, pod.spec.dns_searches, pod.spec.dns_options};
+  }
+  return request;
+}
+
+}  // namespace
+
+struct Pods::Creation {
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  Result<std::string> result = Status(Code::kUnavailable, "in progress");
+};
+
+Status validate_sysctl(const std::string& name, const std::string& value, const PodSpec& spec) {
+  if (name.empty() || name.find("..") != std::string::npos || name.find('/') != std::string::npos) {
+    return error(Code::kInvalidArgument, "sysctl \"{}\" is not a valid name", name);
+  }
+  if (value.find('\n') != std::string::npos) {
+    return error(Code::kInvalidArgument, "sysctl {}: the value contains a newline", name);
+  }
+  if (starts_with(name, "net.")) {
+    if (spec.network == NamespaceMode::kNode) {
+      return error(Code::kInvalidArgument, "sysctl {} cannot be set for a pod on the host network", name);
+    }
+    return ok_status();
+  }
+  if (is_ipc_sysctl(name)) {
+    if (spec.ipc == NamespaceMode::kNode) {
+      return error(Code::kInvalidArgument, "sysctl {} cannot be set for a pod in the host IPC namespace", name);
+    }
+    return ok_status();
+  }
+  return error(Code::kInvalidArgument, "sysctl {} is not namespaced and cannot be set for a pod", name);
+}
+
+Pods::Pods(const core::Config& config, CniManager& cni)
+    : config_(config), cni_(cni), state_dir_(config.root + "/crio/pods"), run_root_(config.runroot + "/crio/pods") {}
+
+Pods::~Pods() = default;
+
+std::string Pods::full_name(const PodSpec& spec) {
+  return fmt::format("k8s_{}_{}_{}_{}", spec.name, spec.pod_namespace, spec.uid, spec.attempt);
+}
+
+std::string Pods::state_file(const std::string& id) const { return state_dir_ + "/" + id + ".json"; }
+
+Status Pods::persist(const Pod& pod) const {
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(state_dir_, 0700));
+  return fs::write_file_atomic(state_file(pod.id), to_json(pod).dump(), 0600);
+}
+
+std::shared_ptr<std::mutex> Pods::lock_for(const std::string& id) {
+  std::unique_lock lock(mutex_);
+  auto& slot = pod_locks_[id];
+  if (!slot) slot = std::make_shared<std::mutex>();
+  return slot;
+}
+
+Status Pods::restore() {
+  std::error_code ec;
+  if (!stdfs::exists(state_dir_, ec)) return ok_status();
+  std::unique_lock lock(mutex_);
+  for (const auto& entry : stdfs::directory_iterator(state_dir_, ec)) {
+    const std::string file = entry.path().string();
+    if (entry.path().extension() != ".json") continue;
+    auto text = fs::read_file(file);
+    if (!text.ok()) return text.status();
+    auto pod = from_json(*text, file);
+    if (!pod.ok()) {
+      log::error("skipping an unreadable pod state file", {{"file", file}, {"error", pod.status().message()}});
+      continue;
+    }
+    if (pod->state == PodState::kReady) {
+      for (const auto& ns : {pod->netns_path, pod->ipcns_path, pod->utsns_path}) {
+        if (!ns.empty() && !net::namespace_alive(ns)) {
+          log::warn("pod namespace is gone; the pod is not ready", {{"pod", pod->id}, {"namespace", ns}});
+          pod->state = PodState::kNotReady;
+          break;
+        }
+      }
+    }
+    names_[full_name(pod->spec)] = pod->id;
+    pods_[pod->id] = std::move(*pod);
+  }
+  log::info("restored pods", {{"count", pods_.size()}});
+  return ok_status();
+}
+
+Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& client_gone) {
+  if (spec.name.empty()) return error(Code::kInvalidArgument, "pod sandbox metadata: name is empty");
+  if (spec.uid.empty()) return error(Code::kInvalidArgument, "pod sandbox {}: metadata uid is empty", spec.name);
+  if (spec.pod_namespace.empty()) {
+    return error(Code::kInvalidArgument, "pod sandbox {}: metadata namespace is empty", spec.name);
+  }
+  for (const auto& [name, value] : spec.sysctls) {
+    CRIO_RETURN_IF_ERROR(validate_sysctl(name, value, spec).wrap("pod sandbox " + spec.name));
+  }
+  if (spec.pid == NamespaceMode::kTarget) {
+    return error(Code::kInvalidArgument, "pod sandbox {}: a pod cannot share a target PID namespace", spec.name);
+  }
+  const std::string name = full_name(spec);
+
+  std::shared_ptr<Creation> creation;
+  {
+    std::unique_lock lock(mutex_);
+    if (auto it = creating_.find(name); it != creating_.end()) {
+      // The kubelet retrying a RunPodSandbox that is still running: wait for it and
+      // answer with its result.
+      auto first = it->second;
+      lock.unlock();
+      std::unique_lock wait(first->mutex);
+      first->done_cv.wait(wait, [&] { return first->done; });
+      return first->result;
+    }
+    if (auto it = names_.find(name); it != names_.end()) {
+      if (undelivered_.erase(it->second) > 0) return it->second;  // the answer the first caller missed
+      return error(Code::kAlreadyExists, "pod sandbox name {} is reserved by pod {}", name, it->second);
+    }
+    creation = std::make_shared<Creation>();
+    creating_[name] = creation;
+  }
+
+  Result<std::string> result = create(spec);
+  {
+    std::unique_lock lock(mutex_);
+    creating_.erase(name);
+    if (result.ok() && client_gone && client_gone()) undelivered_.insert(*result);
+  }
+  {
+    std::lock_guard done(creation->mutex);
+    creation->result = result;
+    creation->done = true;
+  }
+  creation->done_cv.notify_all();
+  return result;
+}
+
+Result<std::string> Pods::create(const PodSpec& spec) {
+  CRIO_ASSIGN_OR_RETURN(std::string id, random_id());
+  Pod pod;
+  pod.id = id;
+  pod.spec = spec;
+  pod.created_at = now_ns();
+  pod.run_dir = run_root_ + "/" + id;
+  const std::string what = fmt::format("pod sandbox {} ({})", full_name(spec), id);
+  const std::string hostname = spec.hostname.empty()
+                                   ? (spec.network == NamespaceMode::kNode ? host_hostname() : spec.name)
+                                   : spec.hostname;
+
+  Undo undo;
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(pod.run_dir, 0755).wrap(what));
+  undo.add([dir = pod.run_dir] {
+    std::error_code ec;
+    stdfs::remove_all(dir, ec);
+  });
+
+  std::vector<net::PinnedNamespace> pins;
+  if (spec.network != NamespaceMode::kNode) {
+    auto netns = net::pin_new_namespace(net::NamespaceType::kNet, config_.namespaces_dir, id);
+    if (!netns.ok()) return netns.status().wrap(what);
+    pod.netns_path = netns->path();
+    pins.push_back(std::move(*netns));
+    auto utsns = net::pin_new_namespace(net::NamespaceType::kUts, config_.namespaces_dir, id, hostname);
+    if (!utsns.ok()) return utsns.status().wrap(what);
+    pod.utsns_path = utsns->path();
+    pins.push_back(std::move(*utsns));
+  }
+  if (spec.ipc != NamespaceMode::kNode) {
+    auto ipcns = net::pin_new_namespace(net::NamespaceType::kIpc, config_.namespaces_dir, id);
+    if (!ipcns.ok()) return ipcns.status().wrap(what);
+    pod.ipcns_path = ipcns->path();
+    pins.push_back(std::move(*ipcns));
+  }
+
+  pod.hostname_path = pod.run_dir + "/hostname";
+  pod.resolv_path = pod.run_dir + "/resolv.conf";
+  pod.hosts_path = pod.run_dir + "/hosts";
+  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(pod.hostname_path, hostname + "\n").wrap(what));
+  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(pod.resolv_path, resolv_conf_for(spec)).wrap(what));
+  if (spec.ipc == NamespaceMode::kNode) {
+    pod.shm_path = "/dev/shm";
+  } else {
+    pod.shm_path = pod.run_dir + "/shm";
+    CRIO_RETURN_IF_ERROR(fs::make_dirs(pod.shm_path, 0755).wrap(what));
+    if (::mount("shm", pod.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, kShmOptions) != 0) {
+      return error(Code::kInternal, "{}: mounting /dev/shm at {}: {}", what, pod.shm_path, std::strerror(errno));
+    }
+    undo.add([path = pod.shm_path] { ::umount2(path.c_str(), MNT_DETACH); });
+  }
+  CRIO_RETURN_IF_ERROR(apply_sysctls(pod));
+
+  if (spec.network != NamespaceMode::kNode) {
+    auto network = cni_.network();
+    if (!network.ok()) return network.status().wrap(what);
+    auto attached = (*network)->attach(network_request(pod));
+    if (!attached.ok()) return attached.status().wrap(what);
+    pod.network_name = attached->network_name;
+    pod.ips = attached->ips;
+    undo.add([network = *network, request = network_request(pod)] { (void)network->detach(request); });
+  }
+  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(pod.hosts_path, hosts_for(pod, hostname)).wrap(what));
+  CRIO_RETURN_IF_ERROR(persist(pod).wrap(what));
+
+  undo.dismiss();
+  for (auto& pin : pins) pin.release();
+  log::info("pod sandbox ready", {{"pod", full_name(spec)}, {"id", id},
+                                  {"ip", pod.ips.empty() ? std::string("none") : pod.ips.front()}});
+  std::unique_lock lock(mutex_);
+  names_[full_name(spec)] = id;
+  pods_[id] = std::move(pod);
+  return id;
+}
+
+Result<std::string> Pods::resolve_id(const std::string& id_or_prefix) const {
+  if (id_or_prefix.empty()) return error(Code::kInvalidArgument, "no pod sandbox ID given");
+  std::shared_lock lock(mutex_);
+  if (pods_.count(id_or_prefix)) return id_or_prefix;
+  auto it = pods_.lower_bound(id_or_prefix);
+  std::string match;
+  for (; it != pods_.end() && starts_with(it->first, id_or_prefix); ++it) {
+    if (!match.empty()) return error(Code::kInvalidArgument, "pod sandbox ID prefix {} is ambiguous", id_or_prefix);
+    match = it->first;
+  }
+  if (match.empty()) return error(Code::kNotFound, "pod sandbox {} not found", id_or_prefix);
+  return match;
+}
+
+Result<Pod> Pods::get(const std::string& id_or_prefix) const {
+  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
+  std::shared_lock lock(mutex_);
+  auto it = pods_.find(id);
+  if (it == pods_.end()) return error(Code::kNotFound, "pod sandbox {} not found", id_or_prefix);
+  return it->second;
+}
+
+std::vector<Pod> Pods::list(const PodFilter& filter) const {
+  std::vector<Pod> out;
+  std::shared_lock lock(mutex_);
+  auto matches = [&](const Pod& pod) {
+    if (!filter.id.empty() && !starts_with(pod.id, filter.id)) return false;
+    if (filter.state && pod.state != *filter.state) return false;
+    for (const auto& [key, value] : filter.label_selector) {
+      auto it = pod.spec.labels.find(key);
+      if (it == pod.spec.labels.end() || it->second != value) return false;
+    }
+    return true;
+  };
+  for (const auto& [id, pod] : pods_) {
+    if (matches(pod)) out.push_back(pod);
+  }
+  return out;
+}
+
+Status Pods::teardown_network(Pod& pod) {
+  // The netns goes first: the kernel then drops the pod's veth with it and the
+  // plugins' DEL skips the per-interface work (several times faster).
+  if (!pod.netns_path.empty()) CRIO_RETURN_IF_ERROR(net::remove_pinned_namespace(pod.netns_path));
+  if (pod.spec.network != NamespaceMode::kNode && !pod.network_name.empty()) {
+    auto network = cni_.network();
+    net::PodNetworkRequest request = network_request(pod);
+    request.netns_path.clear();
+    if (network.ok()) {
+      CRIO_RETURN_IF_ERROR((*network)->detach(request));
+    } else {
+      // No usable configuration now: the cached result still names the plugins.
+      net::NetworkConfigList cached;
+      cached.name = pod.network_name;
+      net::NetworkOptions options;
+      options.plugin_dirs = config_.plugin_dirs;
+      options.cache_dir = config_.root + "/crio/cni";
+      net::Network fallback(cached, options);
+      CRIO_RETURN_IF_ERROR(fallback.detach(request));
+    }
+  }
+  for (const auto& ns : {pod.utsns_path, pod.ipcns_path}) {
+    if (!ns.empty()) CRIO_RETURN_IF_ERROR(net::remove_pinned_namespace(ns));
+  }
+  if (!pod.shm_path.empty() && pod.shm_path != "/dev/shm") ::umount2(pod.shm_path.c_str(), MNT_DETACH);
+  return ok_status();
+}
+
+Status Pods::stop(const std::string& id_or_prefix) {
+  auto id = resolve_id(id_or_prefix);
+  if (!id.ok()) return id.status().code() == Code::kNotFound ? ok_status() : id.status();
+  auto pod_lock = lock_for(*id);
+  std::lock_guard serialize(*pod_lock);
+  auto pod = get(*id);
+  if (!pod.ok()) return ok_status();  // removed meanwhile
+  if (pod->state == PodState::kNotReady && pod->netns_path.empty() && pod->ipcns_path.empty() &&
+      pod->utsns_path.empty()) {
+    return ok_status();
+  }
+  Status torn = teardown_network(*pod);
+  if (!torn.ok()) return torn.wrap(fmt::format("stopping pod sandbox {}", *id));
+  pod->state = PodState::kNotReady;
+  pod->netns_path.clear();
+  pod->ipcns_path.clear();
+  pod->utsns_path.clear();
+  CRIO_RETURN_IF_ERROR(persist(*pod));
+  {
+    std::unique_lock lock(mutex_);
+    if (auto it = pods_.find(*id); it != pods_.end()) it->second = *pod;
+  }
+  log::info("pod sandbox stopped", {{"id", *id}});
+  return ok_status();
+}
+
+Status Pods::remove(const std::string& id_or_prefix) {
+  auto id = resolve_id(id_or_prefix);
+  if (!id.ok()) return id.status().code() == Code::kNotFound ? ok_status() : id.status();
+  CRIO_RETURN_IF_ERROR(stop(*id));
+  auto pod_lock = lock_for(*id);
+  std::lock_guard serialize(*pod_lock);
+  auto pod = get(*id);
+  if (!pod.ok()) return ok_status();
+  std::error_code ec;
+  stdfs::remove_all(pod->run_dir, ec);
+  if (ec) return error(Code::kInternal, "removing pod sandbox {}: {}: {}", *id, pod->run_dir, ec.message());
+  CRIO_RETURN_IF_ERROR(fs::remove_file(state_file(*id)));
+  {
+    std::unique_lock lock(mutex_);
+    names_.erase(full_name(pod->spec));
+    undelivered_.erase(*id);
+    pods_.erase(*id);
+    pod_locks_.erase(*id);
+  }
+  log::info("pod sandbox removed", {{"id", *id}});
+  return ok_status();
+}
+
+}  // namespace crio::daemon

@@ -1,0 +1,122 @@
+#pragma once
+// Pod sandboxes: their namespaces, network, hostname, DNS and /dev/shm, from
+// RunPodSandbox to RemovePodSandbox; persisted so they survive a daemon restart or
+// crash, and answered from memory for the kubelet's polling.
+
+#include "cni_manager.hpp"
+
+#include <crio/core/config.hpp>
+#include <crio/net/cni_types.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+namespace crio::daemon {
+
+enum class NamespaceMode { kPod = 0, kContainer = 1, kNode = 2, kTarget = 3 };
+enum class PodState { kReady = 0, kNotReady = 1 };
+
+struct PodSpec {
+  std::string name;
+  std::string uid;
+  std::string pod_namespace;
+  uint32_t attempt = 0;
+  std::string hostname;
+  std::string log_directory;
+  std::vector<std::string> dns_servers;
+  std::vector<std::string> dns_searches;
+  std::vector<std::string> dns_options;
+  std::vector<net::PortMapping> port_mappings;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::map<std::string, std::string> sysctls;
+  std::string runtime_handler;
+  std::string cgroup_parent;
+  NamespaceMode network = NamespaceMode::kPod;
+  NamespaceMode pid = NamespaceMode::kPod;
+  NamespaceMode ipc = NamespaceMode::kPod;
+  std::string target_id;
+  bool privileged = false;
+};
+
+struct Pod {
+  std::string id;
+  PodSpec spec;
+  PodState state = PodState::kReady;
+  int64_t created_at = 0;  // ns since the epoch
+  std::string netns_path;  // empty with the host network
+  std::string ipcns_path;  // empty with the host IPC namespace
+  std::string utsns_path;  // empty with the host network
+  std::string network_name;
+  std::vector<std::string> ips;  // primary first
+  std::string run_dir;           // hostname, resolv.conf, hosts, shm
+  std::string shm_path;
+  std::string resolv_path;
+  std::string hostname_path;
+  std::string hosts_path;
+};
+
+struct PodFilter {
+  std::string id;  // exact or unique prefix
+  std::optional<PodState> state;
+  std::map<std::string, std::string> label_selector;
+};
+
+// Checks that a sysctl may be set for a pod: only namespaced ones (net.*,
+// kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*), and net.* only with the pod's
+// own network namespace, IPC ones only with its own IPC namespace.
+Status validate_sysctl(const std::string& name, const std::string& value, const PodSpec& spec);
+
+class Pods {
+ public:
+  Pods(const core::Config& config, CniManager& cni);
+  ~Pods();
+
+  // Reads every persisted pod; a pod whose namespaces vanished (a reboot) is NOTREADY.
+  Status restore();
+
+  // `client_gone` tells whether the caller stopped waiting (its deadline passed):
+  // the result is then kept for the retry the kubelet will make with the same name.
+  Result<std::string> run(const PodSpec& spec, const std::function<bool()>& client_gone = {});
+  Status stop(const std::string& id);
+  Status remove(const std::string& id);
+  Result<Pod> get(const std::string& id) const;
+  std::vector<Pod> list(const PodFilter& filter = {}) const;
+
+  // "k8s_<name>_<namespace>_<uid>_<attempt>", the name a pod is reserved under.
+  static std::string full_name(const PodSpec& spec);
+
+ private:
+  struct Creation;
+
+  Result<std::string> create(const PodSpec& spec);
+  Result<std::string> resolve_id(const std::string& id_or_prefix) const;
+  Status persist(const Pod& pod) const;
+  std::string state_file(const std::string& id) const;
+  std::shared_ptr<std::mutex> lock_for(const std::string& id);
+  Status teardown_network(Pod& pod);
+
+  const core::Config& config_;
+  CniManager& cni_;
+  std::string state_dir_;
+  std::string run_root_;
+
+  mutable std::shared_mutex mutex_;
+  // Guarded by mutex_:
+  std::map<std::string, Pod> pods_;                            // by ID
+  std::map<std::string, std::string> names_;                   // full name → ID
+  std::map<std::string, std::shared_ptr<Creation>> creating_;  // full name → in-flight RunPodSandbox
+  std::set<std::string> undelivered_;  // pods whose creator gave up before the answer
+  std::map<std::string, std::shared_ptr<std::mutex>> pod_locks_;
+};
+
+}  // namespace crio::daemon

@@ -1,0 +1,241 @@
+// ImageService through a real daemon and a real registry: pull, status by every kind
+// of name, list, remove, fs info, hostile images, restarts and a crash mid-pull.
+
+#include "daemon_fixture.hpp"
+#include "registry_fixture.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+using crio::test::Daemon;
+using crio::test::set_deadline;
+using crio::test::TestRegistry;
+namespace v1 = runtime::v1;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+// The daemon resolves short names through the test registry and reaches it over
+// plain HTTP.
+void point_at_registry(const Daemon& daemon, const std::string& host) {
+  crio::test::write_file(daemon.dir() / "registries.conf",
+                         "unqualified-search-registries = [\"" + host + "\"]\n"
+                         "short-name-mode = \"permissive\"\n"
+                         "[[registry]]\nlocation = \"" + host + "\"\ninsecure = true\n");
+}
+
+struct ImageClient {
+  explicit ImageClient(const Daemon& daemon) : stub(daemon.image_stub()) {}
+
+  grpc::Status pull(const std::string& image, std::string* ref = nullptr) {
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::PullImageRequest request;
+    request.mutable_image()->set_image(image);
+    v1::PullImageResponse response;
+    grpc::Status status = stub->PullImage(&context, request, &response);
+    if (ref) *ref = response.image_ref();
+    return status;
+  }
+  v1::ImageStatusResponse status(const std::string& image, bool verbose = false) {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::ImageStatusRequest request;
+    request.mutable_image()->set_image(image);
+    request.set_verbose(verbose);
+    v1::ImageStatusResponse response;
+    grpc::Status s = stub->ImageStatus(&context, request, &response);
+    REQUIRE(s.ok());
+    return response;
+  }
+  std::vector<v1::Image> list(const std::string& filter = "") {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::ListImagesRequest request;
+    if (!filter.empty()) request.mutable_filter()->mutable_image()->set_image(filter);
+    v1::ListImagesResponse response;
+    REQUIRE(stub->ListImages(&context, request, &response).ok());
+    return {response.images().begin(), response.images().end()};
+  }
+  grpc::Status remove(const std::string& image) {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::RemoveImageRequest request;
+    request.mutable_image()->set_image(image);
+    v1::RemoveImageResponse response;
+    return stub->RemoveImage(&context, request, &response);
+  }
+
+  std::unique_ptr<v1::ImageService::Stub> stub;
+};
+
+bool has(const google::protobuf::RepeatedPtrField<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// Every file under `dir` (recursively) whose path contains `part`.
+std::vector<std::string> files_containing(const std::string& dir, const std::string& part) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = stdfs::recursive_directory_iterator(dir, ec); !ec && it != stdfs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().string().find(part) != std::string::npos) out.push_back(it->path().string());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("PullImage, ImageStatus, ListImages and RemoveImage through the daemon", "[daemon][image]") {
+  TestRegistry registry;
+  auto pushed = nlohmann::json::parse(registry.push_test_images("/nonexistent", "multi,index"));
+  Daemon daemon("", false);
+  point_at_registry(daemon, registry.host());
+  daemon.start();
+  ImageClient images(daemon);
+  const std::string name = registry.host() + "/test/multi:v1";
+
+  std::string ref;
+  REQUIRE(images.pull(name, &ref).ok());
+  const std::string config_digest = pushed["test/multi:v1"]["config_digest"];
+  CHECK(ref == config_digest.substr(7));
+
+  auto by_tag = images.status(name);
+  REQUIRE(by_tag.has_image());
+  CHECK(by_tag.image().id() == ref);
+  CHECK(has(by_tag.image().repo_tags(), name));
+  const std::string repo_digest =
+      registry.host() + "/test/multi@" + pushed["test/multi:v1"]["manifest_digest"].get<std::string>();
+  CHECK(has(by_tag.image().repo_digests(), repo_digest));
+  CHECK(by_tag.image().size() > 0);
+  CHECK(by_tag.image().uid().value() == 1000);
+  CHECK(by_tag.image().username().empty());
+
+  // Every name a client may use finds the same image.
+  for (const std::string& alias : {ref, "sha256:" + ref, ref.substr(0, 12), repo_digest, std::string("test/multi:v1")}) {
+    INFO(alias);
+    auto found = images.status(alias);
+    REQUIRE(found.has_image());
+    CHECK(found.image().id() == ref);
+  }
+  auto verbose = images.status(name, true);
+  REQUIRE(verbose.info().count("info") == 1);
+  CHECK(nlohmann::json::parse(verbose.info().at("info"))["imageSpec"]["config"]["User"] == "1000:1000");
+
+  // An absent image is an empty answer, not an error.
+  CHECK_FALSE(images.status(registry.host() + "/test/nothing:here").has_image());
+
+  // An index resolves to this machine's platform.
+  REQUIRE(images.pull(registry.host() + "/test/index:oci").ok());
+  CHECK(images.list().size() == 2);
+  auto filtered = images.list(name);
+  REQUIRE(filtered.size() == 1);
+  CHECK(filtered[0].id() == ref);
+
+  {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::ImageFsInfoResponse fs;
+    REQUIRE(images.stub->ImageFsInfo(&context, v1::ImageFsInfoRequest(), &fs).ok());
+    REQUIRE(fs.image_filesystems_size() == 1);
+    CHECK(fs.image_filesystems(0).used_bytes().value() > 100 * 1024);
+    CHECK(fs.image_filesystems(0).inodes_used().value() > 3);
+    CHECK_THAT(fs.image_filesystems(0).fs_id().mountpoint(), Catch::StartsWith(daemon.dir() / "storage"));
+    CHECK(fs.container_filesystems_size() == 1);
+  }
+
+  // Removal by tag removes the image with every name; a second removal is fine.
+  REQUIRE(images.remove(name).ok());
+  CHECK_FALSE(images.status(ref).has_image());
+  CHECK_FALSE(images.status(repo_digest).has_image());
+  CHECK(images.remove(name).ok());
+  CHECK(images.remove(ref).ok());
+  CHECK(images.list().size() == 1);
+}
+
+TEST_CASE("Bad pulls get clear errors and leave no image", "[daemon][image]") {
+  TestRegistry registry;
+  crio::test::TempDir outside("crio-outside");
+  registry.push_test_images(outside.path(), "hostile");
+  Daemon daemon("", false);
+  point_at_registry(daemon, registry.host());
+  daemon.start();
+  ImageClient images(daemon);
+
+  grpc::Status empty = images.pull("");
+  CHECK(empty.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status malformed = images.pull("UPPER/Case:tag");
+  CHECK(malformed.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(malformed.error_message(), Catch::Contains("UPPER/Case"));
+  grpc::Status missing = images.pull(registry.host() + "/test/absent:v1");
+  CHECK(missing.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK_THAT(missing.error_message(), Catch::Contains("test/absent"));
+
+  for (const char* hostile : {"hostile/diffid:v1", "hostile/dotdot:v1", "hostile/symlink:v1",
+                              "hostile/symlink-relative:v1", "hostile/blobdigest:v1"}) {
+    INFO(hostile);
+    grpc::Status s = images.pull(registry.host() + "/" + hostile);
+    CHECK_FALSE(s.ok());
+    CHECK_FALSE(s.error_message().empty());
+  }
+  CHECK(images.list().empty());
+  CHECK(stdfs::is_empty(outside.path()));
+  CHECK(files_containing(daemon.dir().path(), "escaped-dotdot").empty());
+  CHECK(files_containing("/tmp", "escaped-dotdot").empty());
+}
+
+TEST_CASE("Pulled images survive a graceful restart and a kill -9", "[daemon][image]") {
+  TestRegistry registry;
+  registry.push_test_images("/nonexistent", "multi");
+  Daemon daemon("", false);
+  point_at_registry(daemon, registry.host());
+  daemon.start();
+  const std::string name = registry.host() + "/test/multi:v1";
+  std::string ref;
+  REQUIRE(ImageClient(daemon).pull(name, &ref).ok());
+
+  daemon.stop(SIGTERM);
+  REQUIRE(daemon.exit_code() == 0);
+  daemon.start();
+  CHECK(ImageClient(daemon).status(name).image().id() == ref);
+
+  daemon.stop(SIGKILL);
+  daemon.start();
+  ImageClient images(daemon);
+  CHECK(images.status(name).image().id() == ref);
+  CHECK(images.remove(name).ok());
+}
+
+TEST_CASE("A kill -9 in the middle of a pull leaves a consistent store and the pull can be repeated",
+          "[daemon][image]") {
+  TestRegistry registry;
+  registry.push_test_images("/nonexistent", "multi");
+  int proxy_port = crio::test::free_port();
+  crio::test::TempDir proxy_dir("crio-proxy");
+  crio::test::Child proxy({"/usr/bin/python3", std::string(CRIO_SOURCE_DIR) + "/tests/daemon/stalling_proxy.py",
+                           std::to_string(proxy_port), registry.host(), proxy_dir / "stalled"},
+                          proxy_dir / "proxy.log");
+  const std::string proxy_host = "127.0.0.1:" + std::to_string(proxy_port);
+  REQUIRE(crio::test::eventually([&] { return crio::test::run_command({"/usr/bin/curl", "-sf", "http://" + proxy_host + "/v2/"}).exit_code == 0; }));
+
+  Daemon daemon("", false);
+  point_at_registry(daemon, proxy_host);
+  daemon.start();
+  std::thread puller([&] { ImageClient(daemon).pull(proxy_host + "/test/multi:v1"); });
+  bool stalled = crio::test::eventually([&] { return stdfs::exists(proxy_dir / "stalled"); }, std::chrono::seconds(20));
+  daemon.stop(SIGKILL);
+  puller.join();
+  REQUIRE(stalled);
+
+  // The next start discards what the pull left half-done; the same pull then works
+  // from the real registry.
+  point_at_registry(daemon, registry.host());
+  daemon.start();
+  ImageClient images(daemon);
+  CHECK(images.list().empty());
+  CHECK(files_containing(daemon.dir() / "storage", "staging/").empty());
+  REQUIRE(images.pull(registry.host() + "/test/multi:v1").ok());
+  CHECK(images.list().size() == 1);
+}

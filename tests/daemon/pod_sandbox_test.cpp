@@ -1,0 +1,433 @@
+// Pod sandboxes through a real daemon with Debian's CNI plugins on a bridge of the
+// test's own: IPs, reachability, host ports, host network, errors, restarts and
+// leaks over many cycles.
+
+#include "daemon_fixture.hpp"
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+using crio::test::Daemon;
+using crio::test::set_deadline;
+namespace v1 = runtime::v1;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+// A bridge network only this test uses: its own bridge name, subnet and IPAM data
+// directory. The bridge is deleted when the test ends.
+class TestNetwork {
+ public:
+  explicit TestNetwork(const Daemon& daemon, bool with_portmap = true, const std::string& range_override = "") {
+    std::random_device rd;
+    unsigned n = rd();
+    bridge_ = fmt::format("crt{:04x}", n & 0xffff);
+    subnet_prefix_ = fmt::format("10.{}.{}.", 200 + (n >> 16) % 50, (n >> 24) % 250);
+    name_ = "net-" + bridge_;
+    nlohmann::json ipam = {{"type", "host-local"},
+                           {"dataDir", daemon.dir() / "ipam"},
+                           {"ranges", {{{{"subnet", subnet_prefix_ + "0/24"}}}}}};
+    if (!range_override.empty()) ipam["ranges"] = nlohmann::json::parse(range_override);
+    nlohmann::json plugins = {{{"type", "bridge"}, {"bridge", bridge_}, {"isGateway", true}, {"ipMasq", false},
+                               {"hairpinMode", true}, {"ipam", ipam}}};
+    if (with_portmap) plugins.push_back({{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}});
+    nlohmann::json conf = {{"cniVersion", "1.0.0"}, {"name", name_}, {"plugins", plugins}};
+    crio::test::write_file(daemon.dir() / "cni/10-test.conflist", conf.dump(2));
+    ipam_dir_ = daemon.dir() / "ipam";
+  }
+  ~TestNetwork() { crio::test::run_command({"/usr/sbin/ip", "link", "del", bridge_}); }
+
+  const std::string& subnet_prefix() const { return subnet_prefix_; }
+  const std::string& bridge() const { return bridge_; }
+  // IP addresses host-local still holds for this network.
+  size_t allocations() const {
+    size_t count = 0;
+    std::error_code ec;
+    for (const auto& e : stdfs::directory_iterator(ipam_dir_ + "/" + name_, ec)) {
+      if (e.path().filename().string().find('.') != std::string::npos &&
+          e.path().filename().string().rfind("last_reserved", 0) != 0) {
+        ++count;
+      }
+    }
+    return count;
+  }
+
+ private:
+  std::string bridge_, subnet_prefix_, name_, ipam_dir_;
+};
+
+struct PodClient {
+  explicit PodClient(const Daemon& daemon) : stub(daemon.runtime_stub()) {}
+
+  static v1::PodSandboxConfig config(const std::string& name) {
+    v1::PodSandboxConfig c;
+    c.mutable_metadata()->set_name(name);
+    c.mutable_metadata()->set_uid("uid-" + name);
+    c.mutable_metadata()->set_namespace_("test-ns");
+    c.set_hostname(name);
+    (*c.mutable_labels())["app"] = name;
+    c.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+    return c;
+  }
+  grpc::Status run(const v1::PodSandboxConfig& c, std::string* id = nullptr, const std::string& handler = "") {
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::RunPodSandboxRequest request;
+    *request.mutable_config() = c;
+    request.set_runtime_handler(handler);
+    v1::RunPodSandboxResponse response;
+    grpc::Status s = stub->RunPodSandbox(&context, request, &response);
+    if (id) *id = response.pod_sandbox_id();
+    return s;
+  }
+  std::string run_ok(const std::string& name) {
+    std::string id;
+    grpc::Status s = run(config(name), &id);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    return id;
+  }
+  v1::PodSandboxStatusResponse status(const std::string& id, grpc::Status* out = nullptr) {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::PodSandboxStatusRequest request;
+    request.set_pod_sandbox_id(id);
+    request.set_verbose(true);
+    v1::PodSandboxStatusResponse response;
+    grpc::Status s = stub->PodSandboxStatus(&context, request, &response);
+    if (out) *out = s;
+    return response;
+  }
+  grpc::Status stop(const std::string& id) {
+    grpc::ClientContext context;
+    set_deadline(context, 30);
+    v1::StopPodSandboxRequest request;
+    request.set_pod_sandbox_id(id);
+    v1::StopPodSandboxResponse response;
+    return stub->StopPodSandbox(&context, request, &response);
+  }
+  grpc::Status remove(const std::string& id) {
+    grpc::ClientContext context;
+    set_deadline(context, 30);
+    v1::RemovePodSandboxRequest request;
+    request.set_pod_sandbox_id(id);
+    v1::RemovePodSandboxResponse response;
+    return stub->RemovePodSandbox(&context, request, &response);
+  }
+  std::vector<v1::PodSandbox> list(const v1::PodSandboxFilter& filter = {}) {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::ListPodSandboxRequest request;
+    *request.mutable_filter() = filter;
+    v1::ListPodSandboxResponse response;
+    REQUIRE(stub->ListPodSandbox(&context, request, &response).ok());
+    return {response.items().begin(), response.items().end()};
+  }
+
+  std::unique_ptr<v1::RuntimeService::Stub> stub;
+};
+
+std::string netns_of(PodClient& pods, const std::string& id) {
+  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
+  return info["netns"];
+}
+
+size_t count_entries(const std::string& dir) {
+  std::error_code ec;
+  size_t n = 0;
+  for (auto it = stdfs::directory_iterator(dir, ec); !ec && it != stdfs::directory_iterator(); it.increment(ec)) ++n;
+  return n;
+}
+
+size_t mounts_under(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) {
+    if (line.find(" " + dir + "/") != std::string::npos) ++n;
+  }
+  return n;
+}
+
+size_t veths_on(const std::string& bridge) {
+  auto out = crio::test::run_command({"/usr/sbin/ip", "-o", "link", "show", "master", bridge});
+  return static_cast<size_t>(std::count(out.out.begin(), out.out.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("Two pods get distinct IPs in the subnet and reach each other", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+
+  std::string a = pods.run_ok("pod-a");
+  std::string b = pods.run_ok("pod-b");
+  REQUIRE(a.size() == 64);
+  auto status_a = pods.status(a).status();
+  auto status_b = pods.status(b).status();
+  CHECK(status_a.state() == v1::SANDBOX_READY);
+  CHECK(status_a.metadata().name() == "pod-a");
+  CHECK(status_a.labels().at("app") == "pod-a");
+  CHECK_THAT(status_a.network().ip(), Catch::StartsWith(network.subnet_prefix()));
+  CHECK_THAT(status_b.network().ip(), Catch::StartsWith(network.subnet_prefix()));
+  CHECK(status_a.network().ip() != status_b.network().ip());
+  CHECK(status_a.linux().namespaces().options().pid() == v1::CONTAINER);
+
+  auto ping = crio::test::run_command({"/usr/bin/nsenter", "--net=" + netns_of(pods, a), "/bin/busybox", "ping",
+                                       "-c", "1", "-W", "2", status_b.network().ip()});
+  INFO(ping.out << ping.err);
+  CHECK(ping.exit_code == 0);
+
+  // Hostname and resolv.conf of the pod.
+  auto info = nlohmann::json::parse(pods.status(a).info().at("info"));
+  CHECK(crio::test::read_file(info["hostname"]) == "pod-a\n");
+  CHECK_FALSE(crio::test::read_file(info["resolvConf"]).empty());
+  CHECK_THAT(crio::test::read_file(info["hosts"]), Catch::Contains(status_a.network().ip() + "\tpod-a"));
+
+  for (const auto& id : {a, b}) {
+    CHECK(pods.stop(id).ok());
+    CHECK(pods.remove(id).ok());
+  }
+  CHECK(network.allocations() == 0);
+}
+
+TEST_CASE("A hostPort reaches a process inside the pod from 127.0.0.1", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  int host_port = 20000 + static_cast<int>(std::random_device{}() % 20000);
+  auto config = PodClient::config("web");
+  auto* mapping = config.add_port_mappings();
+  mapping->set_container_port(8080);
+  mapping->set_host_port(host_port);
+  std::string id;
+  REQUIRE(pods.run(config, &id).ok());
+
+  crio::test::Child server({"/usr/bin/nsenter", "--net=" + netns_of(pods, id), "/bin/busybox", "nc", "-l", "-p",
+                            "8080", "-e", "/bin/busybox", "echo", "hello-from-pod"},
+                           daemon.dir() / "nc.log");
+  std::string answer;
+  bool reached = crio::test::eventually(
+      [&] {
+        auto out = crio::test::run_command({"/bin/busybox", "nc", "-w", "1", "127.0.0.1", std::to_string(host_port)});
+        answer = out.out;
+        return answer.find("hello-from-pod") != std::string::npos;
+      },
+      std::chrono::seconds(10));
+  CHECK(reached);
+  CHECK(pods.stop(id).ok());
+  CHECK(pods.remove(id).ok());
+}
+
+TEST_CASE("A host-network pod gets no namespace of its own and no CNI call", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  auto config = PodClient::config("hostnet");
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  std::string id;
+  REQUIRE(pods.run(config, &id).ok());
+  auto status = pods.status(id);
+  CHECK(status.status().network().ip().empty());
+  CHECK(nlohmann::json::parse(status.info().at("info"))["netns"] == "");
+  CHECK(network.allocations() == 0);
+  CHECK(veths_on(network.bridge()) == 0);
+  CHECK(pods.remove(id).ok());
+}
+
+TEST_CASE("Pod status, list filters, ID prefixes and idempotent stop and remove", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  std::string a = pods.run_ok("alpha");
+  std::string b = pods.run_ok("beta");
+
+  CHECK(pods.list().size() == 2);
+  v1::PodSandboxFilter by_label;
+  (*by_label.mutable_label_selector())["app"] = "beta";
+  auto labelled = pods.list(by_label);
+  REQUIRE(labelled.size() == 1);
+  CHECK(labelled[0].id() == b);
+  v1::PodSandboxFilter by_prefix;
+  by_prefix.set_id(a.substr(0, 10));
+  REQUIRE(pods.list(by_prefix).size() == 1);
+  CHECK(pods.status(a.substr(0, 12)).status().id() == a);
+
+  REQUIRE(pods.stop(a).ok());
+  CHECK(pods.stop(a).ok());
+  CHECK(pods.status(a).status().state() == v1::SANDBOX_NOTREADY);
+  v1::PodSandboxFilter ready;
+  ready.mutable_state()->set_state(v1::SANDBOX_READY);
+  auto ready_pods = pods.list(ready);
+  REQUIRE(ready_pods.size() == 1);
+  CHECK(ready_pods[0].id() == b);
+
+  grpc::Status missing;
+  pods.status(std::string(64, 'f'), &missing);
+  CHECK(missing.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(pods.remove(a).ok());
+  CHECK(pods.remove(a).ok());
+  CHECK(pods.stop(std::string(64, 'e')).ok());
+  CHECK(pods.remove(b).ok());
+  CHECK(pods.list().empty());
+}
+
+TEST_CASE("Bad pod requests get clear errors and leave nothing behind", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+
+  auto no_name = PodClient::config("");
+  CHECK(pods.run(no_name).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status handler = pods.run(PodClient::config("h"), nullptr, "no-such-handler");
+  CHECK(handler.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(handler.error_message(), Catch::Contains("no-such-handler"));
+  auto bad_sysctl = PodClient::config("sysctl");
+  (*bad_sysctl.mutable_linux()->mutable_sysctls())["vm.swappiness"] = "10";
+  grpc::Status sysctl = pods.run(bad_sysctl);
+  CHECK(sysctl.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(sysctl.error_message(), Catch::Contains("vm.swappiness"));
+
+  std::string first = pods.run_ok("twice");
+  grpc::Status twice = pods.run(PodClient::config("twice"));
+  CHECK(twice.error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK_THAT(twice.error_message(), Catch::Contains(first));
+  CHECK(pods.remove(first).ok());
+
+  // A plugin that does not exist: the ADD fails and everything is undone.
+  crio::test::write_file(daemon.dir() / "cni/10-test.conflist",
+                         R"({"cniVersion": "1.0.0", "name": "broken", "plugins": [{"type": "no-such-plugin"}]})");
+  grpc::Status missing_plugin = pods.run(PodClient::config("nope"));
+  CHECK(missing_plugin.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK_THAT(missing_plugin.error_message(), Catch::Contains("no-such-plugin"));
+  crio::test::write_file(daemon.dir() / "cni/10-test.conflist", "{ this is not json");
+  CHECK(pods.run(PodClient::config("nope")).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+
+  CHECK(pods.list().empty());
+  CHECK(count_entries(daemon.dir() / "run/ns/netns") == 0);
+  CHECK(count_entries(daemon.dir() / "run/ns/ipcns") == 0);
+  CHECK(count_entries(daemon.dir() / "run/storage/crio/pods") == 0);
+  CHECK(mounts_under(daemon.dir().path()) == 0);
+}
+
+TEST_CASE("An exhausted IP range is a clear error that leaves nothing behind", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon, false, "");
+  // One address in the range: the second pod cannot get one.
+  crio::test::write_file(daemon.dir() / "cni/10-test.conflist",
+                         nlohmann::json{{"cniVersion", "1.0.0"},
+                                        {"name", "tiny"},
+                                        {"plugins",
+                                         {{{"type", "bridge"},
+                                           {"bridge", network.bridge()},
+                                           {"ipam",
+                                            {{"type", "host-local"},
+                                             {"dataDir", daemon.dir() / "ipam"},
+                                             {"ranges",
+                                              {{{{"subnet", network.subnet_prefix() + "0/24"},
+                                                 {"rangeStart", network.subnet_prefix() + "10"},
+                                                 {"rangeEnd", network.subnet_prefix() + "10"}}}}}}}}}}}
+                             .dump());
+  daemon.start();
+  PodClient pods(daemon);
+  std::string first = pods.run_ok("only");
+  grpc::Status exhausted = pods.run(PodClient::config("second"));
+  CHECK_FALSE(exhausted.ok());
+  CHECK_THAT(exhausted.error_message(), Catch::Contains("second"));
+  CHECK(pods.list().size() == 1);
+  CHECK(count_entries(daemon.dir() / "run/ns/netns") == 1);
+  CHECK(veths_on(network.bridge()) == 1);
+  CHECK(pods.remove(first).ok());
+}
+
+TEST_CASE("Pods survive a restart and a kill -9 with the same IPs, and stop and remove after", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  std::vector<std::pair<std::string, std::string>> before;
+  {
+    PodClient pods(daemon);
+    for (const char* name : {"r1", "r2", "r3"}) {
+      std::string id = pods.run_ok(name);
+      before.emplace_back(id, pods.status(id).status().network().ip());
+    }
+  }
+  daemon.stop(SIGTERM);
+  daemon.start();
+  daemon.stop(SIGKILL);
+  daemon.start();
+  PodClient pods(daemon);
+  CHECK(pods.list().size() == 3);
+  for (const auto& [id, ip] : before) {
+    auto status = pods.status(id).status();
+    CHECK(status.state() == v1::SANDBOX_READY);
+    CHECK(status.network().ip() == ip);
+  }
+  for (const auto& [id, ip] : before) {
+    CHECK(pods.stop(id).ok());
+    CHECK(pods.remove(id).ok());
+  }
+  CHECK(network.allocations() == 0);
+  // The kernel destroys a network namespace (and the veth in it) asynchronously.
+  CHECK(crio::test::eventually([&] { return veths_on(network.bridge()) == 0; }));
+}
+
+TEST_CASE("Namespaced sysctls and DNS settings reach the pod", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  auto config = PodClient::config("tuned");
+  (*config.mutable_linux()->mutable_sysctls())["net.ipv4.ip_unprivileged_port_start"] = "1000";
+  (*config.mutable_linux()->mutable_sysctls())["kernel.shmmni"] = "2048";
+  config.mutable_dns_config()->add_servers("10.96.0.10");
+  config.mutable_dns_config()->add_searches("test-ns.svc.cluster.local");
+  config.mutable_dns_config()->add_options("ndots:5");
+  std::string id;
+  grpc::Status s = pods.run(config, &id);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
+  auto port_start = crio::test::run_command({"/usr/bin/nsenter", "--net=" + info["netns"].get<std::string>(),
+                                             "/bin/cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"});
+  CHECK(port_start.out == "1000\n");
+  auto shmmni = crio::test::run_command({"/usr/bin/nsenter", "--ipc=" + info["ipcns"].get<std::string>(), "/bin/cat",
+                                         "/proc/sys/kernel/shmmni"});
+  CHECK(shmmni.out == "2048\n");
+  CHECK(crio::test::read_file(info["resolvConf"]) ==
+        "search test-ns.svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n");
+  CHECK(pods.remove(id).ok());
+}
+
+TEST_CASE("100 create, stop and remove cycles leave nothing behind", "[daemon][pod][slow]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon, false);
+  daemon.start();
+  PodClient pods(daemon);
+  for (int i = 0; i < 100; ++i) {
+    std::string id = pods.run_ok("cycle-" + std::to_string(i));
+    REQUIRE(pods.stop(id).ok());
+    REQUIRE(pods.remove(id).ok());
+  }
+  CHECK(pods.list().empty());
+  CHECK(count_entries(daemon.dir() / "run/ns/netns") == 0);
+  CHECK(count_entries(daemon.dir() / "run/ns/utsns") == 0);
+  CHECK(count_entries(daemon.dir() / "run/ns/ipcns") == 0);
+  CHECK(count_entries(daemon.dir() / "storage/crio/pods") == 0);
+  CHECK(count_entries(daemon.dir() / "run/storage/crio/pods") == 0);
+  CHECK(count_entries(daemon.dir() / "storage/crio/cni/results") == 0);
+  CHECK(mounts_under(daemon.dir().path()) == 0);
+  CHECK(network.allocations() == 0);
+  CHECK(crio::test::eventually([&] { return veths_on(network.bridge()) == 0; }));
+}
