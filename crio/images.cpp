@@ -4,6 +4,7 @@
 #include <crio/image/manifest.hpp>
 #include <crio/image/reference.hpp>
 #include <crio/image/registries.hpp>
+#include <crio/image/trust.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -143,6 +144,11 @@ Result<ImageView> Images::pull(const PullRequest& request) {
   if (request.image.empty()) return error(Code::kInvalidArgument, "PullImage: no image given");
   image::PullOptions options;
   options.auth = request.auth;
+  image::TrustOptions trust;
+  trust.signature_policy = config_.signature_policy;
+  trust.signature_policy_dir = config_.signature_policy_dir;
+  if (const char* dir = std::getenv("CONTAINERS_REGISTRIES_D"); dir && *dir) trust.registries_d_dir = dir;
+  options.verify = image::policy_verifier(std::move(trust), request.pod_namespace);
   CRIO_ASSIGN_OR_RETURN(image::PullResult pulled, puller_->pull(request.image, options));
   auto image = store_->image(pulled.image_id);
   if (!image) return error(Code::kInternal, "image {} vanished right after its pull", request.image);

@@ -227,6 +227,9 @@ net::PodNetworkRequest network_request(const Pod& pod) {
   request.pod_namespace = pod.spec.pod_namespace;
   request.pod_uid = pod.spec.uid;
   request.port_mappings = pod.spec.port_mappings;
+  if (auto bandwidth = net::bandwidth_from_annotations(pod.spec.annotations); bandwidth.ok()) {
+    request.bandwidth = *bandwidth;
+  }
   if (!pod.spec.dns_servers.empty() || !pod.spec.dns_searches.empty()) {
     request.dns = net::DnsConfig{pod.spec.dns_servers, pod.spec.dns_searches, pod.spec.dns_options};
   }
@@ -325,6 +328,9 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   }
   for (const auto& [name, value] : spec.sysctls) {
     CRIO_RETURN_IF_ERROR(validate_sysctl(name, value, spec).wrap("pod sandbox " + spec.name));
+  }
+  if (auto bandwidth = net::bandwidth_from_annotations(spec.annotations); !bandwidth.ok()) {
+    return bandwidth.status().wrap("pod sandbox " + spec.name);
   }
   if (spec.pid == NamespaceMode::kTarget) {
     return error(Code::kInvalidArgument, "pod sandbox {}: a pod cannot share a target PID namespace", spec.name);
@@ -490,10 +496,11 @@ Status Pods::teardown_network(Pod& pod) {
     auto network = cni_.network();
     net::PodNetworkRequest request = network_request(pod);
     request.netns_path.clear();
-    if (network.ok()) {
+    if (network.ok() && (*network)->config().name == pod.network_name) {
       CRIO_RETURN_IF_ERROR((*network)->detach(request));
     } else {
-      // No usable configuration now: the cached result still names the plugins.
+      // The network changed or is gone since the pod joined it: the cached result
+      // still names the plugins and the configuration used at ADD time.
       net::NetworkConfigList cached;
       cached.name = pod.network_name;
       net::NetworkOptions options;

@@ -93,7 +93,9 @@ Result<Output> run(const std::vector<std::string>& argv_in, const Options& optio
   sigset_t defaults;
   sigfillset(&defaults);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Its own process group, so a timeout kills whatever the child started too.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 
   std::vector<std::string> env_copy;
   char** envp = environ;
@@ -158,7 +160,7 @@ Result<Output> run(const std::vector<std::string>& argv_in, const Options& optio
       if (w < 0 || written == options.stdin_data.size()) in_w.reset();
     }
   }
-  if (output.timed_out) ::kill(pid, SIGKILL);
+  if (output.timed_out) ::kill(-pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -454,6 +454,13 @@ Status Network::detach(const PodNetworkRequest& req) {
     prev = e.result;
     if (netns.empty()) netns = e.netns;
   }
+  if (list_json.empty()) {
+    // A cache-only Network (a name, no configuration) and no cache entry: nothing
+    // is known about this attachment, so there is nothing to undo.
+    log::debug("CNI detach: no cached result and no configuration",
+               {{"network", config_.name}, {"container", req.container_id}});
+    return ok_status();
+  }
   CRIO_ASSIGN_OR_RETURN(Plan plan, make_plan(list_json, options_, origin));
   Runner runner(options_, req, netns);
   CRIO_RETURN_IF_ERROR(runner.del(plan, plan.plugins.size() - 1, caps, prev.is_null() ? nullptr : &prev));

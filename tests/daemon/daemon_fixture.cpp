@@ -44,10 +44,14 @@ Daemon::Daemon(const std::string& extra_toml, bool start_now) {
                            "container_exits_dir = \"" + d + "/run/exits\"\n"
                            "container_attach_socket_dir = \"" + d + "/run\"\n"
                            "namespaces_dir = \"" + d + "/run/ns\"\n"
+                           "[crio.image]\n"
+                           "signature_policy = \"" + d + "/policy.json\"\n"
+                           "signature_policy_dir = \"" + d + "/policies\"\n"
                            "[crio.network]\n"
                            "network_dir = \"" + d + "/cni\"\n"
                            "plugin_dirs = [\"/usr/lib/cni\", \"/opt/cni/bin\"]\n" +
                            extra_toml);
+  write_file(dir_ / "policy.json", R"({"default": [{"type": "insecureAcceptAnything"}]})");
   if (start_now) start();
 }
 
@@ -70,7 +74,8 @@ std::vector<std::string> Daemon::argv() const {
 std::vector<std::string> Daemon::env() const {
   // Keep the host's storage.conf out of the test.
   std::vector<std::string> env = {"CONTAINERS_STORAGE_CONF=" + (dir_ / "storage.conf"),
-                                  "CONTAINERS_REGISTRIES_CONF=" + (dir_ / "registries.conf")};
+                                  "CONTAINERS_REGISTRIES_CONF=" + (dir_ / "registries.conf"),
+                                  "CONTAINERS_REGISTRIES_D=" + (dir_ / "registries.d")};
   env.insert(env.end(), extra_env_.begin(), extra_env_.end());
   return env;
 }

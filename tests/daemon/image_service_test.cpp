@@ -29,11 +29,12 @@ void point_at_registry(const Daemon& daemon, const std::string& host) {
 struct ImageClient {
   explicit ImageClient(const Daemon& daemon) : stub(daemon.image_stub()) {}
 
-  grpc::Status pull(const std::string& image, std::string* ref = nullptr) {
+  grpc::Status pull(const std::string& image, std::string* ref = nullptr, const std::string& pod_namespace = "") {
     grpc::ClientContext context;
     set_deadline(context, 60);
     v1::PullImageRequest request;
     request.mutable_image()->set_image(image);
+    if (!pod_namespace.empty()) request.mutable_sandbox_config()->mutable_metadata()->set_namespace_(pod_namespace);
     v1::PullImageResponse response;
     grpc::Status status = stub->PullImage(&context, request, &response);
     if (ref) *ref = response.image_ref();
@@ -238,4 +239,59 @@ TEST_CASE("A kill -9 in the middle of a pull leaves a consistent store and the p
   CHECK(files_containing(daemon.dir() / "storage", "staging/").empty());
   REQUIRE(images.pull(registry.host() + "/test/multi:v1").ok());
   CHECK(images.list().size() == 1);
+}
+
+TEST_CASE("policy.json decides: reject, per-namespace policies and cosign signatures", "[daemon][image][trust]") {
+  TestRegistry registry;
+  auto pushed = nlohmann::json::parse(registry.push_test_images("/nonexistent", "multi,docker"));
+  Daemon daemon("", false);
+  point_at_registry(daemon, registry.host());
+  const std::string multi = registry.host() + "/test/multi";
+  const std::string docker = registry.host() + "/test/docker";
+
+  // A key pair made here; the manifest of test/multi:v1 is signed with it.
+  const std::string key = daemon.dir() / "cosign.key";
+  const std::string pub = daemon.dir() / "cosign.pub";
+  REQUIRE(crio::test::run_command({"/usr/bin/openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+                                   key}).exit_code == 0);
+  REQUIRE(crio::test::run_command({"/usr/bin/openssl", "ec", "-in", key, "-pubout", "-out", pub}).exit_code == 0);
+  auto signed_tag = crio::test::run_command({"/usr/bin/python3", std::string(CRIO_SOURCE_DIR) + "/tests/daemon/cosign_sign.py",
+                                             registry.host(), "test/multi",
+                                             pushed["test/multi:v1"]["manifest_digest"], multi + ":v1", key});
+  INFO(signed_tag.err);
+  REQUIRE(signed_tag.exit_code == 0);
+  crio::test::write_file(daemon.dir() / "registries.d/test.yaml",
+                         "docker:\n  " + registry.host() + ":\n    use-sigstore-attachments: true\n");
+  nlohmann::json sigstore = {{"type", "sigstoreSigned"}, {"keyPath", pub}};
+  crio::test::write_file(daemon.dir() / "policy.json",
+                         nlohmann::json{{"default", {{{"type", "insecureAcceptAnything"}}}},
+                                        {"transports", {{"docker", {{multi, {sigstore}}, {docker, {sigstore}}}}}}}
+                             .dump());
+  // Pulls for pods in namespace "locked" obey a stricter policy.
+  crio::test::write_file(daemon.dir() / "policies/locked.json", R"({"default": [{"type": "reject"}]})");
+  daemon.start();
+  ImageClient images(daemon);
+
+  grpc::Status locked = images.pull(multi + ":v1", nullptr, "locked");
+  CHECK(locked.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK_THAT(locked.error_message(), Catch::Contains("reject"));
+  CHECK(images.list().empty());
+
+  grpc::Status good = images.pull(multi + ":v1", nullptr, "open");
+  INFO(good.error_message());
+  CHECK(good.ok());
+
+  // Same requirement, no signature: refused, and nothing of it is stored.
+  grpc::Status unsigned_pull = images.pull(docker + ":v1");
+  CHECK(unsigned_pull.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK_THAT(unsigned_pull.error_message(), Catch::Contains("sigstoreSigned"));
+  CHECK(images.list().size() == 1);
+
+  // A key that did not sign it: refused.
+  const std::string other = daemon.dir() / "other.key";
+  REQUIRE(crio::test::run_command({"/usr/bin/openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
+                                   other}).exit_code == 0);
+  REQUIRE(crio::test::run_command({"/usr/bin/openssl", "ec", "-in", other, "-pubout", "-out", pub}).exit_code == 0);
+  REQUIRE(images.remove(multi + ":v1").ok());
+  CHECK(images.pull(multi + ":v1").error_code() == grpc::StatusCode::PERMISSION_DENIED);
 }

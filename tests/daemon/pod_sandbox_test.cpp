@@ -299,6 +299,12 @@ TEST_CASE("Bad pod requests get clear errors and leave nothing behind", "[daemon
   CHECK(sysctl.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_THAT(sysctl.error_message(), Catch::Contains("vm.swappiness"));
 
+  auto bad_bandwidth = PodClient::config("bandwidth");
+  (*bad_bandwidth.mutable_annotations())["kubernetes.io/ingress-bandwidth"] = "lots";
+  grpc::Status bandwidth = pods.run(bad_bandwidth);
+  CHECK(bandwidth.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(bandwidth.error_message(), Catch::Contains("ingress-bandwidth"));
+
   std::string first = pods.run_ok("twice");
   grpc::Status twice = pods.run(PodClient::config("twice"));
   CHECK(twice.error_code() == grpc::StatusCode::ALREADY_EXISTS);

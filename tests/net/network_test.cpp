@@ -598,6 +598,27 @@ TEST_CASE("DEL works from the cache after a restart and is idempotent", "[net][c
   REQUIRE_OK(after.detach(bare));
   REQUIRE_OK(ns->remove());
   REQUIRE_OK(after.detach(bare));
+
+  // The configuration is gone altogether: a cache-only Network (just the name)
+  // still undoes an attachment from what the cache recorded.
+  auto ns2 = pin_new_namespace(NamespaceType::kNet, env.ns_dir(), "p2");
+  REQUIRE_OK(ns2);
+  PodNetworkRequest req2 = env.request(ns2->path());
+  req2.port_mappings = req.port_mappings;
+  REQUIRE_OK(after.attach(req2));
+  env.track(after, req2);
+  REQUIRE_OK(ns2->remove());
+  NetworkConfigList name_only;
+  name_only.name = env.name();
+  Network cache_only(name_only, env.options());
+  PodNetworkRequest bare2 = env.request("", req2.container_id);
+  REQUIRE_OK(cache_only.detach(bare2));
+  env.untrack(req2);
+  CHECK(env.allocated_ips().empty());
+  CHECK_THAT(crio::test::run_command({"/usr/sbin/iptables-save", "-t", "nat"}).out, !Catch::Contains(req2.container_id));
+  CHECK_FALSE(fs::exists(after.cache_path(req2.container_id, "eth0")));
+  REQUIRE_OK(cache_only.detach(bare2));  // nothing cached, nothing configured: nothing to do
+  CHECK_FALSE(cache_only.attach(env.request("/nonexistent")).ok());
 }
 
 TEST_CASE("concurrent attaches on one network get distinct addresses", "[net][cni][root]") {

@@ -75,7 +75,12 @@ class CRIO_NET_EXPORT Network {
   // Speed: removing the netns pin (remove_pinned_namespace) BEFORE detach() makes the
   // kernel drop the pod's veth with the namespace, and the plugins then skip the
   // per-interface work (measured: bridge DEL 39 ms → 11 ms). detach() does not need
-  // the netns to exist.
+  // the netns to exist; with an empty netns_path the cached one is passed on.
+  //
+  // A Network built from a NetworkConfigList holding only a `name` (no json) is
+  // "cache-only": it detaches from the cached configuration, and returns OK when
+  // there is no cache entry (nothing is known, nothing to undo). Use it when the
+  // pod's network is no longer the configured one.
   Status detach(const PodNetworkRequest& request);
 
   // CHECK, in order, against the cached result. OK without running anything when the
