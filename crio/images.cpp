@@ -61,6 +61,9 @@ Result<std::unique_ptr<Images>> Images::open(const core::Config& config) {
   load.insecure_registries = config.insecure_registries;
   auto registries = image::load_registries_config(load);
   if (!registries.ok()) return registries.status();
+  if (config.short_name_mode == "permissive") registries->short_name_mode = image::ShortNameMode::kPermissive;
+  else if (config.short_name_mode == "disabled") registries->short_name_mode = image::ShortNameMode::kDisabled;
+  else registries->short_name_mode = image::ShortNameMode::kEnforcing;
   return std::unique_ptr<Images>(new Images(config, std::move(*store), std::move(*registries)));
 }
 

@@ -230,6 +230,10 @@ const std::vector<Desc<Config>>& options() {
           "A pull that makes no progress for this long is cancelled; \"0s\" disables the timeout."),
       opt(kImage, "max_parallel_downloads", "max-parallel-downloads", &C::max_parallel_downloads, positive,
           "Most layer downloads that run at once, across all pulls."),
+      opt(kImage, "short_name_mode", "short-name-mode", &C::short_name_mode, checks::short_name_mode,
+          "How short image names resolve when several search registries could provide them: enforcing "
+          "(an ambiguous name is an error), permissive (each is tried in order) or disabled; overrides "
+          "registries.conf."),
 
       // [crio.network]
       opt(kNetwork, "cni_default_network", "cni-default-network", &C::cni_default_network, nullptr,

@@ -125,6 +125,8 @@ std::string storage_driver(const std::string& v) { return one_of(v, {"overlay", 
 
 std::string image_volumes(const std::string& v) { return one_of(v, {"mkdir", "bind", "ignore"}); }
 
+std::string short_name_mode(const std::string& v) { return one_of(v, {"enforcing", "permissive", "disabled"}); }
+
 std::string runtime_type(const std::string& v) { return one_of(v, {"oci", "vm", "pod"}); }
 
 std::string port_string(const std::string& v) {

@@ -22,6 +22,7 @@ std::string log_level(const std::string& v);
 std::string cgroup_manager(const std::string& v);
 std::string storage_driver(const std::string& v);
 std::string image_volumes(const std::string& v);
+std::string short_name_mode(const std::string& v);
 std::string runtime_type(const std::string& v);
 std::string port_string(const std::string& v);
 std::string duration(const std::string& v);

@@ -5,6 +5,8 @@
 
 #include "layer_stream.hpp"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <chrono>
 #include <future>
@@ -299,6 +301,16 @@ struct Puller::Impl {
 
   Result<PullResult> pull(std::string_view text, const PullOptions& opts) {
     CRIO_ASSIGN_OR_RETURN(std::vector<Reference> candidates, resolve_name(options.registries, text));
+    if (candidates.size() > 1 && options.registries.short_name_mode == ShortNameMode::kEnforcing) {
+      // Without a terminal to ask, an ambiguous short name is refused rather than
+      // pulled from whichever registry answers first.
+      std::vector<std::string> names;
+      for (const auto& c : candidates) names.push_back(c.string());
+      return error(Code::kInvalidArgument,
+                   "image {}: short name is ambiguous, it could be any of {} (short-name-mode is enforcing: "
+                   "use a fully qualified name or define an alias)",
+                   text, fmt::join(names, ", "));
+    }
     Platform platform = opts.platform.value_or(host_platform());
     std::vector<Status> failures;
     for (const Reference& name : candidates) {

@@ -163,6 +163,7 @@ image_volumes = "bind"
 big_files_temporary_dir = "/srv/tmp"
 pull_progress_timeout = "1m30s"
 max_parallel_downloads = 2
+short_name_mode = "permissive"
 
 [crio.network]
 cni_default_network = "testnet"

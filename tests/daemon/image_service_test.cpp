@@ -295,3 +295,29 @@ TEST_CASE("policy.json decides: reject, per-namespace policies and cosign signat
   REQUIRE(images.remove(multi + ":v1").ok());
   CHECK(images.pull(multi + ":v1").error_code() == grpc::StatusCode::PERMISSION_DENIED);
 }
+
+TEST_CASE("An ambiguous short name is refused in enforcing mode and tried in order in permissive mode",
+          "[daemon][image]") {
+  TestRegistry registry;
+  registry.push_test_images("/nonexistent", "multi");
+  const std::string nowhere = "127.0.0.1:" + std::to_string(crio::test::free_port());
+  Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "registries.conf",
+                         "unqualified-search-registries = [\"" + nowhere + "\", \"" + registry.host() + "\"]\n"
+                         "[[registry]]\nlocation = \"" + registry.host() + "\"\ninsecure = true\n"
+                         "[[registry]]\nlocation = \"" + nowhere + "\"\ninsecure = true\n");
+  daemon.start();
+  grpc::Status ambiguous = ImageClient(daemon).pull("test/multi:v1");
+  CHECK(ambiguous.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(ambiguous.error_message(), Catch::Contains("ambiguous"));
+  CHECK_THAT(ambiguous.error_message(), Catch::Contains(nowhere + "/test/multi:v1"));
+
+  daemon.stop(SIGTERM);
+  crio::test::write_file(daemon.dir() / "crio.conf.d/10-permissive.conf", "[crio.image]\nshort_name_mode = \"permissive\"\n");
+  daemon.start();
+  ImageClient images(daemon);
+  grpc::Status found = images.pull("test/multi:v1");
+  INFO(found.error_message());
+  CHECK(found.ok());
+  CHECK(images.status(registry.host() + "/test/multi:v1").has_image());
+}

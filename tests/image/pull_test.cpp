@@ -232,6 +232,15 @@ TEST_CASE("pull: short names, mirrors and blocked registries", "[pull][integrati
                      "[[registry]]\nprefix = \"" + reg.host() + "/test/multi:blocked\"\nblocked = true\n";
   auto rc = parse_registries_config(conf, "test");
   REQUIRE(rc.ok());
+  {
+    // Enforcing (the default): two search registries make the short name ambiguous.
+    Puller strict(*fx.store, options_for(*rc));
+    auto ambiguous = strict.pull("test/multi:v1");
+    REQUIRE_FALSE(ambiguous.ok());
+    CHECK(ambiguous.status().code() == crio::Code::kInvalidArgument);
+    CHECK_THAT(ambiguous.status().message(), Catch::Contains("ambiguous"));
+  }
+  rc->short_name_mode = ShortNameMode::kPermissive;
   Puller puller(*fx.store, options_for(*rc));
 
   // Short name: the first search registry is down, the second has it.

@@ -109,6 +109,7 @@ struct Config {
   std::string big_files_temporary_dir = "";
   std::string pull_progress_timeout = "0s";
   int64_t max_parallel_downloads = 6;
+  std::string short_name_mode = "enforcing";
 
   // [crio.network]
   std::string cni_default_network = "";
