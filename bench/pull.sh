@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side cold pull of one big image: crio vs containerd's CRI plugin.
 #
-#   sudo bench/pull.sh [--runs N] [--warmup N] [--only crio|containerd] [--keep DIR]
+#   sudo bench/pull.sh [--runs N] [--warmup N] [--parallel P] [--only crio|containerd] [--keep DIR]
+#
+# --parallel P starts P PullImage calls of the same image together in each round
+# (one download should serve them all).
 #
 # Environment: BUILD (build dir holding crio/crio and bench/crio-bench; default: the
-# newest of /work/build-bench and the directory above this script's crio-bench),
+# first of /work/build-bench, <source>/build, /work/build-main that has both),
 # CRIO, CRIO_BENCH, CONTAINERD (binaries), TARGET_MB (image size, default 200),
+# FORMAT (oci or docker: the manifest and layer media types, default oci),
 # TIME_LIMIT (seconds for the whole run, default 290).
 #
 # One command does everything: a registry on a free loopback port (data in a
@@ -47,15 +51,17 @@ fi
 
 RUNS=5
 WARMUP=1
+PARALLEL=1
 ONLY=""
 KEEP=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
     --warmup) WARMUP="$2"; shift 2 ;;
+    --parallel) PARALLEL="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --keep) KEEP="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "pull.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -70,6 +76,7 @@ CRIO="${CRIO:-${BUILD:-}/crio/crio}"
 CRIO_BENCH="${CRIO_BENCH:-${BUILD:-}/bench/crio-bench}"
 CONTAINERD="${CONTAINERD:-/usr/bin/containerd}"
 TARGET_MB="${TARGET_MB:-200}"
+FORMAT="${FORMAT:-oci}"
 TIME_LIMIT="${TIME_LIMIT:-290}"
 REGISTRY_BIN=/usr/bin/docker-registry
 for b in "$CRIO_BENCH" "$REGISTRY_BIN" /usr/bin/python3; do
@@ -181,7 +188,7 @@ for _ in $(seq 1 100); do
 done
 log "registry on 127.0.0.1:$PORT; building the image (~${TARGET_MB} MB) from host files"
 step timeout "$(left)" /usr/bin/python3 "$HERE/make_big_image.py" --registry "127.0.0.1:$PORT" \
-  --target-mb "$TARGET_MB" --summary "$T/results/image.json" > /dev/null
+  --target-mb "$TARGET_MB" --format "$FORMAT" --summary "$T/results/image.json" > /dev/null
 IMAGE=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reference"])' "$T/results/image.json")
 log "pushed $IMAGE"
 
@@ -194,11 +201,22 @@ bench() {  # NAME PID SOCKET WAIT-EMPTY-ARGS...
   log "$name: $WARMUP warm-up + $RUNS recorded cold pulls"
   local rc=0
   step timeout "$(left)" "$CRIO_BENCH" --endpoint "unix://$sock" pull --image "$IMAGE" \
-    --runs "$RUNS" --warmup "$WARMUP" --daemon-pid "$pid" --timeout 120 \
+    --runs "$RUNS" --warmup "$WARMUP" --parallel "$PARALLEL" --daemon-pid "$pid" --timeout 120 \
     --between "$hook" > "$T/results/$name.json" || rc=$?
-  if [ "$rc" -ne 0 ]; then
-    log "$name: crio-bench exited with $rc"
-    /usr/bin/python3 - "$T/results/$name.json" <<'PY' >&2 || true
+  report_errors "$name" "$rc" "$T/results/$name.json"
+  # With the image present (pulled again, untimed): the calls a kubelet makes all the time.
+  for s in image-status list-images; do
+    rc=0
+    step timeout "$(left)" "$CRIO_BENCH" --endpoint "unix://$sock" "$s" --image "$IMAGE" \
+      --runs 200 --warmup 10 --timeout 30 > "$T/results/$s-$name.json" || rc=$?
+    report_errors "$name $s" "$rc" "$T/results/$s-$name.json"
+  done
+}
+
+report_errors() {  # WHAT RC JSON
+  if [ "$2" -ne 0 ]; then
+    log "$1: crio-bench exited with $2"
+    /usr/bin/python3 - "$3" <<'PY' >&2 || true
 import json, sys
 r = json.load(open(sys.argv[1]))
 if "aborted" in r: print("  aborted:", r["aborted"])
@@ -253,7 +271,7 @@ EOF
   local pid=$!
   PIDS+=("$pid")
   wait_socket "$d/crio.sock" "$pid" crio "$T/crio.log"
-  log "crio $("$CRIO" --version 2>/dev/null | head -1) up (pid $pid)"
+  log "crio $("$CRIO" --version 2>/dev/null | awk '/^Version:/ {print $2}') up (pid $pid)"
   bench crio "$pid" "$d/crio.sock" --ignore l "$d/root/overlay" "$d/root/overlay-staging"
   stop_pid "$pid"
   rm -rf "$d"

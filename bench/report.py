@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Side-by-side table of crio-bench results: report.py pull RESULTS_DIR
 
-RESULTS_DIR holds image.json (make_big_image.py's summary) and one crio-bench
-JSON per daemon (crio.json, containerd.json). Prints a Markdown table."""
+RESULTS_DIR holds image.json (make_big_image.py's summary), machine.json, one
+crio-bench pull JSON per daemon (crio.json, containerd.json) and optionally
+image-status-<daemon>.json and list-images-<daemon>.json. Prints a Markdown table."""
 import json
 import os
 import sys
@@ -76,6 +77,13 @@ def main():
         sys.exit(f"report.py: no image.json in {res}")
     results = {n: load(os.path.join(res, f"{n}.json")) for n in DAEMONS}
     rows = {n: pull_rows(image, r) if r else {} for n, r in results.items()}
+    for n in DAEMONS:
+        for scenario, label in [("image-status", "ImageStatus"), ("list-images", "ListImages (1 image)")]:
+            r = load(os.path.join(res, f"{scenario}-{n}.json"))
+            s = (r or {}).get("operations", {}).get(scenario, {})
+            if s.get("count"):
+                rows[n][f"{label}, median (ms)"] = s["median"]
+                rows[n][f"{label}, p95 (ms)"] = s["p95"]
     names = []
     for n in DAEMONS:
         for k in rows[n]:
