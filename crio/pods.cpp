@@ -345,9 +345,17 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
       // answer with its result.
       auto first = it->second;
       lock.unlock();
-      std::unique_lock wait(first->mutex);
-      first->done_cv.wait(wait, [&] { return first->done; });
-      return first->result;
+      Result<std::string> result = [&] {
+        std::unique_lock wait(first->mutex);
+        first->done_cv.wait(wait, [&] { return first->done; });
+        return first->result;
+      }();
+      // This caller got the answer: the pod is no longer waiting for its retry.
+      if (result.ok()) {
+        std::unique_lock relock(mutex_);
+        undelivered_.erase(*result);
+      }
+      return result;
     }
     if (auto it = names_.find(name); it != names_.end()) {
       if (undelivered_.erase(it->second) > 0) return it->second;  // the answer the first caller missed

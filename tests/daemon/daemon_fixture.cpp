@@ -105,13 +105,24 @@ std::string Daemon::log() const {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+namespace {
+
+// A channel of its own: gRPC otherwise shares connections between channels to the
+// same address, and a test that restarts the daemon would inherit a dead one.
+std::shared_ptr<grpc::Channel> fresh_channel(const std::string& socket) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel("unix://" + socket, grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
 std::unique_ptr<runtime::v1::RuntimeService::Stub> Daemon::runtime_stub() const {
-  return runtime::v1::RuntimeService::NewStub(
-      grpc::CreateChannel("unix://" + socket_, grpc::InsecureChannelCredentials()));
+  return runtime::v1::RuntimeService::NewStub(fresh_channel(socket_));
 }
 
 std::unique_ptr<runtime::v1::ImageService::Stub> Daemon::image_stub() const {
-  return runtime::v1::ImageService::NewStub(grpc::CreateChannel("unix://" + socket_, grpc::InsecureChannelCredentials()));
+  return runtime::v1::ImageService::NewStub(fresh_channel(socket_));
 }
 
 void set_deadline(grpc::ClientContext& context, int seconds) {

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/mount.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -436,4 +438,65 @@ TEST_CASE("100 create, stop and remove cycles leave nothing behind", "[daemon][p
   CHECK(mounts_under(daemon.dir().path()) == 0);
   CHECK(network.allocations() == 0);
   CHECK(crio::test::eventually([&] { return veths_on(network.bridge()) == 0; }));
+}
+
+TEST_CASE("A RunPodSandbox whose client gave up hands its pod to the retry with the same name", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  auto config = PodClient::config("impatient");
+  {
+    grpc::ClientContext context;
+    // Far shorter than a pod takes to start: the call fails here, the daemon goes on.
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(2));
+    v1::RunPodSandboxRequest request;
+    *request.mutable_config() = config;
+    v1::RunPodSandboxResponse response;
+    grpc::Status s = pods.stub->RunPodSandbox(&context, request, &response);
+    REQUIRE(s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  std::string id;
+  grpc::Status retry = pods.run(config, &id);
+  INFO(retry.error_message());
+  REQUIRE(retry.ok());
+  CHECK(pods.list().size() == 1);
+  CHECK(pods.list()[0].id() == id);
+  // Once handed over, the name is taken like any other.
+  CHECK(pods.run(config).error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  CHECK(pods.remove(id).ok());
+}
+
+TEST_CASE("A pod whose namespaces vanished (a reboot) is NOTREADY and is stopped and removed cleanly",
+          "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  std::string id = pods.run_ok("rebooted");
+  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
+  daemon.stop(SIGKILL);
+  // What a reboot does to the pins: the mounts are gone, the files may stay.
+  for (const char* key : {"netns", "utsns", "ipcns"}) {
+    const std::string pin = info[key];
+    while (::umount2(pin.c_str(), MNT_DETACH) == 0) {
+    }
+    auto mounted = crio::test::run_command({"/usr/bin/findmnt", "-n", pin});
+    INFO(mounted.out);
+    REQUIRE(mounted.exit_code != 0);
+  }
+  ::umount2(info["shm"].get<std::string>().c_str(), MNT_DETACH);
+  daemon.start();
+  PodClient after(daemon);
+  grpc::Status asked;
+  auto restored = after.status(id, &asked);
+  INFO(asked.error_message());
+  REQUIRE(asked.ok());
+  CHECK(restored.status().state() == v1::SANDBOX_NOTREADY);
+  CHECK(after.stop(id).ok());
+  CHECK(after.remove(id).ok());
+  CHECK(after.list().empty());
+  CHECK(network.allocations() == 0);
+  CHECK(count_entries(daemon.dir() / "run/ns/netns") == 0);
+  CHECK(count_entries(daemon.dir() / "storage/crio/cni/results") == 0);
 }
