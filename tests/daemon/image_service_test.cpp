@@ -321,3 +321,24 @@ TEST_CASE("An ambiguous short name is refused in enforcing mode and tried in ord
   CHECK(found.ok());
   CHECK(images.status(registry.host() + "/test/multi:v1").has_image());
 }
+
+TEST_CASE("pinned_images marks images by exact name and by glob", "[daemon][image]") {
+  TestRegistry registry;
+  registry.push_test_images("/nonexistent", "multi,docker,zstd");
+  Daemon daemon("", false);
+  point_at_registry(daemon, registry.host());
+  crio::test::write_file(daemon.dir() / "crio.conf.d/10-pinned.conf",
+                         "[crio.image]\npinned_images = [\"" + registry.host() + "/test/multi:v1\", \"" +
+                             registry.host() + "/test/dock*\"]\n");
+  daemon.start();
+  ImageClient images(daemon);
+  for (const char* name : {"/test/multi:v1", "/test/docker:v1", "/test/zstd:v1"}) {
+    REQUIRE(images.pull(registry.host() + name).ok());
+  }
+  CHECK(images.status(registry.host() + "/test/multi:v1").image().pinned());
+  CHECK(images.status(registry.host() + "/test/docker:v1").image().pinned());
+  CHECK_FALSE(images.status(registry.host() + "/test/zstd:v1").image().pinned());
+  size_t pinned = 0;
+  for (const auto& image : images.list()) pinned += image.pinned() ? 1 : 0;
+  CHECK(pinned == 2);
+}
