@@ -1,0 +1,140 @@
+#pragma once
+// Drives one OCI runtime handler (runc, crun) through conmon, as CRI-O does: conmon
+// runs `runtime create`, keeps the container's stdio and log, and writes the exit code
+// to `<exit_dir>/<id>` when the container ends. Everything else (start, kill, delete,
+// pause, update, state) is a direct runtime call with a private `--root`.
+//
+// Thread-safe: calls for different containers run in parallel; no lock is held while
+// an external program runs.
+
+#include <crio/core/status.hpp>
+#include <crio/oci/export.hpp>
+#include <crio/oci/runtime_handler.hpp>
+#include <crio/oci/spec.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crio::oci {
+
+enum class ContainerStatus { kCreated, kRunning, kPaused, kStopped, kUnknown };
+CRIO_OCI_EXPORT std::string_view status_name(ContainerStatus status);
+
+// `runtime state ID`.
+struct RuntimeState {
+  std::string id;
+  ContainerStatus status = ContainerStatus::kUnknown;
+  pid_t pid = 0;
+  std::string bundle;
+};
+
+struct ContainerCreateOptions {
+  std::string id;
+  std::string name;         // conmon -n; the id when empty
+  std::string bundle;       // absolute; holds config.json
+  std::string log_path;     // the CRI log file (k8s-file format)
+  std::string exit_dir;     // conmon writes `<exit_dir>/<id>`
+  std::string persist_dir;  // conmon's persist dir: `exit` and `oom` files
+  std::string socket_dir;   // attach sockets: `<socket_dir>/<id>` links to the bundle
+  bool terminal = false;
+  bool open_stdin = false;
+  // cgroupfs path (e.g. "/crio-conmon" or "/kubepods/pod1") conmon is moved into before
+  // it starts the runtime; empty keeps it in the caller's cgroups.
+  std::string conmon_cgroup;
+  std::optional<int64_t> log_size_max;  // bytes; conmon rotates above it
+  std::chrono::milliseconds timeout{std::chrono::seconds(120)};
+};
+
+// What the runtime keeps about a container it created (or adopted after a restart).
+struct ContainerProcess {
+  std::string id;
+  std::string name;
+  pid_t pid = 0;         // the container's init, in our pid namespace
+  pid_t conmon_pid = 0;  // its monitor
+  std::string bundle;
+  std::string log_path;
+  std::string exit_dir;
+  std::string persist_dir;
+  std::string socket_dir;
+};
+
+struct ExitInfo {
+  int exit_code = -1;  // 128 + signal when killed by one (137 for SIGKILL)
+  std::chrono::system_clock::time_point finished_at;  // the exit file's mtime
+  bool oom_killed = false;
+};
+
+struct ExecResult {
+  int exit_code = -1;  // -1 when timed out
+  std::string out;     // stdout, at most 16 MiB
+  std::string err;     // stderr, at most 16 MiB
+  bool timed_out = false;
+  bool truncated = false;  // output beyond 16 MiB was dropped
+};
+
+class CRIO_OCI_EXPORT Runtime {
+ public:
+  explicit Runtime(RuntimeHandler handler);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  const RuntimeHandler& handler() const { return handler_; }
+
+  // conmon + `runtime create`. Returns the container's pid once conmon reports it (the
+  // container is then CREATED). AlreadyExists when the id is known; on error nothing is
+  // left behind (conmon killed, runtime state deleted, exit file removed).
+  Result<pid_t> create(const ContainerCreateOptions& options);
+  // `runtime start`: CREATED → RUNNING.
+  Status start(const std::string& id);
+  Result<RuntimeState> state(const std::string& id);
+  // Sends `signal` to the container's init (`runtime kill`, or `--all` processes).
+  Status kill(const std::string& id, int signal, bool all = false);
+  // Sends `signal`, waits up to `timeout` for the init to exit, then SIGKILL; returns
+  // once the exit file is written. A container that already exited is fine.
+  Status stop(const std::string& id, std::chrono::milliseconds timeout, int signal = SIGTERM);
+  // `runtime delete --force`, then conmon is waited for (killed if it lingers) and its
+  // exit/oom/pid files removed. Removing an unknown container succeeds.
+  Status remove(const std::string& id);
+  Status pause(const std::string& id);
+  Status unpause(const std::string& id);
+  // Runs argv in the container (its config.json process, with these args) through
+  // conmon, collecting stdout/stderr. A zero timeout means none; a timeout kills the
+  // command and is reported in ExecResult::timed_out.
+  Result<ExecResult> exec_sync(const std::string& id, const std::vector<std::string>& argv,
+                               std::chrono::milliseconds timeout);
+  // The exit code and time from the exit file; NotFound while the container runs.
+  Result<ExitInfo> read_exit(const std::string& id) const;
+  // `runtime update --resources`.
+  Status update_resources(const std::string& id, const Resources& resources);
+  // Asks conmon to reopen the log file (after log rotation renamed it) and waits until
+  // the new file exists.
+  Status reopen_log(const std::string& id);
+
+  // Tracks a container created by an earlier daemon (from its persisted state).
+  Status adopt(const ContainerProcess& process);
+  std::optional<ContainerProcess> process(const std::string& id) const;
+  std::vector<std::string> containers() const;
+
+ private:
+  struct Tracked;
+  std::shared_ptr<Tracked> find(const std::string& id) const;
+  Result<std::string> run_runtime(const std::string& id, const std::vector<std::string>& args,
+                                  const std::string& stdin_data = "",
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
+
+  RuntimeHandler handler_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Tracked>> containers_;  // guarded by mu_
+};
+
+}  // namespace crio::oci

@@ -1,0 +1,58 @@
+#pragma once
+// Starting conmon with its sync and start pipes, and reading its sync-pipe messages.
+
+#include <crio/core/fs.hpp>
+#include <crio/core/status.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace crio::oci::detail {
+
+struct SpawnedConmon {
+  pid_t pid = -1;        // the first conmon process; it forks the monitor and exits
+  fs::UniqueFd sync_r;   // {"data": N, "message": "..."} lines
+  fs::UniqueFd start_w;  // one byte lets conmon go on (when asked for)
+  fs::UniqueFd err_r;    // conmon's stderr until it detaches
+};
+
+// posix_spawn conmon with the sync pipe as fd 3 and (if `start_pipe`) the start pipe
+// as fd 4, the only fds it inherits besides /dev/null stdio and a stderr pipe.
+Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<std::string>& args, bool start_pipe);
+
+// Reaps the first conmon process (it exits right after forking the monitor).
+// Returns its exit status (128 + signal if killed).
+int reap(pid_t pid);
+
+struct SyncMessage {
+  int data = 0;
+  std::string message;
+};
+
+class SyncReader {
+ public:
+  explicit SyncReader(int fd) : fd_(fd) {}
+  // The next message; nullopt on EOF; DeadlineExceeded at `deadline`.
+  Result<std::optional<SyncMessage>> next(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  int fd_;
+  std::string buf_;
+};
+
+// Whatever is readable now (non-blocking), trimmed, at most 4 KiB.
+std::string drain(int fd);
+
+// Turns a runtime's stderr (plain or `--log-format json` lines) into one message.
+std::string runtime_error_text(const std::string& err);
+
+// Waits until the process behind `pidfd` exits; false on timeout.
+bool wait_pidfd(int pidfd, std::chrono::milliseconds timeout);
+int pidfd_open(pid_t pid);
+bool pidfd_signal(int pidfd, int signal);
+
+}  // namespace crio::oci::detail

@@ -1,0 +1,560 @@
+#include <crio/oci/runtime.hpp>
+
+#include <crio/core/fs.hpp>
+#include <crio/core/log.hpp>
+#include <crio/core/process.hpp>
+#include <crio/oci/cgroup_stats.hpp>
+
+#include "conmon.hpp"
+#include "spec_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+namespace crio::oci {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+struct Runtime::Tracked {
+  ContainerProcess proc;
+  fs::UniqueFd pidfd;         // the container's init; -1 if it was gone when we looked
+  fs::UniqueFd conmon_pidfd;  // its monitor
+  std::mutex mu;              // serialises lifecycle calls on this container
+};
+
+namespace {
+
+constexpr size_t kExecOutputMax = 16 * 1024 * 1024;
+
+std::string_view kStatusNames[] = {"created", "running", "paused", "stopped", "unknown"};
+
+bool absolute(const std::string& p) { return !p.empty() && p[0] == '/'; }
+
+Result<pid_t> read_pid_file(const std::string& path) {
+  CRIO_ASSIGN_OR_RETURN(std::string text, fs::read_file(path));
+  try {
+    int pid = std::stoi(text);
+    if (pid > 0) return static_cast<pid_t>(pid);
+  } catch (...) {
+  }
+  return error(Code::kInternal, "pid file {} holds \"{}\"", path, text);
+}
+
+bool is_not_found(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text.find("does not exist") != std::string::npos || text.find("not exist") != std::string::npos ||
+         text.find("no such file") != std::string::npos || text.find("not found") != std::string::npos;
+}
+
+bool already_stopped(const std::string& text) {
+  return text.find("not running") != std::string::npos || text.find("already finished") != std::string::npos ||
+         text.find("stopped") != std::string::npos || text.find("No such process") != std::string::npos;
+}
+
+std::string random_hex(size_t n) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string s;
+  while (s.size() < n) s += fmt::format("{:016x}", rng());
+  return s.substr(0, n);
+}
+
+// Splits conmon's k8s-file log into the two streams: "<time> <stream> <P|F> <text>".
+void parse_exec_log(const std::string& path, ExecResult& result) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto a = line.find(' ');
+    auto b = a == std::string::npos ? a : line.find(' ', a + 1);
+    auto c = b == std::string::npos ? b : line.find(' ', b + 1);
+    if (c == std::string::npos) continue;
+    std::string_view stream(line.data() + a + 1, b - a - 1);
+    std::string_view tag(line.data() + b + 1, c - b - 1);
+    std::string_view text(line.data() + c + 1, line.size() - c - 1);
+    std::string& into = stream == "stderr" ? result.err : result.out;
+    size_t want = text.size() + (tag == "F" ? 1 : 0);
+    if (into.size() + want > kExecOutputMax) {
+      result.truncated = true;
+      into.append(text.substr(0, kExecOutputMax - std::min(kExecOutputMax, into.size())));
+      continue;
+    }
+    into.append(text);
+    if (tag == "F") into.push_back('\n');
+  }
+}
+
+bool wait_for_file(const std::string& path, milliseconds timeout, int alive_pidfd = -1) {
+  auto deadline = Clock::now() + timeout;
+  auto step = milliseconds(1);
+  for (;;) {
+    if (::access(path.c_str(), F_OK) == 0) return true;
+    if (Clock::now() >= deadline) return false;
+    // Once the writer is gone, one last look is all that is left.
+    if (alive_pidfd >= 0 && detail::wait_pidfd(alive_pidfd, milliseconds(0))) {
+      return ::access(path.c_str(), F_OK) == 0;
+    }
+    std::this_thread::sleep_for(step);
+    step = std::min(step * 2, milliseconds(20));
+  }
+}
+
+void kill_conmon_of(const std::string& pidfile) {
+  auto pid = read_pid_file(pidfile);
+  if (!pid.ok()) return;
+  fs::UniqueFd fd(detail::pidfd_open(*pid));
+  if (fd.valid()) detail::pidfd_signal(fd.get(), SIGKILL);
+}
+
+}  // namespace
+
+std::string_view status_name(ContainerStatus status) { return kStatusNames[static_cast<int>(status)]; }
+
+Runtime::Runtime(RuntimeHandler handler) : handler_(std::move(handler)) {}
+Runtime::~Runtime() = default;
+
+std::shared_ptr<Runtime::Tracked> Runtime::find(const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto it = containers_.find(id);
+  return it == containers_.end() ? nullptr : it->second;
+}
+
+std::optional<ContainerProcess> Runtime::process(const std::string& id) const {
+  auto t = find(id);
+  if (!t) return std::nullopt;
+  return t->proc;
+}
+
+std::vector<std::string> Runtime::containers() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, t] : containers_) ids.push_back(id);
+  return ids;
+}
+
+Result<std::string> Runtime::run_runtime(const std::string& id, const std::vector<std::string>& args,
+                                         const std::string& stdin_data, milliseconds timeout) const {
+  std::vector<std::string> argv = {handler_.runtime_path, "--root", handler_.runtime_root, "--log-format", "json"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  process::Options opts;
+  opts.timeout = timeout;
+  opts.stdin_data = stdin_data;
+  CRIO_ASSIGN_OR_RETURN(process::Output out, process::run(argv, opts));
+  const std::string& verb = args.empty() ? handler_.runtime_path : args.front();
+  if (out.timed_out) {
+    return error(Code::kDeadlineExceeded, "container {}: {} {} did not finish in {} ms", id, handler_.name, verb,
+                 timeout.count());
+  }
+  if (out.exit_code != 0) {
+    std::string text = detail::runtime_error_text(out.err);
+    if (text.empty()) text = fmt::format("exit status {}", out.exit_code);
+    Code code = is_not_found(text) ? Code::kNotFound : Code::kFailedPrecondition;
+    return error(code, "container {}: {} {}: {}", id, handler_.name, verb, text);
+  }
+  return std::move(out.out);
+}
+
+Result<pid_t> Runtime::create(const ContainerCreateOptions& o) {
+  if (o.id.empty() || o.id.find('/') != std::string::npos) {
+    return error(Code::kInvalidArgument, "container \"{}\": invalid id", o.id);
+  }
+  for (const auto& [what, path] : {std::pair<const char*, const std::string&>{"bundle", o.bundle},
+                                   {"log path", o.log_path}, {"exit dir", o.exit_dir},
+                                   {"persist dir", o.persist_dir}, {"socket dir", o.socket_dir}}) {
+    if (!absolute(path)) return error(Code::kInvalidArgument, "container {}: {} \"{}\" is not absolute", o.id, what, path);
+  }
+  if (!fs::exists(o.bundle + "/config.json")) {
+    return error(Code::kFailedPrecondition, "container {}: no config.json in bundle {}", o.id, o.bundle);
+  }
+  auto tracked = std::make_shared<Tracked>();
+  {
+    std::lock_guard lock(mu_);
+    if (containers_.count(o.id)) return error(Code::kAlreadyExists, "container {}: already exists", o.id);
+    containers_[o.id] = tracked;  // reserves the id while we work
+  }
+  std::lock_guard clock(tracked->mu);
+  auto fail = [&](Status s) -> Status {
+    {
+      std::lock_guard lock(mu_);
+      containers_.erase(o.id);
+    }
+    kill_conmon_of(o.bundle + "/conmon-pidfile");
+    (void)run_runtime(o.id, {"delete", "--force", o.id}, "", std::chrono::seconds(10));
+    ::unlink((o.exit_dir + "/" + o.id).c_str());
+    ::unlink((o.bundle + "/pidfile").c_str());
+    ::unlink((o.bundle + "/conmon-pidfile").c_str());
+    return s;
+  };
+
+  for (const auto& dir : {o.exit_dir, o.persist_dir, o.socket_dir}) {
+    Status s = fs::make_dirs(dir, 0700);
+    if (!s.ok()) return fail(s.wrap("container " + o.id));
+  }
+  std::string log_dir = std::filesystem::path(o.log_path).parent_path().string();
+  if (Status s = fs::make_dirs(log_dir, 0755); !s.ok()) return fail(s.wrap("container " + o.id));
+  // Stale files from an earlier container of this id would read as ours (and a stale
+  // conmon pid file would send our clean-up's SIGKILL to a stranger).
+  ::unlink((o.exit_dir + "/" + o.id).c_str());
+  ::unlink((o.bundle + "/pidfile").c_str());
+  ::unlink((o.bundle + "/conmon-pidfile").c_str());
+  ::unlink((o.persist_dir + "/oom").c_str());
+  ::unlink((o.persist_dir + "/exit").c_str());
+
+  std::vector<std::string> args = {"--api-version", "1",
+                                   "-c", o.id,
+                                   "-u", o.id,
+                                   "-n", o.name.empty() ? o.id : o.name,
+                                   "-r", handler_.runtime_path,
+                                   "--runtime-arg", "--root=" + handler_.runtime_root,
+                                   "-b", o.bundle,
+                                   "-p", o.bundle + "/pidfile",
+                                   "-P", o.bundle + "/conmon-pidfile",
+                                   "-l", "k8s-file:" + o.log_path,
+                                   "--exit-dir", o.exit_dir,
+                                   "--socket-dir-path", o.socket_dir,
+                                   "--persist-dir", o.persist_dir,
+                                   "--syslog"};
+  if (o.terminal) args.push_back("-t");
+  if (o.open_stdin) args.push_back("-i");
+  if (o.log_size_max) {
+    args.push_back("--log-size-max");
+    args.push_back(std::to_string(*o.log_size_max));
+  }
+
+  auto deadline = Clock::now() + o.timeout;
+  auto spawned = detail::spawn_conmon(handler_.monitor_path, args, true);
+  if (!spawned.ok()) return fail(spawned.status().wrap("container " + o.id));
+  if (!o.conmon_cgroup.empty()) {
+    Status s = move_to_cgroup(spawned->pid, o.conmon_cgroup);
+    if (!s.ok()) {
+      ::kill(spawned->pid, SIGKILL);
+      detail::reap(spawned->pid);
+      return fail(s.wrap("container " + o.id + ": conmon cgroup"));
+    }
+  }
+  char go = 0;
+  if (::write(spawned->start_w.get(), &go, 1) != 1) {
+    ::kill(spawned->pid, SIGKILL);
+    detail::reap(spawned->pid);
+    return fail(error(Code::kInternal, "container {}: writing conmon's start pipe: {}", o.id, std::strerror(errno)));
+  }
+  spawned->start_w.reset();
+  int first_status = detail::reap(spawned->pid);
+
+  detail::SyncReader reader(spawned->sync_r.get());
+  auto msg = reader.next(deadline);
+  if (!msg.ok()) {
+    return fail(error(msg.status().code(), "container {}: {} create: {}", o.id, handler_.name,
+                      msg.status().message()));
+  }
+  if (!msg->has_value()) {
+    std::string err = detail::drain(spawned->err_r.get());
+    return fail(error(Code::kInternal, "container {}: conmon exited ({}) without reporting a pid{}{}", o.id,
+                      first_status, err.empty() ? "" : ": ", err));
+  }
+  const detail::SyncMessage& m = **msg;
+  if (m.data <= 0) {
+    std::string text = detail::runtime_error_text(m.message);
+    if (text.empty()) text = detail::drain(spawned->err_r.get());
+    return fail(error(Code::kFailedPrecondition, "container {}: {} create failed: {}", o.id, handler_.name, text));
+  }
+
+  tracked->proc = ContainerProcess{o.id,       o.name.empty() ? o.id : o.name, m.data, 0, o.bundle, o.log_path,
+                                   o.exit_dir, o.persist_dir,                  o.socket_dir};
+  tracked->pidfd.reset(detail::pidfd_open(m.data));
+  auto conmon_pid = read_pid_file(o.bundle + "/conmon-pidfile");
+  if (conmon_pid.ok()) {
+    tracked->proc.conmon_pid = *conmon_pid;
+    tracked->conmon_pidfd.reset(detail::pidfd_open(*conmon_pid));
+  } else {
+    log::warn("conmon pid file unreadable", {{"id", o.id}, {"error", conmon_pid.status().message()}});
+  }
+  return static_cast<pid_t>(m.data);
+}
+
+Status Runtime::start(const std::string& id) {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  std::lock_guard lock(t->mu);
+  return run_runtime(id, {"start", id}).status();
+}
+
+Result<RuntimeState> Runtime::state(const std::string& id) {
+  CRIO_ASSIGN_OR_RETURN(std::string out, run_runtime(id, {"state", id}, "", std::chrono::seconds(30)));
+  json j = json::parse(out, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return error(Code::kInternal, "container {}: {} state printed no JSON: {}", id, handler_.name, out);
+  }
+  RuntimeState s;
+  s.id = j.value("id", id);
+  s.pid = j.value("pid", 0);
+  s.bundle = j.value("bundle", "");
+  std::string st = j.value("status", "");
+  s.status = st == "created"   ? ContainerStatus::kCreated
+             : st == "running" ? ContainerStatus::kRunning
+             : st == "paused"  ? ContainerStatus::kPaused
+             : st == "stopped" ? ContainerStatus::kStopped
+                               : ContainerStatus::kUnknown;
+  return s;
+}
+
+Status Runtime::kill(const std::string& id, int signal, bool all) {
+  std::vector<std::string> args = {"kill"};
+  if (all) args.push_back("--all");
+  args.push_back(id);
+  args.push_back(std::to_string(signal));
+  return run_runtime(id, args).status();
+}
+
+Status Runtime::stop(const std::string& id, milliseconds timeout, int signal) {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  std::lock_guard lock(t->mu);
+  const std::string exit_file = t->proc.exit_dir + "/" + id;
+  if (fs::exists(exit_file)) return ok_status();
+
+  // Signalling the init through its pidfd is what `runtime kill` does, minus a fork
+  // and exec; the pidfd cannot hit a recycled pid.
+  auto send = [&](int sig) -> Status {
+    if (t->pidfd.valid()) {
+      if (detail::pidfd_signal(t->pidfd.get(), sig) || errno == ESRCH) return ok_status();
+    }
+    Status s = kill(id, sig);
+    if (!s.ok() && already_stopped(s.message())) return ok_status();
+    return s;
+  };
+  auto exited = [&](milliseconds within) {
+    if (t->pidfd.valid()) return detail::wait_pidfd(t->pidfd.get(), within);
+    return wait_for_file(exit_file, within, t->conmon_pidfd.get());
+  };
+
+  bool gone = false;
+  if (timeout.count() > 0 && signal != SIGKILL) {
+    CRIO_RETURN_IF_ERROR(send(signal));
+    gone = exited(timeout);
+  }
+  if (!gone) {
+    CRIO_RETURN_IF_ERROR(send(SIGKILL));
+    if (!exited(std::chrono::seconds(10))) {
+      return error(Code::kDeadlineExceeded, "container {}: still running 10s after SIGKILL", id);
+    }
+  }
+  // conmon writes the exit file once it has drained the container's output.
+  if (!wait_for_file(exit_file, std::chrono::seconds(10), t->conmon_pidfd.get())) {
+    return error(Code::kInternal, "container {}: exited but conmon wrote no exit file {}", id, exit_file);
+  }
+  return ok_status();
+}
+
+Status Runtime::remove(const std::string& id) {
+  auto t = find(id);
+  std::unique_lock<std::mutex> lock;
+  if (t) lock = std::unique_lock(t->mu);
+  auto deleted = run_runtime(id, {"delete", "--force", id});
+  // A container that just exited can leave its cgroup busy for a moment (the runtime's
+  // rmdir fails with EBUSY): let conmon finish reaping it, then try again. Other
+  // failures are not retried: delete runs the poststop hooks, which must run once.
+  auto busy = [&] {
+    return !deleted.ok() && deleted.status().message().find("busy") != std::string::npos;
+  };
+  for (int attempt = 0; attempt < 3 && busy(); ++attempt) {
+    log::warn("runtime delete failed; retrying", {{"id", id}, {"error", deleted.status().message()}});
+    if (t && t->conmon_pidfd.valid()) detail::wait_pidfd(t->conmon_pidfd.get(), std::chrono::seconds(1));
+    std::this_thread::sleep_for(milliseconds(50 << attempt));
+    deleted = run_runtime(id, {"delete", "--force", id});
+  }
+  if (!deleted.ok() && deleted.status().code() != Code::kNotFound) return deleted.status();
+  if (!t) return ok_status();
+
+  // conmon writes the exit file after the container dies: wait for it to finish
+  // before removing its files, or they come back.
+  if (t->conmon_pidfd.valid() && !detail::wait_pidfd(t->conmon_pidfd.get(), std::chrono::seconds(5))) {
+    log::warn("conmon did not exit after delete; killing it", {{"id", id}, {"pid", t->proc.conmon_pid}});
+    detail::pidfd_signal(t->conmon_pidfd.get(), SIGKILL);
+    detail::wait_pidfd(t->conmon_pidfd.get(), std::chrono::seconds(2));
+  }
+  const ContainerProcess& p = t->proc;
+  for (const std::string& f : {p.exit_dir + "/" + id, p.persist_dir + "/exit", p.persist_dir + "/oom",
+                               p.bundle + "/pidfile", p.bundle + "/conmon-pidfile", p.bundle + "/ctl",
+                               p.bundle + "/winsz", p.bundle + "/attach", p.socket_dir + "/" + id}) {
+    ::unlink(f.c_str());
+  }
+  lock.unlock();
+  std::lock_guard g(mu_);
+  containers_.erase(id);
+  return ok_status();
+}
+
+Status Runtime::pause(const std::string& id) { return run_runtime(id, {"pause", id}).status(); }
+
+Status Runtime::unpause(const std::string& id) { return run_runtime(id, {"resume", id}).status(); }
+
+Result<ExecResult> Runtime::exec_sync(const std::string& id, const std::vector<std::string>& argv,
+                                      milliseconds timeout) {
+  if (argv.empty()) return error(Code::kInvalidArgument, "exec in container {}: empty command", id);
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  ContainerProcess p = t->proc;
+
+  CRIO_ASSIGN_OR_RETURN(std::string config, fs::read_file(p.bundle + "/config.json"));
+  json spec = json::parse(config, nullptr, false);
+  if (spec.is_discarded() || !spec.contains("process")) {
+    return error(Code::kInternal, "exec in container {}: {}/config.json has no process", id, p.bundle);
+  }
+  json proc = spec["process"];
+  proc["args"] = argv;
+  proc["terminal"] = false;
+  proc.erase("consoleSize");
+
+  std::string base = absolute(p.persist_dir) ? p.persist_dir : p.bundle;
+  std::string tmpl = base + "/exec-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) {
+    return error(Code::kInternal, "exec in container {}: mkdtemp {}: {}", id, tmpl, std::strerror(errno));
+  }
+  std::string dir = buf.data();
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(dir + "/process.json", proc.dump(), 0600));
+
+  // conmon's -T has whole seconds; round up so a short timeout still gets its time.
+  int64_t timeout_s = timeout.count() > 0 ? (timeout.count() + 999) / 1000 : 0;
+  std::vector<std::string> args = {"--api-version", "1",
+                                   "-c", id,
+                                   "-u", id + "-exec-" + random_hex(8),
+                                   "-n", p.name,
+                                   "-r", handler_.runtime_path,
+                                   "--runtime-arg", "--root=" + handler_.runtime_root,
+                                   "-p", dir + "/pid",
+                                   "-P", dir + "/conmon.pid",
+                                   "-l", "k8s-file:" + dir + "/log",
+                                   "-e", "--exec-process-spec", dir + "/process.json",
+                                   "--syslog"};
+  if (timeout_s > 0) {
+    args.push_back("-T");
+    args.push_back(std::to_string(timeout_s));
+  }
+  auto deadline = Clock::now() + (timeout_s > 0 ? std::chrono::seconds(timeout_s + 10) : std::chrono::hours(24 * 365));
+  CRIO_ASSIGN_OR_RETURN(auto spawned, detail::spawn_conmon(handler_.monitor_path, args, false));
+  detail::reap(spawned.pid);
+
+  detail::SyncReader reader(spawned.sync_r.get());
+  auto first = reader.next(deadline);
+  if (!first.ok() || !first->has_value()) {
+    kill_conmon_of(dir + "/conmon.pid");
+    std::string why = first.ok() ? detail::drain(spawned.err_r.get()) : first.status().message();
+    return error(first.ok() ? Code::kInternal : first.status().code(), "exec in container {}: conmon: {}", id, why);
+  }
+  if ((*first)->data <= 0) {
+    std::string text = detail::runtime_error_text((*first)->message);
+    Code code = is_not_found(text) ? Code::kNotFound : Code::kFailedPrecondition;
+    return error(code, "exec in container {}: {} exec failed: {}", id, handler_.name, text);
+  }
+  ExecResult result;
+  auto second = reader.next(deadline);
+  if (!second.ok()) {
+    // conmon itself hung past its own timeout: kill it and report the timeout.
+    kill_conmon_of(dir + "/conmon.pid");
+    result.timed_out = true;
+  } else if (!second->has_value()) {
+    return error(Code::kInternal, "exec in container {}: conmon exited without an exit code", id);
+  } else {
+    result.exit_code = (*second)->data;
+    if ((*second)->message.find("timed out") != std::string::npos) result.timed_out = true;
+  }
+  if (result.timed_out) result.exit_code = -1;
+  parse_exec_log(dir + "/log", result);
+  return result;
+}
+
+Result<ExitInfo> Runtime::read_exit(const std::string& id) const {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  const std::string path = t->proc.exit_dir + "/" + id;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return error(Code::kNotFound, "container {}: no exit file {} (still running?)", id, path);
+  }
+  CRIO_ASSIGN_OR_RETURN(std::string text, fs::read_file(path));
+  ExitInfo info;
+  try {
+    info.exit_code = std::stoi(text);
+  } catch (...) {
+    return error(Code::kDataLoss, "container {}: exit file {} holds \"{}\"", id, path, text);
+  }
+  info.finished_at = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::seconds(st.st_mtim.tv_sec) +
+                                                                      std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  info.oom_killed = fs::exists(t->proc.persist_dir + "/oom");
+  return info;
+}
+
+Status Runtime::update_resources(const std::string& id, const Resources& resources) {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  std::string body = detail::resources_to_json(resources).dump();
+  std::string file = t->proc.persist_dir + "/.resources-" + random_hex(8) + ".json";
+  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(file, body, 0600));
+  Status s = run_runtime(id, {"update", "--resources", file, id}).status();
+  ::unlink(file.c_str());
+  return s;
+}
+
+Status Runtime::reopen_log(const std::string& id) {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  const std::string ctl = t->proc.bundle + "/ctl";
+  fs::UniqueFd fd(::open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) {
+    Code code = errno == ENXIO || errno == ENOENT ? Code::kFailedPrecondition : Code::kInternal;
+    return error(code, "container {}: conmon control fifo {}: {} (conmon gone?)", id, ctl, std::strerror(errno));
+  }
+  // Message type 2 asks conmon to reopen its log files; height and width are unused.
+  const char msg[] = "2 0 0\n";
+  if (::write(fd.get(), msg, sizeof msg - 1) != static_cast<ssize_t>(sizeof msg - 1)) {
+    return error(Code::kInternal, "container {}: writing {}: {}", id, ctl, std::strerror(errno));
+  }
+  if (!wait_for_file(t->proc.log_path, std::chrono::seconds(3), t->conmon_pidfd.get())) {
+    return error(Code::kDeadlineExceeded, "container {}: conmon did not reopen {} within 3s", id, t->proc.log_path);
+  }
+  return ok_status();
+}
+
+Status Runtime::adopt(const ContainerProcess& p) {
+  if (p.id.empty()) return error(Code::kInvalidArgument, "adopting a container without an id");
+  auto t = std::make_shared<Tracked>();
+  t->proc = p;
+  // Once the exit file exists the pid may belong to someone else.
+  if (p.pid > 0 && !fs::exists(p.exit_dir + "/" + p.id)) t->pidfd.reset(detail::pidfd_open(p.pid));
+  if (p.conmon_pid > 0) {
+    // A recycled pid must not be mistaken for the monitor.
+    auto cmdline = fs::read_file("/proc/" + std::to_string(p.conmon_pid) + "/cmdline");
+    if (cmdline.ok() && cmdline->find("conmon") != std::string::npos) {
+      t->conmon_pidfd.reset(detail::pidfd_open(p.conmon_pid));
+    }
+  }
+  std::lock_guard lock(mu_);
+  if (containers_.count(p.id)) return error(Code::kAlreadyExists, "container {}: already tracked", p.id);
+  containers_[p.id] = std::move(t);
+  return ok_status();
+}
+
+}  // namespace crio::oci
