@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""Side-by-side table of crio-bench results: report.py pull RESULTS_DIR
+"""Side-by-side table of crio-bench results: report.py pull|pods RESULTS_DIR
 
-RESULTS_DIR holds image.json (make_big_image.py's summary), machine.json, one
+pull: RESULTS_DIR holds image.json (make_big_image.py's summary), machine.json, one
 crio-bench pull JSON per daemon (crio.json, containerd.json) and optionally
-image-status-<daemon>.json and list-images-<daemon>.json. Prints a Markdown table."""
+image-status-<daemon>.json and list-images-<daemon>.json.
+pods: RESULTS_DIR holds machine.json and, per daemon, run-pod-seq-<daemon>.json,
+run-pod-par-<daemon>.json and pods-memory-<daemon>.json (pods.sh writes them).
+Prints a Markdown table."""
 import json
 import os
 import sys
@@ -68,10 +71,123 @@ def fmt(v):
     return f"{v:.2f}"
 
 
+def pod_latency_rows(r, label):
+    """RunPodSandbox / StopPodSandbox / RemovePodSandbox median and p95 of one run-pod result."""
+    rows = {}
+    ops = r.get("operations", {})
+    for op, name in [("run", "RunPodSandbox"), ("stop", "StopPodSandbox"), ("remove", "RemovePodSandbox")]:
+        s = ops.get(op, {})
+        if s.get("count"):
+            rows[f"{name}, {label}, median (ms)"] = s["median"]
+            rows[f"{name}, {label}, p95 (ms)"] = s["p95"]
+    rnd = ops.get("round", {})
+    if rnd.get("count"):
+        rows[f"one round of {label} (all started to all answered), median (ms)"] = rnd["median"]
+    cpu = (r.get("daemon") or {}).get("cpu_ms", {})
+    if cpu.get("count"):
+        # /proc counts in 10 ms ticks: the mean over the rounds resolves better than a median.
+        per = cpu["mean"] / max(1, r.get("options", {}).get("parallel", 1))
+        rows[f"daemon CPU per RunPodSandbox, {label}, mean (ms)"] = per
+    run = ops.get("run", {})
+    rows[f"pods {label}: recorded / failed"] = f"{run.get('count', 0)} / {run.get('errors', 0)}"
+    return rows
+
+
+def pod_memory_rows(r):
+    m = r.get("memory") or {}
+    rows = {}
+    n = m.get("pods_created", 0)
+    idle, full = m.get("idle", {}), m.get("with_pods", {})
+    if "vm_rss_mib" in idle:
+        rows["daemon VmRSS idle, before the pods (MiB)"] = idle["vm_rss_mib"]
+    if "vm_rss_mib" in full:
+        rows[f"daemon VmRSS with {n} pods (MiB)"] = full["vm_rss_mib"]
+    after = m.get("after_remove", {})
+    if "vm_rss_mib" in after:
+        rows["daemon VmRSS after removing them (MiB)"] = after["vm_rss_mib"]
+    procs = full.get("processes", {})
+    if "count" in procs:
+        rows[f"per-pod processes with {n} pods (count)"] = str(procs["count"]) + "".join(
+            f" ({v['count']} {c})" for c, v in procs.get("by_comm", {}).items())
+        rows[f"their PSS, total (MiB)"] = procs["pss_mib"]
+    per = m.get("per_pod_kib", {})
+    if per:
+        rows["per pod: daemon growth (KiB)"] = per["daemon_rss"]
+        rows["per pod: processes' PSS (KiB)"] = per["processes_pss"]
+        rows["per pod: total (KiB)"] = per["total"]
+    run = r.get("operations", {}).get("run", {})
+    if run.get("count"):
+        rows[f"RunPodSandbox while filling up to {n}, median (ms)"] = run["median"]
+    return rows
+
+
+def pods_main(res):
+    names, rows, results = [], {}, {}
+    for n in DAEMONS:
+        rows[n] = {}
+        seq = load(os.path.join(res, f"run-pod-seq-{n}.json"))
+        par = load(os.path.join(res, f"run-pod-par-{n}.json"))
+        mem = load(os.path.join(res, f"pods-memory-{n}.json"))
+        results[n] = [x for x in (seq, par, mem) if x]
+        if seq:
+            rows[n].update(pod_latency_rows(seq, "sequential"))
+            d = seq.get("daemon") or {}
+            if "rss_start_mib" in d:
+                rows[n]["daemon VmRSS at start, fresh (MiB)"] = d["rss_start_mib"]
+        if par:
+            rows[n].update(pod_latency_rows(par, f"{par['options']['parallel']} at once"))
+        if mem:
+            rows[n].update(pod_memory_rows(mem))
+        first = (seq or {}).get("first_pod") or (mem or {}).get("first_pod")
+        if first:
+            rows[n]["first pod: state, IP"] = first.get("error") or f"{first.get('state')}, {first.get('ip') or 'no IP'}"
+        left = load(os.path.join(res, f"leftovers-{n}.json"))
+        if left:
+            rows[n]["left after the last RemovePodSandbox: mounts / IP leases / bridge ports"] = (
+                f"{left['mounts']} / {left['ip_leases']} / {left['bridge_ports']}")
+    for n in DAEMONS:
+        for k in rows[n]:
+            if k not in names:
+                names.append(k)
+    for n in DAEMONS:
+        for r in results[n]:
+            rt = r.get("runtime", {})
+            o = r.get("options", {})
+            if r["scenario"] == "pods-memory":
+                what = f"{o.get('pods')} pods held, created {o.get('parallel')} at a time"
+            else:
+                what = f"{o.get('runs')} rounds of {o.get('parallel')} pods after {o.get('warmup')} warm-up"
+            print(f"{n} {r['scenario']}: {rt.get('name', '?')} {rt.get('version', rt.get('error', ''))}, {what}"
+                  + (f"; ABORTED: {r['aborted']}" if r.get("aborted") else ""))
+            for op, s in r.get("operations", {}).items():
+                for msg in s.get("error_messages", []):
+                    print(f"  {n} {r['scenario']} {op} error: {msg}")
+    m = load(os.path.join(res, "machine.json"))
+    if m:
+        print(f"machine: {m.get('cpus')} CPUs, kernel {m.get('kernel')}, load average at start/end: "
+              + " / ".join(" ".join(l) for l in m.get("loadavg", [])))
+    print_table(names, rows)
+
+
+def print_table(names, rows):
+    print()
+    print("| figure | crio | containerd | crio/containerd |")
+    print("| --- | ---: | ---: | ---: |")
+    for k in names:
+        a, b = rows["crio"].get(k), rows["containerd"].get(k)
+        ratio = ""
+        # A ratio of a growth that is ~0 or negative (RSS noise) means nothing.
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 and b > 0:
+            ratio = f"{a / b:.2f}" if a / b >= 0.1 else f"{a / b:.2g}"
+        print(f"| {k} | {fmt(a) if a is not None else '–'} | {fmt(b) if b is not None else '–'} | {ratio} |")
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] != "pull":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("pull", "pods"):
         sys.exit(__doc__)
     res = sys.argv[2]
+    if sys.argv[1] == "pods":
+        return pods_main(res)
     image = load(os.path.join(res, "image.json"))
     if not image:
         sys.exit(f"report.py: no image.json in {res}")
@@ -107,15 +223,7 @@ def main():
     if m:
         print(f"machine: {m.get('cpus')} CPUs, kernel {m.get('kernel')}, load average at start/end: "
               + " / ".join(" ".join(l) for l in m.get("loadavg", [])))
-    print()
-    print("| figure | crio | containerd | crio/containerd |")
-    print("| --- | ---: | ---: | ---: |")
-    for k in names:
-        a, b = rows["crio"].get(k), rows["containerd"].get(k)
-        ratio = ""
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
-            ratio = f"{a / b:.2f}"
-        print(f"| {k} | {fmt(a) if a is not None else '–'} | {fmt(b) if b is not None else '–'} | {ratio} |")
+    print_table(names, rows)
 
 
 if __name__ == "__main__":

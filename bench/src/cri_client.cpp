@@ -98,4 +98,60 @@ std::optional<std::string> CriClient::list(size_t* count) {
   return err;
 }
 
+std::optional<std::string> CriClient::run_pod(const v1::PodSandboxConfig& config, std::string* id) {
+  v1::RunPodSandboxRequest req;
+  *req.mutable_config() = config;
+  v1::RunPodSandboxResponse resp;
+  auto ctx = context();
+  auto err = as_error(runtime_->RunPodSandbox(ctx.get(), req, &resp));
+  if (!err) {
+    if (resp.pod_sandbox_id().empty()) return "RunPodSandbox returned no pod sandbox ID";
+    *id = resp.pod_sandbox_id();
+  }
+  return err;
+}
+
+std::optional<std::string> CriClient::stop_pod(const std::string& id) {
+  v1::StopPodSandboxRequest req;
+  req.set_pod_sandbox_id(id);
+  v1::StopPodSandboxResponse resp;
+  auto ctx = context();
+  return as_error(runtime_->StopPodSandbox(ctx.get(), req, &resp));
+}
+
+std::optional<std::string> CriClient::pod_status(const std::string& id, std::string* state, std::string* ip) {
+  v1::PodSandboxStatusRequest req;
+  req.set_pod_sandbox_id(id);
+  v1::PodSandboxStatusResponse resp;
+  auto ctx = context();
+  auto err = as_error(runtime_->PodSandboxStatus(ctx.get(), req, &resp));
+  if (!err) {
+    *state = v1::PodSandboxState_Name(resp.status().state());
+    *ip = resp.status().network().ip();
+  }
+  return err;
+}
+
+std::optional<std::string> CriClient::remove_pod(const std::string& id) {
+  v1::RemovePodSandboxRequest req;
+  req.set_pod_sandbox_id(id);
+  v1::RemovePodSandboxResponse resp;
+  auto ctx = context();
+  return as_error(runtime_->RemovePodSandbox(ctx.get(), req, &resp));
+}
+
+std::optional<std::string> CriClient::list_pods(const std::map<std::string, std::string>& labels,
+                                                std::vector<std::string>* ids) {
+  v1::ListPodSandboxRequest req;
+  req.mutable_filter()->mutable_label_selector()->insert(labels.begin(), labels.end());
+  v1::ListPodSandboxResponse resp;
+  auto ctx = context();
+  auto err = as_error(runtime_->ListPodSandbox(ctx.get(), req, &resp));
+  if (!err) {
+    ids->clear();
+    for (const auto& pod : resp.items()) ids->push_back(pod.id());
+  }
+  return err;
+}
+
 }  // namespace crio::bench

@@ -7,9 +7,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace crio::bench {
 
@@ -37,6 +39,15 @@ class CriClient {
   std::optional<std::string> status(const std::string& image, bool* present = nullptr,
                                     v1::Image* out = nullptr);
   std::optional<std::string> list(size_t* count = nullptr);
+  // Pod sandboxes: the new pod's ID lands in *id.
+  std::optional<std::string> run_pod(const v1::PodSandboxConfig& config, std::string* id);
+  std::optional<std::string> stop_pod(const std::string& id);
+  // PodSandboxStatus: the state's name and the primary IP ("" without one).
+  std::optional<std::string> pod_status(const std::string& id, std::string* state, std::string* ip);
+  std::optional<std::string> remove_pod(const std::string& id);
+  // IDs of the pods whose labels contain every pair of `labels`.
+  std::optional<std::string> list_pods(const std::map<std::string, std::string>& labels,
+                                       std::vector<std::string>* ids);
 
  private:
   std::string endpoint_;

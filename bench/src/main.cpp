@@ -28,6 +28,10 @@ void usage(FILE* out) {
              "  --daemon-pid PID     sample this process's CPU time and RSS around each round\n"
              "  --between CMD        shell command run untimed after each round (env BENCH_ROUND)\n"
              "  --keep-image         pull: keep the image between rounds (warm pulls)\n"
+             "  --pods N             pods-memory: pods created and held at once (default 100)\n"
+             "  --pod-procs TEXT     pods-memory: count the processes whose command line contains TEXT\n"
+             "                       and their descendants (not the daemon, not crio-bench's ancestors)\n"
+             "  --settle-ms MS       pods-memory: wait before reading memory (default 1000)\n"
              "  --pretty             indent the JSON\n"
              "\nscenarios:\n");
   for (const auto& s : scenarios()) fmt::print(out, "  {:<14} {}\n", s.name, s.help);
@@ -74,6 +78,14 @@ std::optional<std::string> parse(int argc, char** argv, Options& o) {
       auto v = next();
       if (!v) return "--between needs a value";
       o.between_cmd = *v;
+    } else if (a == "--pod-procs") {
+      auto v = next();
+      if (!v) return "--pod-procs needs a value";
+      o.pod_procs = *v;
+    } else if (a == "--pods") {
+      err = integer(o.pods, 1);
+    } else if (a == "--settle-ms") {
+      err = integer(o.settle_ms, 0);
     } else if (a == "--runs") {
       err = integer(o.runs, 1);
     } else if (a == "--parallel") {
@@ -144,7 +156,7 @@ int run(int argc, char** argv) {
       {"started", utc_now()},
       {"runtime", runtime_version(client)},
       {"options", {{"image", o.image}, {"runs", o.runs}, {"parallel", o.parallel}, {"warmup", o.warmup},
-                   {"keep_image", o.keep_image}}},
+                   {"keep_image", o.keep_image}, {"pods", o.pods}}},
   };
   auto start = Clock::now();
   find_scenario(o.scenario)->run(ctx);

@@ -151,6 +151,26 @@ StepError Sampler::timed(const std::string& name, const std::function<StepError(
   return err;
 }
 
+StepError Sampler::timed_parallel(const std::string& name, int parallel,
+                                  const std::function<StepError(int worker)>& body) {
+  if (parallel <= 1) return timed(name, [&] { return body(0); });
+  std::vector<StepError> errors(static_cast<size_t>(parallel));
+  std::barrier gate(parallel);
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(parallel));
+  for (int w = 0; w < parallel; ++w) {
+    workers.emplace_back([&, w] {
+      gate.arrive_and_wait();
+      errors[static_cast<size_t>(w)] = timed(name, [&] { return body(w); });
+    });
+  }
+  for (auto& t : workers) t.join();
+  for (auto& e : errors) {
+    if (e) return e;
+  }
+  return std::nullopt;
+}
+
 void Sampler::run(const RoundPlan& plan) {
   int total = plan.warmup + plan.rounds;
   for (int i = 0; i < total; ++i) {

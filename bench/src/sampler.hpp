@@ -94,6 +94,9 @@ class Sampler {
   explicit Sampler(DaemonProbe& probe) : probe_(probe) {}
   // Times `body` and files the sample (or the error) under `name`.
   StepError timed(const std::string& name, const std::function<StepError()>& body);
+  // `parallel` calls of `body(worker)` released together, each timed under `name`
+  // (e.g. stopping the P pods a round created); returns the first error.
+  StepError timed_parallel(const std::string& name, int parallel, const std::function<StepError(int worker)>& body);
   void run(const RoundPlan& plan);
   // Aborted runs keep their samples; the reason is reported next to them.
   const std::optional<std::string>& aborted() const { return aborted_; }

@@ -15,6 +15,14 @@ const std::vector<Scenario>& scenarios() {
       {"list-images", "ListImages --runs times (--parallel at once)", scenario_list_images},
       {"image-status", "ImageStatus of --image --runs times (pulls it first, untimed, if absent)",
        scenario_image_status},
+      {"run-pod",
+       "RunPodSandbox of a fresh pod (--parallel at once), then StopPodSandbox and RemovePodSandbox (timed as "
+       "'stop', 'remove'), --runs times",
+       scenario_run_pod},
+      {"pods-memory",
+       "--pods pods held at once: daemon RSS/PSS idle and with them, plus the PSS of the processes under "
+       "--pod-procs (needs --daemon-pid); then removes them",
+       scenario_pods_memory},
   };
   return all;
 }

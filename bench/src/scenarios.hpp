@@ -25,6 +25,9 @@ struct Options {
   std::optional<pid_t> daemon_pid;
   std::string between_cmd;    // shell command run untimed after each round's teardown
   bool keep_image = false;    // pull: do not remove between rounds (warm pulls)
+  int pods = 100;             // pods-memory: pods held at once
+  std::string pod_procs;      // pods-memory: command-line marker of the runtime's per-pod processes
+  int settle_ms = 1000;       // pods-memory: wait before reading memory
   bool pretty = false;
 };
 
@@ -51,5 +54,9 @@ StepError run_between_cmd(const Options& options, int round);
 void scenario_pull(Context& ctx);
 void scenario_list_images(Context& ctx);
 void scenario_image_status(Context& ctx);
+
+// Pod sandbox scenarios (pod_scenarios.cpp).
+void scenario_run_pod(Context& ctx);
+void scenario_pods_memory(Context& ctx);
 
 }  // namespace crio::bench
