@@ -3,6 +3,7 @@
 #include "crio/http/status_api.hpp"
 #include "listener.hpp"
 #include "cni_manager.hpp"
+#include "containers.hpp"
 #include "images.hpp"
 #include "pods.hpp"
 #include "readiness.hpp"
@@ -16,7 +17,10 @@
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
 
+#include <fcntl.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <thread>
 
 namespace crio::daemon {
@@ -90,8 +94,13 @@ int serve(const CommandLine& command_line) {
     log::error("cannot restore pod sandboxes", {{"error", restored.message()}});
     return 1;
   }
+  Containers containers(config, pods, **images);
+  if (Status restored = containers.restore(); !restored.ok()) {
+    log::error("cannot restore containers", {{"error", restored.message()}});
+    return 1;
+  }
   RuntimeReadiness readiness(config);
-  RuntimeService runtime_service(config, readiness, cni, pods);
+  RuntimeService runtime_service(config, readiness, cni, pods, containers);
   ImageService image_service(**images);
 
   grpc::ServerBuilder builder;
@@ -112,11 +121,18 @@ int serve(const CommandLine& command_line) {
   http::StatusHandlers status_handlers;
   status_handlers.info = [&config] { return info_json(config); };
   status_handlers.config = [&config] { return core::to_toml(config); };
-  status_handlers.container = [](const std::string& id) -> Result<nlohmann::json> {
-    return error(Code::kNotFound, "container {} not found", id);
+  status_handlers.container = [&containers, &pods](const std::string& id) -> Result<nlohmann::json> {
+    CRIO_ASSIGN_OR_RETURN(Container c, containers.get(id));
+    nlohmann::json out = {{"name", c.full_name},       {"pid", c.process.pid},  {"image", c.image_name},
+                          {"image_ref", c.image_id},   {"created_time", c.created_at},
+                          {"labels", c.spec.labels},   {"annotations", c.spec.annotations},
+                          {"log_path", c.log_path},    {"root", c.rootfs},      {"sandbox", c.pod_id},
+                          {"ip_addresses", nlohmann::json::array()}};
+    if (auto pod = pods.get(c.pod_id); pod.ok()) out["ip_addresses"] = pod->ips;
+    return out;
   };
-  status_handlers.pause = [](const std::string& id) { return error(Code::kNotFound, "container {} not found", id); };
-  status_handlers.unpause = [](const std::string& id) { return error(Code::kNotFound, "container {} not found", id); };
+  status_handlers.pause = [&containers](const std::string& id) { return containers.pause(id); };
+  status_handlers.unpause = [&containers](const std::string& id) { return containers.unpause(id); };
   http::StatusApi status_api(std::move(status_handlers));
 
   Listener listener(io, ListenerHandlers{

@@ -93,7 +93,10 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext* context, const v
       return to_grpc(error(Code::kInvalidArgument, "pod sandbox {}: {}", spec.name, handler.status().message()));
     }
   }
-  auto id = pods_.run(spec, [context] { return context->IsCancelled(); });
+  auto id = pods_.run(spec, [context] {
+    // IsCancelled() turns true only once gRPC noticed; a passed deadline counts too.
+    return context->IsCancelled() || std::chrono::system_clock::now() > context->deadline();
+  });
   if (!id.ok()) return to_grpc(id.status());
   response->set_pod_sandbox_id(*id);
   return grpc::Status::OK;
@@ -101,11 +104,18 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext* context, const v
 
 grpc::Status RuntimeService::StopPodSandbox(grpc::ServerContext*, const v1::StopPodSandboxRequest* request,
                                             v1::StopPodSandboxResponse*) {
+  // The pod's containers stop first: their namespaces are the pod's.
+  if (auto pod = pods_.get(request->pod_sandbox_id()); pod.ok()) {
+    if (crio::Status s = containers_.stop_pod(pod->id); !s.ok()) return to_grpc(s);
+  }
   return to_grpc(pods_.stop(request->pod_sandbox_id()));
 }
 
 grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*, const v1::RemovePodSandboxRequest* request,
                                               v1::RemovePodSandboxResponse*) {
+  if (auto pod = pods_.get(request->pod_sandbox_id()); pod.ok()) {
+    if (crio::Status s = containers_.remove_pod(pod->id); !s.ok()) return to_grpc(s);
+  }
   return to_grpc(pods_.remove(request->pod_sandbox_id()));
 }
 

@@ -4,6 +4,7 @@
 // issue has not landed yet answer UNIMPLEMENTED with their name (unimplemented.cpp).
 
 #include "cni_manager.hpp"
+#include "containers.hpp"
 #include "images.hpp"
 #include "pods.hpp"
 #include "readiness.hpp"
@@ -24,8 +25,9 @@ namespace v1 = ::runtime::v1;
 
 class RuntimeService final : public v1::RuntimeService::Service {
  public:
-  RuntimeService(const core::Config& config, RuntimeReadiness& readiness, CniManager& cni, Pods& pods)
-      : config_(config), readiness_(readiness), cni_(cni), pods_(pods) {}
+  RuntimeService(const core::Config& config, RuntimeReadiness& readiness, CniManager& cni, Pods& pods,
+                 Containers& containers)
+      : config_(config), readiness_(readiness), cni_(cni), pods_(pods), containers_(containers) {}
 
   CRIO_UNARY_RPC(Version);
   CRIO_UNARY_RPC(Status);
@@ -70,6 +72,7 @@ class RuntimeService final : public v1::RuntimeService::Service {
   RuntimeReadiness& readiness_;
   CniManager& cni_;
   Pods& pods_;
+  Containers& containers_;
 };
 
 class ImageService final : public v1::ImageService::Service {

@@ -17,16 +17,6 @@ namespace crio::daemon {
     return unimplemented(#service "." #name);                                              \
   }
 
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, CreateContainer)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, StartContainer)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, StopContainer)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, RemoveContainer)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListContainers)
-CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamContainers)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ContainerStatus)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, UpdateContainerResources)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ReopenContainerLog)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ExecSync)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, Exec)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, Attach)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, PortForward)

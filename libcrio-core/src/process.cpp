@@ -84,6 +84,8 @@ Result<Output> run(const std::vector<std::string>& argv_in, const Options& optio
   posix_spawn_file_actions_adddup2(&actions, in_r.get(), 0);
   posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
+  // Only stdio reaches the child, whatever the caller's other threads have open.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   if (!options.working_dir.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

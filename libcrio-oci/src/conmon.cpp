@@ -116,6 +116,9 @@ Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<
   // fds 3 and 4 survive the exec.
   posix_spawn_file_actions_adddup2(&actions, sync_w.get(), 3);
   if (start_pipe) posix_spawn_file_actions_adddup2(&actions, start_r.get(), 4);
+  // Nothing else of the daemon's reaches conmon, which outlives it: an inherited
+  // listening socket would keep a restarted daemon from binding its address.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 5);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, all;

@@ -163,6 +163,9 @@ TEST_CASE("RuntimeDefault seccomp follows the capabilities", "[oci][spec][seccom
   CHECK(plain["defaultErrnoRet"] == 38);
   CHECK(has_name(plain, "SCMP_ACT_ALLOW", "read"));
   CHECK(has_name(plain, "SCMP_ACT_ALLOW", "chown"));
+  // Networking works under the default profile: a socket is an everyday call.
+  CHECK(has_name(plain, "SCMP_ACT_ALLOW", "socket"));
+  CHECK(has_name(plain, "SCMP_ACT_ALLOW", "connect"));
   CHECK(has_name(plain, "SCMP_ACT_ERRNO", "unshare"));
   CHECK(has_name(plain, "SCMP_ACT_ERRNO", "mount"));
   CHECK(has_name(plain, "SCMP_ACT_ERRNO", "ptrace"));

@@ -1,0 +1,675 @@
+#include "containers.hpp"
+
+#include "container_spec.hpp"
+#include "handlers.hpp"
+
+#include <crio/core/fs.hpp>
+#include <crio/core/log.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+
+namespace crio::daemon {
+namespace {
+
+namespace stdfs = std::filesystem;
+using nlohmann::json;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t to_ns(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Result<std::string> random_id() {
+  unsigned char bytes[32];
+  fs::UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() || ::read(fd.get(), bytes, sizeof bytes) != static_cast<ssize_t>(sizeof bytes)) {
+    return error(Code::kInternal, "reading /dev/urandom: {}", std::strerror(errno));
+  }
+  std::string hex;
+  for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
+  return hex;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Runs its steps backwards unless dismissed: what a failed CreateContainer undoes.
+class Undo {
+ public:
+  ~Undo() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+  }
+  void add(std::function<void()> step) { steps_.push_back(std::move(step)); }
+  void dismiss() { steps_.clear(); }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+};
+
+json to_json(const Container& c) {
+  json mounts = json::array();
+  for (const auto& m : c.spec.mounts) {
+    mounts.push_back({{"container_path", m.container_path},
+                      {"host_path", m.host_path},
+                      {"readonly", m.readonly},
+                      {"propagation", m.propagation}});
+  }
+  return {
+      {"id", c.id},
+      {"pod_id", c.pod_id},
+      {"full_name", c.full_name},
+      {"spec",
+       {{"name", c.spec.name},
+        {"attempt", c.spec.attempt},
+        {"image", c.spec.image},
+        {"command", c.spec.command},
+        {"args", c.spec.args},
+        {"labels", c.spec.labels},
+        {"annotations", c.spec.annotations},
+        {"log_path", c.spec.log_path},
+        {"mounts", mounts},
+        {"tty", c.spec.tty},
+        {"stdin", c.spec.stdin_open},
+        {"stdin_once", c.spec.stdin_once}}},
+      {"image_id", c.image_id},
+      {"image_name", c.image_name},
+      {"runtime_handler", c.runtime_handler},
+      {"state", static_cast<int>(c.state)},
+      {"created_at", c.created_at},
+      {"started_at", c.started_at},
+      {"finished_at", c.finished_at},
+      {"exit_code", c.exit_code},
+      {"reason", c.reason},
+      {"message", c.message},
+      {"log_path", c.log_path},
+      {"bundle", c.bundle},
+      {"rootfs", c.rootfs},
+      {"stop_signal", c.stop_signal},
+      {"user", {{"uid", c.user.uid}, {"gid", c.user.gid}, {"additional_gids", c.user.additional_gids}}},
+      {"process",
+       {{"pid", c.process.pid},
+        {"conmon_pid", c.process.conmon_pid},
+        {"bundle", c.process.bundle},
+        {"log_path", c.process.log_path},
+        {"exit_dir", c.process.exit_dir},
+        {"persist_dir", c.process.persist_dir},
+        {"socket_dir", c.process.socket_dir}}},
+  };
+}
+
+Container from_json(const json& j) {
+  Container c;
+  c.id = j.at("id");
+  c.pod_id = j.at("pod_id");
+  c.full_name = j.at("full_name");
+  const json& s = j.at("spec");
+  c.spec.name = s.at("name");
+  c.spec.attempt = s.at("attempt");
+  c.spec.image = s.at("image");
+  c.spec.command = s.value("command", std::vector<std::string>{});
+  c.spec.args = s.value("args", std::vector<std::string>{});
+  c.spec.labels = s.value("labels", std::map<std::string, std::string>{});
+  c.spec.annotations = s.value("annotations", std::map<std::string, std::string>{});
+  c.spec.log_path = s.value("log_path", "");
+  c.spec.tty = s.value("tty", false);
+  c.spec.stdin_open = s.value("stdin", false);
+  c.spec.stdin_once = s.value("stdin_once", false);
+  for (const auto& m : s.value("mounts", json::array())) {
+    c.spec.mounts.push_back({m.at("container_path"), m.at("host_path"), m.at("readonly"), m.at("propagation")});
+  }
+  c.image_id = j.at("image_id");
+  c.image_name = j.value("image_name", "");
+  c.runtime_handler = j.value("runtime_handler", "");
+  c.state = static_cast<ContainerState>(j.at("state").get<int>());
+  c.created_at = j.value("created_at", int64_t{0});
+  c.started_at = j.value("started_at", int64_t{0});
+  c.finished_at = j.value("finished_at", int64_t{0});
+  c.exit_code = j.value("exit_code", 0);
+  c.reason = j.value("reason", "");
+  c.message = j.value("message", "");
+  c.log_path = j.value("log_path", "");
+  c.bundle = j.value("bundle", "");
+  c.rootfs = j.value("rootfs", "");
+  c.stop_signal = j.value("stop_signal", SIGTERM);
+  if (auto u = j.find("user"); u != j.end() && u->is_object()) {
+    c.user.uid = u->value("uid", 0u);
+    c.user.gid = u->value("gid", 0u);
+    c.user.additional_gids = u->value("additional_gids", std::vector<uint32_t>{});
+  }
+  const json& p = j.at("process");
+  c.process.id = c.id;
+  c.process.name = c.full_name;
+  c.process.pid = p.value("pid", 0);
+  c.process.conmon_pid = p.value("conmon_pid", 0);
+  c.process.bundle = p.value("bundle", "");
+  c.process.log_path = p.value("log_path", "");
+  c.process.exit_dir = p.value("exit_dir", "");
+  c.process.persist_dir = p.value("persist_dir", "");
+  c.process.socket_dir = p.value("socket_dir", "");
+  return c;
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+void apply_exit(Container& c, const oci::ExitInfo& exit) {
+  c.state = ContainerState::kExited;
+  c.exit_code = exit.exit_code;
+  c.finished_at = to_ns(exit.finished_at);
+  c.reason = exit.oom_killed ? "OOMKilled" : exit.exit_code == 0 ? "Completed" : "Error";
+  // The exit file's mtime is only as fine as the filesystem's clock.
+  if (c.started_at != 0 && c.finished_at < c.started_at) c.finished_at = c.started_at;
+}
+
+}  // namespace
+
+Containers::Containers(const core::Config& config, Pods& pods, Images& images)
+    : config_(config),
+      pods_(pods),
+      images_(images),
+      state_dir_(config.root + "/crio/containers"),
+      run_root_(config.runroot + "/crio/containers") {}
+
+Containers::~Containers() {
+  stopping_ = true;
+  if (watcher_.joinable()) watcher_.join();
+}
+
+std::string Containers::full_name(const ContainerSpec& spec, const PodSpec& pod) {
+  return fmt::format("k8s_{}_{}_{}_{}_{}", spec.name, pod.name, pod.pod_namespace, pod.uid, spec.attempt);
+}
+
+std::string Containers::state_file(const std::string& id) const { return state_dir_ + "/" + id + ".json"; }
+
+Status Containers::persist(const Container& container) const {
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(state_dir_, 0700));
+  return fs::write_file_atomic(state_file(container.id), to_json(container).dump(), 0600);
+}
+
+std::shared_ptr<std::mutex> Containers::lock_for(const std::string& id) {
+  std::unique_lock lock(mutex_);
+  auto& m = locks_[id];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
+}
+
+Result<oci::Runtime*> Containers::runtime_for(const std::string& name) {
+  std::lock_guard lock(runtimes_mutex_);
+  const std::string& key = name.empty() ? config_.default_runtime : name;
+  auto it = runtimes_.find(key);
+  if (it != runtimes_.end()) return it->second.get();
+  CRIO_ASSIGN_OR_RETURN(oci::RuntimeHandler handler, runtime_handler(config_, key));
+  auto runtime = std::make_unique<oci::Runtime>(std::move(handler));
+  oci::Runtime* raw = runtime.get();
+  runtimes_[key] = std::move(runtime);
+  return raw;
+}
+
+Result<std::string> Containers::resolve_id(const std::string& id_or_prefix) const {
+  if (id_or_prefix.empty()) return error(Code::kInvalidArgument, "no container ID given");
+  std::shared_lock lock(mutex_);
+  if (containers_.count(id_or_prefix)) return id_or_prefix;
+  std::string match;
+  for (auto it = containers_.lower_bound(id_or_prefix); it != containers_.end() && starts_with(it->first, id_or_prefix);
+       ++it) {
+    if (!match.empty()) return error(Code::kInvalidArgument, "container ID prefix {} is ambiguous", id_or_prefix);
+    match = it->first;
+  }
+  if (match.empty()) return error(Code::kNotFound, "container {} not found", id_or_prefix);
+  return match;
+}
+
+Status Containers::restore() {
+  std::error_code ec;
+  if (stdfs::exists(state_dir_, ec)) {
+    for (const auto& entry : stdfs::directory_iterator(state_dir_, ec)) {
+      if (entry.path().extension() != ".json") continue;
+      auto text = fs::read_file(entry.path().string());
+      if (!text.ok()) {
+        log::warn("cannot read a container state file",
+                  {{"file", entry.path().string()}, {"error", text.status().message()}});
+        continue;
+      }
+      auto j = json::parse(*text, nullptr, false);
+      Container c;
+      try {
+        if (j.is_discarded()) throw std::runtime_error("not JSON");
+        c = from_json(j);
+      } catch (const std::exception& e) {
+        log::warn("ignoring a broken container state file", {{"file", entry.path().string()}, {"error", e.what()}});
+        continue;
+      }
+      if (c.state != ContainerState::kExited) {
+        auto runtime = runtime_for(c.runtime_handler);
+        if (!runtime.ok()) {
+          log::warn("container's runtime handler is gone", {{"id", c.id}, {"error", runtime.status().message()}});
+          c.state = ContainerState::kUnknown;
+        } else if (Status s = (*runtime)->adopt(c.process); !s.ok()) {
+          log::warn("cannot adopt a container", {{"id", c.id}, {"error", s.message()}});
+        }
+      }
+      std::unique_lock lock(mutex_);
+      names_[c.full_name] = c.id;
+      containers_[c.id] = std::move(c);
+    }
+  }
+  // A crash in the middle of CreateContainer leaves a writable layer or a bundle with
+  // no state file: nothing refers to them any more.
+  storage::Store& store = images_.store();
+  for (const auto& layer : store.containers()) {
+    std::shared_lock lock(mutex_);
+    if (containers_.count(layer.id)) continue;
+    lock.unlock();
+    log::info("removing an orphaned container layer", {{"id", layer.id}});
+    (void)store.unmount(layer.id, true);
+    (void)store.delete_container(layer.id);
+  }
+  for (const auto& entry : stdfs::directory_iterator(run_root_, ec)) {
+    std::shared_lock lock(mutex_);
+    if (containers_.count(entry.path().filename().string())) continue;
+    lock.unlock();
+    std::error_code ignored;
+    stdfs::remove_all(entry.path(), ignored);
+  }
+  // Exits that happened while the daemon was down.
+  for (const Container& c : list()) {
+    if (c.state == ContainerState::kRunning || c.state == ContainerState::kCreated) check_exit(c.id);
+  }
+  if (!watcher_.joinable()) watcher_ = std::thread([this] { watch_exits(); });
+  return ok_status();
+}
+
+bool Containers::check_exit(const std::string& id) {
+  Container snapshot;
+  {
+    std::shared_lock lock(mutex_);
+    auto it = containers_.find(id);
+    if (it == containers_.end() || it->second.state == ContainerState::kExited) return false;
+    snapshot = it->second;
+  }
+  auto runtime = runtime_for(snapshot.runtime_handler);
+  if (!runtime.ok()) return false;
+  auto exit = (*runtime)->read_exit(id);
+  if (!exit.ok()) return false;
+  {
+    std::unique_lock lock(mutex_);
+    auto it = containers_.find(id);
+    if (it == containers_.end() || it->second.state == ContainerState::kExited) return false;
+    apply_exit(it->second, *exit);
+    // A container that never started has no start time; keep the report coherent.
+    snapshot = it->second;
+  }
+  if (Status s = persist(snapshot); !s.ok())
+    log::warn("cannot persist a container exit", {{"id", id}, {"error", s.message()}});
+  log::info("container exited", {{"id", id}, {"exit_code", snapshot.exit_code}});
+  return true;
+}
+
+void Containers::watch_exits() {
+  while (!stopping_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::vector<std::string> running;
+    {
+      std::shared_lock lock(mutex_);
+      for (const auto& [id, c] : containers_) {
+        if (c.state == ContainerState::kRunning) running.push_back(id);
+      }
+    }
+    for (const auto& id : running) {
+      if (stopping_) return;
+      check_exit(id);
+    }
+  }
+}
+
+struct Containers::Creation {
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  Result<std::string> result = Status(Code::kUnavailable, "in progress");
+};
+
+Result<std::string> Containers::create(const std::string& pod_id, const ContainerSpec& spec,
+                                       const std::function<bool()>& client_gone) {
+  if (spec.name.empty()) return error(Code::kInvalidArgument, "container config has no metadata.name");
+  if (spec.image.empty()) return error(Code::kInvalidArgument, "container {}: no image given", spec.name);
+  auto pod = pods_.get(pod_id);
+  if (!pod.ok()) return error(Code::kNotFound, "container {}: pod sandbox {} not found", spec.name, pod_id);
+  if (pod->state != PodState::kReady) {
+    return error(Code::kFailedPrecondition, "container {}: pod sandbox {} is not ready", spec.name, pod->id);
+  }
+  const std::string name = full_name(spec, pod->spec);
+
+  std::shared_ptr<Creation> creation;
+  {
+    std::unique_lock lock(mutex_);
+    if (auto it = creating_.find(name); it != creating_.end()) {
+      // The kubelet retrying a CreateContainer that is still running: wait for it and
+      // answer with its result.
+      auto first = it->second;
+      lock.unlock();
+      Result<std::string> result = [&] {
+        std::unique_lock wait(first->mutex);
+        first->done_cv.wait(wait, [&] { return first->done; });
+        return first->result;
+      }();
+      // Delivered only if this caller is still there; otherwise the next retry gets it.
+      if (result.ok() && !(client_gone && client_gone())) {
+        std::unique_lock relock(mutex_);
+        undelivered_.erase(*result);
+      }
+      return result;
+    }
+    if (auto it = names_.find(name); it != names_.end()) {
+      if (undelivered_.count(it->second)) {  // the answer an earlier caller missed
+        if (!(client_gone && client_gone())) undelivered_.erase(it->second);
+        return it->second;
+      }
+      return error(Code::kAlreadyExists, "container name {} is reserved by container {}", name, it->second);
+    }
+    creation = std::make_shared<Creation>();
+    creating_[name] = creation;
+  }
+
+  Result<std::string> result = do_create(*pod, spec, name);
+  {
+    std::unique_lock lock(mutex_);
+    creating_.erase(name);
+    if (result.ok() && client_gone && client_gone()) undelivered_.insert(*result);
+  }
+  {
+    std::lock_guard done(creation->mutex);
+    creation->result = result;
+    creation->done = true;
+  }
+  creation->done_cv.notify_all();
+  return result;
+}
+
+Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpec& spec, const std::string& name) {
+  const Pod* pod = &pod_ref;
+  CRIO_ASSIGN_OR_RETURN(std::string id, random_id());
+
+  Undo undo;
+  {
+    std::unique_lock lock(mutex_);
+    if (auto it = names_.find(name); it != names_.end()) {
+      return error(Code::kAlreadyExists, "container name {} is reserved for {}", name, it->second);
+    }
+    names_[name] = id;
+  }
+  undo.add([this, name] {
+    std::unique_lock lock(mutex_);
+    names_.erase(name);
+  });
+
+  auto image = images_.find(spec.image);
+  if (!image) return error(Code::kNotFound, "container {}: image {} not found", spec.name, spec.image);
+  CRIO_ASSIGN_OR_RETURN(ImageConfig image_config, parse_image_config(image->image.config));
+  CRIO_ASSIGN_OR_RETURN(int stop_signal, parse_signal(image_config.stop_signal));
+
+  storage::Store& store = images_.store();
+  CRIO_RETURN_IF_ERROR(store.create_container(id, image->image.id).status());
+  undo.add([&store, id] { (void)store.delete_container(id); });
+  CRIO_ASSIGN_OR_RETURN(std::string rootfs, store.mount(id));
+  undo.add([&store, id] { (void)store.unmount(id, true); });
+
+  pid_t target_pid = 0;
+  if (spec.pid_mode == NamespaceMode::kTarget) {
+    auto target = get(spec.target_id);
+    if (!target.ok() || target->pod_id != pod->id) {
+      return error(Code::kNotFound, "container {}: target container {} not found in pod {}", spec.name, spec.target_id,
+                   pod->id);
+    }
+    if (target->state != ContainerState::kRunning || target->process.pid <= 0) {
+      return error(Code::kFailedPrecondition, "container {}: target container {} is not running", spec.name,
+                   target->id);
+    }
+    target_pid = target->process.pid;
+  }
+  CRIO_ASSIGN_OR_RETURN(oci::Spec oci_spec,
+                        build_container_spec(config_, SpecInputs{id, rootfs, pod, &spec, &image_config, target_pid}));
+  const std::string bundle = run_root_ + "/" + id;
+  undo.add([bundle] {
+    std::error_code ec;
+    stdfs::remove_all(bundle, ec);
+  });
+  CRIO_RETURN_IF_ERROR(oci::write_bundle(bundle, oci_spec));
+
+  std::string log_path;
+  if (!spec.log_path.empty()) {
+    std::string dir = pod->spec.log_directory.empty() ? config_.log_dir + "/" + pod->id : pod->spec.log_directory;
+    log_path = spec.log_path[0] == '/' ? spec.log_path : dir + "/" + spec.log_path;
+  } else {
+    log_path = config_.log_dir + "/" + pod->id + "/" + id + ".log";
+  }
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(parent_of(log_path), 0755));
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(config_.container_exits_dir, 0700));
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(config_.container_attach_socket_dir, 0755));
+
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(pod->spec.runtime_handler));
+  oci::ContainerCreateOptions options;
+  options.id = id;
+  options.name = name;
+  options.bundle = bundle;
+  options.log_path = log_path;
+  options.exit_dir = config_.container_exits_dir;
+  options.persist_dir = bundle;
+  options.socket_dir = config_.container_attach_socket_dir;
+  options.terminal = spec.tty;
+  options.open_stdin = spec.stdin_open;
+  if (config_.log_size_max > 0) options.log_size_max = config_.log_size_max;
+  auto pid = runtime->create(options);
+  if (!pid.ok()) return pid.status().wrap(fmt::format("creating container {} ({})", spec.name, id));
+  undo.add([runtime, id] { (void)runtime->remove(id); });
+
+  Container c;
+  c.id = id;
+  c.pod_id = pod->id;
+  c.full_name = name;
+  c.spec = spec;
+  c.image_id = image->image.id;
+  c.image_name = image->image.names.empty() ? spec.image : image->image.names.front();
+  c.runtime_handler = runtime->handler().name;
+  c.state = ContainerState::kCreated;
+  c.created_at = now_ns();
+  c.log_path = log_path;
+  c.bundle = bundle;
+  c.rootfs = rootfs;
+  c.stop_signal = stop_signal;
+  c.user = oci_spec.process.user;
+  c.process = runtime->process(id).value_or(oci::ContainerProcess{});
+  c.process.id = id;
+  c.process.name = name;
+  if (c.process.pid == 0) c.process.pid = *pid;
+  CRIO_RETURN_IF_ERROR(persist(c));
+  {
+    std::unique_lock lock(mutex_);
+    containers_[id] = std::move(c);
+  }
+  undo.dismiss();
+  log::info("created container", {{"id", id}, {"name", name}});
+  return id;
+}
+
+Status Containers::start(const std::string& id_or_prefix) {
+  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
+  auto lock_ptr = lock_for(id);
+  std::lock_guard guard(*lock_ptr);
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id));
+  if (c.state != ContainerState::kCreated) {
+    return error(Code::kFailedPrecondition, "container {} is not in the CREATED state", id);
+  }
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  // Taken before the start: a short-lived container may be gone when start returns,
+  // and its exit time must not precede its start time.
+  const int64_t started_at = now_ns();
+  if (Status s = runtime->start(id); !s.ok()) {
+    check_exit(id);
+    return s.wrap(fmt::format("starting container {}", id));
+  }
+  {
+    std::unique_lock lock(mutex_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return error(Code::kNotFound, "container {} not found", id);
+    if (it->second.state == ContainerState::kCreated) it->second.state = ContainerState::kRunning;
+    it->second.started_at = started_at;
+    if (it->second.finished_at != 0 && it->second.finished_at < started_at) it->second.finished_at = started_at;
+    c = it->second;
+  }
+  return persist(c);
+}
+
+Status Containers::stop(const std::string& id_or_prefix, std::chrono::seconds timeout) {
+  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
+  auto lock_ptr = lock_for(id);
+  std::lock_guard guard(*lock_ptr);
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id));
+  if (c.state == ContainerState::kExited) return ok_status();
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  if (Status s = runtime->stop(id, std::chrono::duration_cast<std::chrono::milliseconds>(timeout), c.stop_signal);
+      !s.ok()) {
+    if (check_exit(id)) return ok_status();
+    return s.wrap(fmt::format("stopping container {}", id));
+  }
+  check_exit(id);
+  return ok_status();
+}
+
+Status Containers::remove(const std::string& id_or_prefix) {
+  auto resolved = resolve_id(id_or_prefix);
+  if (!resolved.ok()) return resolved.status().code() == Code::kNotFound ? ok_status() : resolved.status();
+  const std::string id = *resolved;
+  CRIO_RETURN_IF_ERROR(stop(id, std::chrono::seconds(0)));
+  auto lock_ptr = lock_for(id);
+  std::lock_guard guard(*lock_ptr);
+  auto c = get(id);
+  if (!c.ok()) return ok_status();
+  if (auto runtime = runtime_for(c->runtime_handler); runtime.ok()) {
+    CRIO_RETURN_IF_ERROR((*runtime)->remove(id));
+  }
+  storage::Store& store = images_.store();
+  if (store.container(id)) {
+    CRIO_RETURN_IF_ERROR(store.unmount(id, true));
+    CRIO_RETURN_IF_ERROR(store.delete_container(id));
+  }
+  std::error_code ec;
+  stdfs::remove_all(c->bundle, ec);
+  CRIO_RETURN_IF_ERROR(fs::remove_file(state_file(id)));
+  {
+    std::unique_lock lock(mutex_);
+    names_.erase(c->full_name);
+    undelivered_.erase(id);
+    containers_.erase(id);
+    locks_.erase(id);
+  }
+  log::info("removed container", {{"id", id}});
+  return ok_status();
+}
+
+Result<Container> Containers::get(const std::string& id_or_prefix) const {
+  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
+  std::shared_lock lock(mutex_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return error(Code::kNotFound, "container {} not found", id_or_prefix);
+  return it->second;
+}
+
+std::vector<Container> Containers::list(const ContainerFilter& filter) const {
+  std::vector<Container> out;
+  std::shared_lock lock(mutex_);
+  for (const auto& [id, c] : containers_) {
+    if (!filter.id.empty() && !starts_with(id, filter.id)) continue;
+    if (!filter.pod_id.empty() && !starts_with(c.pod_id, filter.pod_id)) continue;
+    if (filter.state && c.state != *filter.state) continue;
+    bool labels_match = true;
+    for (const auto& [k, v] : filter.label_selector) {
+      auto it = c.spec.labels.find(k);
+      if (it == c.spec.labels.end() || it->second != v) labels_match = false;
+    }
+    if (labels_match) out.push_back(c);
+  }
+  return out;
+}
+
+Result<oci::ExecResult> Containers::exec_sync(const std::string& id_or_prefix, const std::vector<std::string>& argv,
+                                              std::chrono::seconds timeout) {
+  if (argv.empty()) return error(Code::kInvalidArgument, "ExecSync: no command given");
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
+  if (c.state != ContainerState::kRunning) {
+    return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  }
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  return runtime->exec_sync(c.id, argv, std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+}
+
+Status Containers::update_resources(const std::string& id_or_prefix, const oci::Resources& resources) {
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
+  if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) {
+    return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  }
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  return runtime->update_resources(c.id, resources).wrap(fmt::format("updating the resources of container {}", c.id));
+}
+
+Status Containers::reopen_log(const std::string& id_or_prefix) {
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
+  if (c.state != ContainerState::kRunning) {
+    return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  }
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  return runtime->reopen_log(c.id).wrap(fmt::format("reopening the log of container {}", c.id));
+}
+
+Status Containers::pause(const std::string& id_or_prefix) {
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
+  if (c.state != ContainerState::kRunning) return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  return runtime->pause(c.id);
+}
+
+Status Containers::unpause(const std::string& id_or_prefix) {
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
+  if (c.state != ContainerState::kRunning) return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  return runtime->unpause(c.id);
+}
+
+Status Containers::stop_pod(const std::string& pod_id) {
+  ContainerFilter filter;
+  filter.pod_id = pod_id;
+  for (const Container& c : list(filter)) {
+    if (c.pod_id != pod_id) continue;
+    // The kubelet already gave the containers their grace period before this call.
+    CRIO_RETURN_IF_ERROR(stop(c.id, std::chrono::seconds(0)));
+  }
+  return ok_status();
+}
+
+Status Containers::remove_pod(const std::string& pod_id) {
+  ContainerFilter filter;
+  filter.pod_id = pod_id;
+  for (const Container& c : list(filter)) {
+    if (c.pod_id != pod_id) continue;
+    CRIO_RETURN_IF_ERROR(remove(c.id));
+  }
+  return ok_status();
+}
+
+}  // namespace crio::daemon

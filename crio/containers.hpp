@@ -1,0 +1,181 @@
+#pragma once
+// Containers: from CreateContainer to RemoveContainer, each running under conmon with
+// the pod's runtime handler; persisted so they survive a daemon restart or crash (a
+// container keeps running while the daemon is down), answered from memory for the
+// kubelet's polling, and watched for their exit.
+
+#include "images.hpp"
+#include "pods.hpp"
+
+#include <crio/core/config.hpp>
+#include <crio/oci/runtime.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace crio::daemon {
+
+enum class ContainerState { kCreated = 0, kRunning = 1, kExited = 2, kUnknown = 3 };
+
+struct ContainerMount {
+  std::string container_path;
+  std::string host_path;
+  bool readonly = false;
+  int propagation = 0;  // CRI MountPropagation: 0 private, 1 host-to-container, 2 bidirectional
+};
+
+struct SeccompProfile {
+  enum class Kind { kDefault = 0, kRuntimeDefault = 1, kUnconfined = 2, kLocalhost = 3 };
+  Kind kind = Kind::kDefault;  // kDefault: what the config's seccomp_profile says
+  std::string localhost_path;
+};
+
+// A CreateContainer request as plain types (server/container.cpp translates).
+struct ContainerSpec {
+  std::string name;
+  uint32_t attempt = 0;
+  std::string image;  // as the client named it
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::string working_dir;
+  std::vector<std::pair<std::string, std::string>> envs;
+  std::vector<ContainerMount> mounts;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::string log_path;  // relative to the pod's log directory
+  bool stdin_open = false;
+  bool stdin_once = false;
+  bool tty = false;
+
+  // linux.resources
+  std::optional<int64_t> cpu_period, cpu_quota, cpu_shares, memory_limit, oom_score_adj;
+  std::string cpuset_cpus, cpuset_mems;
+  std::vector<std::pair<std::string, uint64_t>> hugepages;  // page size → bytes
+
+  // linux.security_context
+  std::vector<std::string> add_capabilities, drop_capabilities;
+  bool privileged = false;
+  NamespaceMode pid_mode = NamespaceMode::kContainer;
+  std::string target_id;  // with pid_mode kTarget: the container whose PID namespace to join
+  std::optional<int64_t> run_as_user, run_as_group;
+  std::string run_as_username;
+  std::vector<int64_t> supplemental_groups;
+  bool readonly_rootfs = false;
+  bool no_new_privs = false;
+  std::vector<std::string> masked_paths, readonly_paths;
+  bool masked_paths_set = false, readonly_paths_set = false;
+  SeccompProfile seccomp;
+};
+
+struct Container {
+  std::string id;
+  std::string pod_id;
+  std::string full_name;  // k8s_<name>_<pod>_<namespace>_<uid>_<attempt>
+  ContainerSpec spec;
+  std::string image_id;
+  std::string image_name;  // the image's first tag, else the requested name
+  std::string runtime_handler;
+  ContainerState state = ContainerState::kCreated;
+  int64_t created_at = 0;  // ns since the epoch
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  int32_t exit_code = 0;
+  std::string reason;  // Completed, Error, OOMKilled
+  std::string message;
+  std::string log_path;  // absolute
+  std::string bundle;
+  std::string rootfs;
+  int stop_signal = 15;
+  oci::User user;  // the process's uid, gid and supplemental groups as resolved
+  oci::ContainerProcess process;
+};
+
+struct ContainerFilter {
+  std::string id;  // exact or prefix
+  std::string pod_id;
+  std::optional<ContainerState> state;
+  std::map<std::string, std::string> label_selector;
+};
+
+class Containers {
+ public:
+  Containers(const core::Config& config, Pods& pods, Images& images);
+  ~Containers();
+
+  // Reads every persisted container, adopts it into its runtime and reads the exits
+  // that happened while the daemon was down; then starts the exit watcher.
+  Status restore();
+
+  // `client_gone` tells whether the caller stopped waiting (its deadline passed): the
+  // result is then kept for the retry the kubelet makes with the same name.
+  Result<std::string> create(const std::string& pod_id, const ContainerSpec& spec,
+                             const std::function<bool()>& client_gone = {});
+  Status start(const std::string& id);
+  // Idempotent; a zero timeout kills at once.
+  Status stop(const std::string& id, std::chrono::seconds timeout);
+  // Idempotent: an unknown container is fine.
+  Status remove(const std::string& id);
+  Result<Container> get(const std::string& id) const;
+  std::vector<Container> list(const ContainerFilter& filter = {}) const;
+  Result<oci::ExecResult> exec_sync(const std::string& id, const std::vector<std::string>& argv,
+                                    std::chrono::seconds timeout);
+
+  // Both need a running (or created) container; FailedPrecondition otherwise.
+  Status update_resources(const std::string& id, const oci::Resources& resources);
+  Status reopen_log(const std::string& id);
+  // For the status API's /pause and /unpause.
+  Status pause(const std::string& id);
+  Status unpause(const std::string& id);
+
+  // For StopPodSandbox / RemovePodSandbox.
+  Status stop_pod(const std::string& pod_id);
+  Status remove_pod(const std::string& pod_id);
+
+  static std::string full_name(const ContainerSpec& spec, const PodSpec& pod);
+
+ private:
+  struct Creation;
+
+  Result<std::string> do_create(const Pod& pod, const ContainerSpec& spec, const std::string& name);
+  Result<std::string> resolve_id(const std::string& id_or_prefix) const;
+  Result<oci::Runtime*> runtime_for(const std::string& handler);
+  Status persist(const Container& container) const;
+  std::string state_file(const std::string& id) const;
+  std::shared_ptr<std::mutex> lock_for(const std::string& id);
+  // Marks `id` EXITED when its exit file is there; true when it changed.
+  bool check_exit(const std::string& id);
+  void watch_exits();
+
+  const core::Config& config_;
+  Pods& pods_;
+  Images& images_;
+  std::string state_dir_;
+  std::string run_root_;
+
+  std::mutex runtimes_mutex_;
+  std::map<std::string, std::unique_ptr<oci::Runtime>> runtimes_;  // by handler name; guarded by runtimes_mutex_
+
+  mutable std::shared_mutex mutex_;
+  // Guarded by mutex_:
+  std::map<std::string, Container> containers_;  // by ID
+  std::map<std::string, std::string> names_;     // full name → ID
+  std::map<std::string, std::shared_ptr<std::mutex>> locks_;
+  std::map<std::string, std::shared_ptr<Creation>> creating_;  // full name → in-flight CreateContainer
+  std::set<std::string> undelivered_;                          // containers whose creator gave up before the answer
+
+  std::atomic<bool> stopping_{false};
+  std::thread watcher_;
+};
+
+}  // namespace crio::daemon
