@@ -514,17 +514,18 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
         s.seccomp.localhost_path = spec.seccomp.localhost_path;
         break;
       case SeccompProfile::Kind::kRuntimeDefault:
-        s.seccomp.kind = oci::Seccomp::Kind::kRuntimeDefault;
-        break;
-      case SeccompProfile::Kind::kDefault:
-        if (config.seccomp_profile == "unconfined") {
-          s.seccomp.kind = oci::Seccomp::Kind::kUnconfined;
-        } else if (!config.seccomp_profile.empty()) {
+        // seccomp_profile, when set, is the profile RuntimeDefault stands for.
+        if (config.seccomp_profile.empty()) {
+          s.seccomp.kind = oci::Seccomp::Kind::kRuntimeDefault;
+        } else {
           s.seccomp.kind = oci::Seccomp::Kind::kLocalhost;
           s.seccomp.localhost_path = config.seccomp_profile;
-        } else {
-          s.seccomp.kind = oci::Seccomp::Kind::kRuntimeDefault;
         }
+        break;
+      case SeccompProfile::Kind::kDefault:
+        // No profile in the request is Unconfined, as Kubernetes defines it: the
+        // kubelet asks for RuntimeDefault explicitly when it wants it.
+        s.seccomp.kind = oci::Seccomp::Kind::kUnconfined;
         break;
     }
   }

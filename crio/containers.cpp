@@ -349,6 +349,10 @@ Result<std::string> Containers::create(const std::string& pod_id, const Containe
                                        const std::function<bool()>& client_gone) {
   if (spec.name.empty()) return error(Code::kInvalidArgument, "container config has no metadata.name");
   if (spec.image.empty()) return error(Code::kInvalidArgument, "container {}: no image given", spec.name);
+  if (spec.run_as_group && !spec.run_as_user && spec.run_as_username.empty()) {
+    return error(Code::kInvalidArgument, "container {}: run_as_group is set without run_as_user or run_as_username",
+                 spec.name);
+  }
   auto pod = pods_.get(pod_id);
   if (!pod.ok()) return error(Code::kNotFound, "container {}: pod sandbox {} not found", spec.name, pod_id);
   if (pod->state != PodState::kReady) {
@@ -671,5 +675,11 @@ Status Containers::remove_pod(const std::string& pod_id) {
   }
   return ok_status();
 }
+
+Result<storage::Usage> Containers::layer_usage(const std::string& id) const {
+  return images_.store().container_usage(id);
+}
+
+std::string Containers::layers_mountpoint() const { return images_.containers_mountpoint(); }
 
 }  // namespace crio::daemon

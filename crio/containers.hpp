@@ -138,6 +138,10 @@ class Containers {
   Status pause(const std::string& id);
   Status unpause(const std::string& id);
 
+  // Bytes and inodes of the container's writable layer, and where such layers live.
+  Result<storage::Usage> layer_usage(const std::string& id) const;
+  std::string layers_mountpoint() const;
+
   // For StopPodSandbox / RemovePodSandbox.
   Status stop_pod(const std::string& pod_id);
   Status remove_pod(const std::string& pod_id);

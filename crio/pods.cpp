@@ -388,9 +388,8 @@ Result<std::string> Pods::create(const PodSpec& spec) {
   pod.created_at = now_ns();
   pod.run_dir = run_root_ + "/" + id;
   const std::string what = fmt::format("pod sandbox {} ({})", full_name(spec), id);
-  const std::string hostname = spec.hostname.empty()
-                                   ? (spec.network == NamespaceMode::kNode ? host_hostname() : spec.name)
-                                   : spec.hostname;
+  // A pod without a hostname gets the node's, as the kubelet's other runtimes do.
+  const std::string hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;
 
   Undo undo;
   CRIO_RETURN_IF_ERROR(fs::make_dirs(pod.run_dir, 0755).wrap(what));

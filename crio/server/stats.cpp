@@ -1,0 +1,98 @@
+// ContainerStats, ListContainerStats, StreamContainerStats: CPU and memory from the
+// container's cgroups (read by its pid, never assumed), writable layer from the store.
+
+#include "server/grpc_status.hpp"
+#include "server/runtime_service.hpp"
+
+#include <crio/oci/cgroup_stats.hpp>
+
+#include <chrono>
+
+namespace crio::daemon {
+namespace {
+
+int64_t ns_of(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+void fill_stats(Containers& containers, const Container& c, v1::ContainerStats* out) {
+  auto* attributes = out->mutable_attributes();
+  attributes->set_id(c.id);
+  attributes->mutable_metadata()->set_name(c.spec.name);
+  attributes->mutable_metadata()->set_attempt(c.spec.attempt);
+  attributes->mutable_labels()->insert(c.spec.labels.begin(), c.spec.labels.end());
+  attributes->mutable_annotations()->insert(c.spec.annotations.begin(), c.spec.annotations.end());
+
+  auto now = std::chrono::system_clock::now();
+  auto* cpu = out->mutable_cpu();
+  auto* memory = out->mutable_memory();
+  cpu->set_timestamp(ns_of(now));
+  memory->set_timestamp(ns_of(now));
+  if (c.state == ContainerState::kRunning && c.process.pid > 0) {
+    if (auto cg = oci::cgroup_stats(c.process.pid); cg.ok()) {
+      cpu->set_timestamp(ns_of(cg->timestamp));
+      cpu->mutable_usage_core_nano_seconds()->set_value(cg->cpu_usage_ns);
+      memory->set_timestamp(ns_of(cg->timestamp));
+      memory->mutable_working_set_bytes()->set_value(cg->memory_working_set_bytes);
+      memory->mutable_usage_bytes()->set_value(cg->memory_usage_bytes);
+      if (cg->memory_limit_bytes && *cg->memory_limit_bytes >= cg->memory_working_set_bytes) {
+        memory->mutable_available_bytes()->set_value(*cg->memory_limit_bytes - cg->memory_working_set_bytes);
+      }
+    }
+  } else {
+    cpu->mutable_usage_core_nano_seconds()->set_value(0);
+    memory->mutable_working_set_bytes()->set_value(0);
+  }
+
+  auto* layer = out->mutable_writable_layer();
+  layer->set_timestamp(ns_of(now));
+  layer->mutable_fs_id()->set_mountpoint(containers.layers_mountpoint());
+  if (auto usage = containers.layer_usage(c.id); usage.ok()) {
+    layer->mutable_used_bytes()->set_value(static_cast<uint64_t>(std::max<int64_t>(0, usage->bytes)));
+    layer->mutable_inodes_used()->set_value(static_cast<uint64_t>(std::max<int64_t>(0, usage->inodes)));
+  }
+}
+
+ContainerFilter filter_from(const v1::ContainerStatsFilter& filter) {
+  ContainerFilter out;
+  out.id = filter.id();
+  out.pod_id = filter.pod_sandbox_id();
+  out.label_selector = {filter.label_selector().begin(), filter.label_selector().end()};
+  return out;
+}
+
+}  // namespace
+
+grpc::Status RuntimeService::ContainerStats(grpc::ServerContext*, const v1::ContainerStatsRequest* request,
+                                            v1::ContainerStatsResponse* response) {
+  auto container = containers_.get(request->container_id());
+  if (!container.ok()) return to_grpc(container.status());
+  fill_stats(containers_, *container, response->mutable_stats());
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::ListContainerStats(grpc::ServerContext*, const v1::ListContainerStatsRequest* request,
+                                                v1::ListContainerStatsResponse* response) {
+  for (const Container& c : containers_.list(filter_from(request->filter()))) {
+    fill_stats(containers_, c, response->add_stats());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RuntimeService::StreamContainerStats(grpc::ServerContext* context,
+                                                  const v1::StreamContainerStatsRequest* request,
+                                                  grpc::ServerWriter<v1::StreamContainerStatsResponse>* writer) {
+  constexpr int kBatch = 128;
+  v1::StreamContainerStatsResponse batch;
+  for (const Container& c : containers_.list(filter_from(request->filter()))) {
+    fill_stats(containers_, c, batch.add_container_stats());
+    if (batch.container_stats_size() == kBatch) {
+      if (context->IsCancelled() || !writer->Write(batch)) return grpc::Status::CANCELLED;
+      batch.Clear();
+    }
+  }
+  if (batch.container_stats_size() > 0 && !writer->Write(batch)) return grpc::Status::CANCELLED;
+  return grpc::Status::OK;
+}
+
+}  // namespace crio::daemon
