@@ -331,6 +331,28 @@ TEST_CASE("ExecSync runs in a running container and stop ends it", "[daemon][con
   CHECK(response.stderr() == "bad\n");
   CHECK(response.exit_code() == 5);
 
+  {
+    // Stats come from the container's own cgroups and its writable layer.
+    grpc::ClientContext context;
+    crio::test::set_deadline(context);
+    v1::ContainerStatsRequest request;
+    request.set_container_id(id);
+    v1::ContainerStatsResponse stats;
+    REQUIRE(client.stub->ContainerStats(&context, request, &stats).ok());
+    CHECK(stats.stats().attributes().id() == id);
+    CHECK(stats.stats().cpu().usage_core_nano_seconds().value() > 0);
+    CHECK(stats.stats().memory().working_set_bytes().value() > 0);
+    CHECK(stats.stats().writable_layer().inodes_used().value() > 0);
+    grpc::ClientContext list_context;
+    crio::test::set_deadline(list_context);
+    v1::ListContainerStatsRequest list_request;
+    list_request.mutable_filter()->set_pod_sandbox_id(pod.id);
+    v1::ListContainerStatsResponse listed;
+    REQUIRE(client.stub->ListContainerStats(&list_context, list_request, &listed).ok());
+    REQUIRE(listed.stats_size() == 1);
+    CHECK(listed.stats(0).attributes().id() == id);
+  }
+
   v1::ExecSyncResponse slow;
   CHECK(client.exec(id, {"/bin/busybox", "sleep", "30"}, 1, &slow).error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
 
