@@ -418,6 +418,7 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
   // Mounts: the request's first, then the pod's files where the request has none.
   std::vector<oci::Mount> mounts;
   std::set<std::string> destinations;
+  bool bidirectional = false;
   for (const auto& m : spec.mounts) {
     if (m.container_path.empty() || m.container_path[0] != '/') {
       return error(Code::kInvalidArgument, "container {}: mount destination \"{}\" is not absolute", spec.name,
@@ -440,6 +441,7 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
                                                         : oci::Propagation::kPrivate;
     mounts.push_back(oci::bind_mount(m.host_path, m.container_path, m.readonly, propagation));
     destinations.insert(m.container_path);
+    if (propagation == oci::Propagation::kShared) bidirectional = true;
   }
   auto pod_bind = [&](const std::string& source, const std::string& dest, bool readonly) {
     if (source.empty() || destinations.count(dest)) return;
@@ -456,6 +458,7 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
   }
   all.insert(all.end(), mounts.begin(), mounts.end());
   s.mounts = std::move(all);
+  if (bidirectional) s.rootfs_propagation = "rshared";
 
   // Namespaces: the pod's pinned ones, or the host's when the pod uses the node's.
   if (!pod.netns_path.empty())

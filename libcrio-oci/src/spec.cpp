@@ -345,6 +345,7 @@ Result<std::string> spec_to_json(const Spec& spec) {
   json resources = detail::resources_to_json(spec.resources);
   if (!resources.empty()) linux_["resources"] = std::move(resources);
   if (!spec.cgroups_path.empty()) linux_["cgroupsPath"] = spec.cgroups_path;
+  if (!spec.rootfs_propagation.empty()) linux_["rootfsPropagation"] = spec.rootfs_propagation;
   json namespaces = json::array();
   for (const auto& ns : spec.namespaces) {
     if (std::find(known_namespaces().begin(), known_namespaces().end(), ns.type) == known_namespaces().end()) {

@@ -77,6 +77,7 @@ TEST_CASE("every modelled field is serialized", "[oci][spec]") {
   s.resources.hugepages = {{"2MB", 0}};
   s.resources.pids_limit = 100;
   s.cgroups_path = oci::cgroupfs_path("kubepods/pod1/", "abc");
+  s.rootfs_propagation = "rshared";
   s.sysctl = {{"net.ipv4.ip_forward", "1"}};
   s.devices = {{"/dev/fuse", "c", 10, 229, 0666, 0, 0}};
   s.annotations = {{"io.kubernetes.pod.name", "a"}};
@@ -107,6 +108,7 @@ TEST_CASE("every modelled field is serialized", "[oci][spec]") {
   CHECK(j["linux"]["resources"]["hugepageLimits"][0] == json{{"pageSize", "2MB"}, {"limit", 0}});
   CHECK(j["linux"]["resources"]["pids"]["limit"] == 100);
   CHECK(j["linux"]["cgroupsPath"] == "/kubepods/pod1/crio-abc");
+  CHECK(j["linux"]["rootfsPropagation"] == "rshared");
   CHECK(j["linux"]["sysctl"]["net.ipv4.ip_forward"] == "1");
   CHECK(j["linux"]["devices"][0] == json{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229},
                                          {"fileMode", 0666}, {"uid", 0}, {"gid", 0}});

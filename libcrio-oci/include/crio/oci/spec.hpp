@@ -160,6 +160,9 @@ struct Spec {
   Seccomp seccomp;
   Resources resources;
   std::string cgroups_path;  // cgroupfs: "/parent/crio-<id>"
+  // "rshared" lets mounts made inside the container reach a bidirectional bind's
+  // source on the host; empty leaves the runtime's default (rslave/rprivate).
+  std::string rootfs_propagation;
   std::map<std::string, std::string> sysctl;
   std::vector<Device> devices;
   std::map<std::string, std::string> annotations;
