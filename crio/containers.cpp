@@ -435,6 +435,20 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   undo.add([&store, id] { (void)store.unmount(id, true); });
 
   pid_t target_pid = 0;
+  ContainerSpec joined;  // `spec`, pointed at the infra container when the pod shares its PID namespace
+  if (spec.pid_mode == NamespaceMode::kPod && pod->spec.pid == NamespaceMode::kPod && spec.name != kInfraName) {
+    for (const Container& c : list(ContainerFilter{.pod_id = pod->id})) {
+      if (is_infra(c) && c.pod_id == pod->id && c.state == ContainerState::kRunning && c.process.pid > 0) {
+        target_pid = c.process.pid;
+      }
+    }
+    if (target_pid == 0) {
+      return error(Code::kFailedPrecondition, "container {}: pod {} shares its PID namespace but has no running infra container",
+                   spec.name, pod->id);
+    }
+    joined = spec;
+    joined.pid_mode = NamespaceMode::kTarget;
+  }
   if (spec.pid_mode == NamespaceMode::kTarget) {
     auto target = get(spec.target_id);
     if (!target.ok() || target->pod_id != pod->id) {
@@ -448,7 +462,9 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     target_pid = target->process.pid;
   }
   CRIO_ASSIGN_OR_RETURN(oci::Spec oci_spec,
-                        build_container_spec(config_, SpecInputs{id, rootfs, pod, &spec, &image_config, target_pid}));
+                        build_container_spec(config_, SpecInputs{id, rootfs, pod,
+                                                                 joined.name.empty() ? &spec : &joined,
+                                                                 &image_config, target_pid}));
   const std::string bundle = run_root_ + "/" + id;
   undo.add([bundle] {
     std::error_code ec;
@@ -682,4 +698,36 @@ Result<storage::Usage> Containers::layer_usage(const std::string& id) const {
 
 std::string Containers::layers_mountpoint() const { return images_.containers_mountpoint(); }
 
+Result<std::string> Containers::start_infra(const std::string& pod_id) {
+  auto pod = pods_.get(pod_id);
+  if (!pod.ok()) return pod.status();
+  for (const Container& c : list(ContainerFilter{.pod_id = pod->id})) {
+    if (is_infra(c) && c.pod_id == pod->id) return c.id;  // a RunPodSandbox retry
+  }
+  if (!images_.find(config_.pause_image)) {
+    PullRequest pull;
+    pull.image = config_.pause_image;
+    pull.pod_namespace = pod->spec.pod_namespace;
+    auto pulled = images_.pull(pull);
+    if (!pulled.ok()) return pulled.status().wrap("pulling the pause image " + config_.pause_image);
+  }
+  auto image = images_.find(config_.pause_image);
+  if (!image) return error(Code::kNotFound, "pause image {} not found", config_.pause_image);
+  CRIO_ASSIGN_OR_RETURN(ImageConfig image_config, parse_image_config(image->image.config));
+
+  ContainerSpec spec;
+  spec.name = kInfraName;
+  spec.image = config_.pause_image;
+  spec.pid_mode = NamespaceMode::kContainer;  // the pod's PID namespace starts here
+  spec.labels = {{"io.kubernetes.container.name", kInfraName}};
+  if (image_config.entrypoint.empty() && image_config.cmd.empty()) spec.command = {config_.pause_command};
+  CRIO_ASSIGN_OR_RETURN(std::string id, create(pod->id, spec));
+  if (Status started = start(id); !started.ok()) {
+    (void)remove(id);
+    return started.wrap("starting the infra container of pod " + pod->id);
+  }
+  return id;
+}
+
 }  // namespace crio::daemon
+

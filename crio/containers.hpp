@@ -142,6 +142,13 @@ class Containers {
   Result<storage::Usage> layer_usage(const std::string& id) const;
   std::string layers_mountpoint() const;
 
+  // The infra container that holds a pod's shared PID namespace (namespace_options.pid
+  // = POD, or drop_infra_ctr = false): the pause image, pulled when absent, running
+  // its entrypoint (else pause_command). Named "POD", as the kubelet never names one.
+  Result<std::string> start_infra(const std::string& pod_id);
+  static bool is_infra(const Container& c) { return c.spec.name == kInfraName; }
+  static constexpr const char* kInfraName = "POD";
+
   // For StopPodSandbox / RemovePodSandbox.
   Status stop_pod(const std::string& pod_id);
   Status remove_pod(const std::string& pod_id);

@@ -196,8 +196,9 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*, const v1::Con
 
 grpc::Status RuntimeService::ListContainers(grpc::ServerContext*, const v1::ListContainersRequest* request,
                                             v1::ListContainersResponse* response) {
-  for (const Container& c : containers_.list(filter_from(request->filter())))
-    fill_summary(c, response->add_containers());
+  for (const Container& c : containers_.list(filter_from(request->filter()))) {
+    if (!Containers::is_infra(c)) fill_summary(c, response->add_containers());
+  }
   return grpc::Status::OK;
 }
 
@@ -206,6 +207,7 @@ grpc::Status RuntimeService::StreamContainers(grpc::ServerContext* context, cons
   constexpr int kBatch = 256;
   v1::StreamContainersResponse batch;
   for (const Container& c : containers_.list(filter_from(request->filter()))) {
+    if (Containers::is_infra(c)) continue;
     fill_summary(c, batch.add_containers());
     if (batch.containers_size() == kBatch) {
       if (context->IsCancelled() || !writer->Write(batch)) return grpc::Status::CANCELLED;

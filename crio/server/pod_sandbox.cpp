@@ -98,6 +98,15 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext* context, const v
     return context->IsCancelled() || std::chrono::system_clock::now() > context->deadline();
   });
   if (!id.ok()) return to_grpc(id.status());
+  // A shared PID namespace needs a process to hold it; so does a configuration that
+  // keeps infra containers for every pod.
+  if (spec.pid == NamespaceMode::kPod || !config_.drop_infra_ctr) {
+    auto infra = containers_.start_infra(*id);
+    if (!infra.ok()) {
+      (void)pods_.remove(*id);
+      return to_grpc(infra.status().wrap("pod sandbox " + spec.name));
+    }
+  }
   response->set_pod_sandbox_id(*id);
   return grpc::Status::OK;
 }

@@ -74,7 +74,7 @@ grpc::Status RuntimeService::ContainerStats(grpc::ServerContext*, const v1::Cont
 grpc::Status RuntimeService::ListContainerStats(grpc::ServerContext*, const v1::ListContainerStatsRequest* request,
                                                 v1::ListContainerStatsResponse* response) {
   for (const Container& c : containers_.list(filter_from(request->filter()))) {
-    fill_stats(containers_, c, response->add_stats());
+    if (!Containers::is_infra(c)) fill_stats(containers_, c, response->add_stats());
   }
   return grpc::Status::OK;
 }
@@ -85,6 +85,7 @@ grpc::Status RuntimeService::StreamContainerStats(grpc::ServerContext* context,
   constexpr int kBatch = 128;
   v1::StreamContainerStatsResponse batch;
   for (const Container& c : containers_.list(filter_from(request->filter()))) {
+    if (Containers::is_infra(c)) continue;
     fill_stats(containers_, c, batch.add_container_stats());
     if (batch.container_stats_size() == kBatch) {
       if (context->IsCancelled() || !writer->Write(batch)) return grpc::Status::CANCELLED;

@@ -33,7 +33,7 @@ struct Env {
   std::string image;
 
   explicit Env(const std::string& extra_drop_in = "") {
-    registry.push_test_images("/nonexistent", "multi");
+    registry.push_test_images("/nonexistent", "multi,pause");
     daemon = std::make_unique<Daemon>("", false);
     const std::string d = daemon->dir().path();
     crio::test::write_file(daemon->dir() / "registries.conf",
@@ -43,6 +43,9 @@ struct Env {
                                "/runc-root\"\n"
                                "[crio.runtime.runtimes.crun]\nruntime_root = \"" +
                                d + "/crun-root\"\n");
+    // Pods that share their PID namespace get an infra container from this image.
+    crio::test::write_file(daemon->dir() / "crio.conf.d/25-pause.conf",
+                           "[crio.image]\npause_image = \"" + registry.host() + "/test/pause:v1\"\n");
     if (!extra_drop_in.empty()) crio::test::write_file(daemon->dir() / "crio.conf.d/30-test.conf", extra_drop_in);
     daemon->start();
     image = registry.host() + "/test/multi:v1";
@@ -61,7 +64,10 @@ struct Env {
 struct Client {
   explicit Client(const Daemon& daemon) : stub(daemon.runtime_stub()), dir(daemon.dir().path()) {}
 
-  std::string run_pod(const std::string& name, const std::string& handler, bool host_network = true) {
+  // `share_pid`: namespace_options.pid = POD (an infra container holds it); otherwise
+  // CONTAINER, as the kubelet sends for pods without shareProcessNamespace.
+  std::string run_pod(const std::string& name, const std::string& handler, bool host_network = true,
+                      bool share_pid = false) {
     v1::RunPodSandboxRequest request;
     auto* c = request.mutable_config();
     c->mutable_metadata()->set_name(name);
@@ -72,6 +78,7 @@ struct Client {
     if (host_network) {
       c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
     }
+    if (!share_pid) c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
     request.set_runtime_handler(handler);
     grpc::ClientContext context;
     set_deadline(context, 60);
@@ -809,4 +816,32 @@ TEST_CASE("A privileged container gets every capability and the host's devices",
   CHECK(response.stdout() == "Seccomp:\t0\n");
   REQUIRE(client.exec(id, {"/bin/busybox", "cat", "/proc/sys/kernel/ostype"}, 10, &response).ok());
   CHECK(response.stdout() == "Linux\n");
+}
+
+TEST_CASE("A pod sharing its PID namespace gets a hidden infra container that its containers join",
+          "[daemon][container]") {
+  Env env;
+  Client client(*env.daemon);
+  PodGuard pod{client, client.run_pod("shared-pid", "runc", true, true)};
+  std::string id = client.create_ok(pod.id, Client::config("worker", env.image, {"/bin/busybox", "sleep", "1000"}));
+  REQUIRE(client.start(id).ok());
+
+  // PID 1 of the container's namespace is the infra container's process.
+  v1::ExecSyncResponse init;
+  REQUIRE(client.exec(id, {"/bin/busybox", "cat", "/proc/1/cmdline"}, 10, &init).ok());
+  CHECK_THAT(init.stdout(), Catch::Contains("2147483647"));
+
+  // The kubelet never sees the infra container.
+  grpc::ClientContext context;
+  set_deadline(context);
+  v1::ListContainersResponse listed;
+  REQUIRE(client.stub->ListContainers(&context, v1::ListContainersRequest(), &listed).ok());
+  REQUIRE(listed.containers_size() == 1);
+  CHECK(listed.containers(0).id() == id);
+
+  // Removing the pod takes the infra container with it: no conmon of this daemon left.
+  REQUIRE(client.remove_pod(pod.id).ok());
+  pod.id.clear();
+  auto conmons = crio::test::run_command({"/usr/bin/pgrep", "-f", "conmon.*" + env.daemon->dir().path()});
+  CHECK(conmons.out.empty());
 }

@@ -238,6 +238,12 @@ def main():
         extra = b.layer("test/docker", [("docker.txt", "file", b"docker\n", 0o644)], "gzip", DOCKER_GZIP)
         b.image("test/docker", "v1", [(desc, diff), extra], docker=True)
 
+    if want("pause"):
+        # An infra ("pause") image: PID 1 sleeps for ever.
+        reg.push_blob("test/pause", compress(make_tar(base_entries), "gzip"))
+        b.image("test/pause", "v1", [base],
+                config_extra={"Entrypoint": ["/bin/busybox", "sleep", "2147483647"], "Cmd": None})
+
     if want("zstd"):
         z = b.layer("test/zstd", [("zstd.txt", "file", b"zstd compressed layer\n" * 100, 0o644)], "zstd", OCI_ZSTD)
         reg.push_blob("test/zstd", compress(make_tar(base_entries), "gzip"))
