@@ -211,7 +211,7 @@ const std::vector<Desc<Config>>& options() {
       opt(kImage, "pause_image_auth_file", "pause-image-auth-file", &C::pause_image_auth_file, abs_path_or_empty,
           "Registry credentials file used only to pull pause_image."),
       opt(kImage, "pause_command", "pause-command", &C::pause_command, non_empty,
-          "Command the infra container runs, inside pause_image."),
+          "Command the infra container runs when pause_image has no entrypoint or command of its own."),
       opt(kImage, "pinned_images", "pinned-images", &C::pinned_images, non_empty,
           "Images the kubelet must never garbage-collect: exact names, \"prefix*\" globs or "
           "\"*keyword*\" patterns."),
