@@ -480,7 +480,18 @@ Result<ExecResult> Runtime::exec_sync(const std::string& id, const std::vector<s
     result.exit_code = (*second)->data;
     if ((*second)->message.find("timed out") != std::string::npos) result.timed_out = true;
   }
-  if (result.timed_out) result.exit_code = -1;
+  if (result.timed_out) {
+    result.exit_code = -1;
+    // conmon has sent SIGKILL; answer once the process is really gone, so a caller
+    // that looks right after the timeout does not still find it.
+    if (auto pid_text = fs::read_file(dir + "/pid"); pid_text.ok()) {
+      pid_t pid = static_cast<pid_t>(std::atoi(pid_text->c_str()));
+      auto until = Clock::now() + std::chrono::seconds(2);
+      while (pid > 0 && ::kill(pid, 0) == 0 && Clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+  }
   parse_exec_log(dir + "/log", result);
   return result;
 }
