@@ -24,8 +24,19 @@ namespace {
 namespace stdfs = std::filesystem;
 using nlohmann::json;
 
-// The pod's /dev/shm, as the kubelet expects it without a size annotation.
-constexpr const char* kShmOptions = "mode=1777,size=65536k";
+// The pod's /dev/shm: 64 MiB unless the pod's annotation asks for another size.
+constexpr uint64_t kDefaultShmBytes = 64 * 1024 * 1024;
+constexpr const char* kShmSizeAnnotation = "io.kubernetes.cri-o.ShmSize";
+
+Result<uint64_t> shm_size_of(const PodSpec& spec) {
+  auto it = spec.annotations.find(kShmSizeAnnotation);
+  if (it == spec.annotations.end()) return kDefaultShmBytes;
+  auto size = net::parse_quantity(it->second);
+  if (!size.ok() || *size == 0) {
+    return error(Code::kInvalidArgument, "annotation {}=\"{}\" is not a positive size", kShmSizeAnnotation, it->second);
+  }
+  return *size;
+}
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -329,6 +340,7 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   for (const auto& [name, value] : spec.sysctls) {
     CRIO_RETURN_IF_ERROR(validate_sysctl(name, value, spec).wrap("pod sandbox " + spec.name));
   }
+  if (auto shm = shm_size_of(spec); !shm.ok()) return shm.status().wrap("pod sandbox " + spec.name);
   if (auto bandwidth = net::bandwidth_from_annotations(spec.annotations); !bandwidth.ok()) {
     return bandwidth.status().wrap("pod sandbox " + spec.name);
   }
@@ -426,7 +438,9 @@ Result<std::string> Pods::create(const PodSpec& spec) {
   } else {
     pod.shm_path = pod.run_dir + "/shm";
     CRIO_RETURN_IF_ERROR(fs::make_dirs(pod.shm_path, 0755).wrap(what));
-    if (::mount("shm", pod.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, kShmOptions) != 0) {
+    CRIO_ASSIGN_OR_RETURN(uint64_t shm_bytes, shm_size_of(spec));
+    const std::string shm_options = fmt::format("mode=1777,size={}", shm_bytes);
+    if (::mount("shm", pod.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_options.c_str()) != 0) {
       return error(Code::kInternal, "{}: mounting /dev/shm at {}: {}", what, pod.shm_path, std::strerror(errno));
     }
     undo.add([path = pod.shm_path] { ::umount2(path.c_str(), MNT_DETACH); });

@@ -301,6 +301,12 @@ TEST_CASE("Bad pod requests get clear errors and leave nothing behind", "[daemon
   CHECK(sysctl.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_THAT(sysctl.error_message(), Catch::Contains("vm.swappiness"));
 
+  auto bad_shm = PodClient::config("shm");
+  (*bad_shm.mutable_annotations())["io.kubernetes.cri-o.ShmSize"] = "huge";
+  grpc::Status shm = pods.run(bad_shm);
+  CHECK(shm.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(shm.error_message(), Catch::Contains("ShmSize"));
+
   auto bad_bandwidth = PodClient::config("bandwidth");
   (*bad_bandwidth.mutable_annotations())["kubernetes.io/ingress-bandwidth"] = "lots";
   grpc::Status bandwidth = pods.run(bad_bandwidth);
@@ -415,6 +421,9 @@ TEST_CASE("Namespaced sysctls and DNS settings reach the pod", "[daemon][pod]") 
   CHECK(shmmni.out == "2048\n");
   CHECK(crio::test::read_file(info["resolvConf"]) ==
         "search test-ns.svc.cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n");
+  // /dev/shm: 64 MiB by default.
+  auto shm = crio::test::run_command({"/usr/bin/findmnt", "-n", "-o", "OPTIONS", info["shm"].get<std::string>()});
+  CHECK_THAT(shm.out, Catch::Contains("size=65536k"));
   CHECK(pods.remove(id).ok());
 }
 
@@ -499,4 +508,19 @@ TEST_CASE("A pod whose namespaces vanished (a reboot) is NOTREADY and is stopped
   CHECK(network.allocations() == 0);
   CHECK(count_entries(daemon.dir() / "run/ns/netns") == 0);
   CHECK(count_entries(daemon.dir() / "storage/crio/cni/results") == 0);
+}
+
+TEST_CASE("The io.kubernetes.cri-o.ShmSize annotation sizes the pod's /dev/shm", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  auto config = PodClient::config("bigshm");
+  (*config.mutable_annotations())["io.kubernetes.cri-o.ShmSize"] = "128Mi";
+  std::string id;
+  REQUIRE(pods.run(config, &id).ok());
+  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
+  auto shm = crio::test::run_command({"/usr/bin/findmnt", "-n", "-o", "OPTIONS", info["shm"].get<std::string>()});
+  CHECK_THAT(shm.out, Catch::Contains("size=131072k"));
+  CHECK(pods.remove(id).ok());
 }
