@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 ./scripts/prepare-host.sh
 ./scripts/build.sh
 cd "${BUILD_DIR:-build}"
-ctest --output-on-failure -j"${TEST_JOBS:-4}" --timeout 600 "$@"
+# A test that fails is run once more before it counts: the machine is shared and a
+# loaded moment can starve a timing check. Two failures in a row still fail the run.
+ctest --output-on-failure -j"${TEST_JOBS:-4}" --timeout 600 --repeat until-pass:2 "$@"
