@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Side-by-side table of crio-bench results: report.py pull|pods RESULTS_DIR
+"""Side-by-side table of crio-bench results: report.py pull|pods|containers RESULTS_DIR
 
 pull: RESULTS_DIR holds image.json (make_big_image.py's summary), machine.json, one
 crio-bench pull JSON per daemon (crio.json, containerd.json) and optionally
 image-status-<daemon>.json and list-images-<daemon>.json.
 pods: RESULTS_DIR holds machine.json and, per daemon, run-pod-seq-<daemon>.json,
 run-pod-par-<daemon>.json and pods-memory-<daemon>.json (pods.sh writes them).
+containers: machine.json and, per daemon, run-container-seq-, run-container-par-,
+exec-sync- and containers-memory-<daemon>.json (containers.sh writes them).
 Prints a Markdown table."""
 import json
 import os
@@ -169,6 +171,107 @@ def pods_main(res):
     print_table(names, rows)
 
 
+def container_latency_rows(r, label):
+    """pod + container to running, and the four-call teardown, of one run-container result."""
+    rows = {}
+    ops = r.get("operations", {})
+    for op, name in [("run", "pod + container to running (RunPodSandbox+Create+Start)"),
+                     ("teardown", "stop + remove (StopContainer 0s+RemoveContainer+StopPod+RemovePod)")]:
+        s = ops.get(op, {})
+        if s.get("count"):
+            rows[f"{name}, {label}, median (ms)"] = s["median"]
+            rows[f"{name}, {label}, p95 (ms)"] = s["p95"]
+    for op, name in [("run-pod", "RunPodSandbox"), ("create", "CreateContainer"), ("start", "StartContainer"),
+                     ("stop-container", "StopContainer 0s"), ("remove-container", "RemoveContainer")]:
+        s = ops.get(op, {})
+        if s.get("count"):
+            rows[f"  of which {name}, {label}, median (ms)"] = s["median"]
+    cpu = (r.get("daemon") or {}).get("cpu_ms", {})
+    if cpu.get("count"):
+        per = cpu["mean"] / max(1, r.get("options", {}).get("parallel", 1))
+        rows[f"daemon CPU per pod + container start, {label}, mean (ms)"] = per
+    run = ops.get("run", {})
+    rows[f"containers {label}: recorded / failed"] = f"{run.get('count', 0)} / {run.get('errors', 0)}"
+    return rows
+
+
+def container_memory_rows(r):
+    m = r.get("memory") or {}
+    rows = {}
+    n = m.get("containers_created", 0)
+    idle, full = m.get("idle", {}), m.get("with_containers", {})
+    if "vm_rss_mib" in idle:
+        rows["daemon VmRSS idle, image pulled (MiB)"] = idle["vm_rss_mib"]
+    if "vm_rss_mib" in full:
+        rows[f"daemon VmRSS with {n} running containers (MiB)"] = full["vm_rss_mib"]
+    after = m.get("after_remove", {})
+    if "vm_rss_mib" in after:
+        rows["daemon VmRSS after removing them (MiB)"] = after["vm_rss_mib"]
+    procs = full.get("processes", {})
+    if "count" in procs:
+        rows[f"per-container runtime processes with {n} (count)"] = str(procs["count"]) + "".join(
+            f" ({v['count']} {c})" for c, v in procs.get("by_comm", {}).items())
+        rows["their PSS, total (MiB)"] = procs["pss_mib"]
+    per = m.get("per_container_kib", {})
+    if per:
+        rows["per container: daemon growth (KiB)"] = per["daemon_rss"]
+        rows["per container: runtime processes' PSS (KiB)"] = per["processes_pss"]
+        rows["per container: total (KiB)"] = per["total"]
+    run = r.get("operations", {}).get("run", {})
+    if run.get("count"):
+        rows[f"pod + container start while filling up to {n}, median (ms)"] = run["median"]
+    return rows
+
+
+def containers_main(res):
+    names, rows, results = [], {}, {}
+    for n in DAEMONS:
+        rows[n] = {}
+        seq = load(os.path.join(res, f"run-container-seq-{n}.json"))
+        par = load(os.path.join(res, f"run-container-par-{n}.json"))
+        ex = load(os.path.join(res, f"exec-sync-{n}.json"))
+        mem = load(os.path.join(res, f"containers-memory-{n}.json"))
+        results[n] = [x for x in (seq, par, ex, mem) if x]
+        if seq:
+            rows[n].update(container_latency_rows(seq, "sequential"))
+        if par:
+            rows[n].update(container_latency_rows(par, f"{par['options']['parallel']} at once"))
+        if ex:
+            s = ex.get("operations", {}).get("exec", {})
+            if s.get("count"):
+                rows[n]["ExecSync `true`, median (ms)"] = s["median"]
+                rows[n]["ExecSync `true`, p95 (ms)"] = s["p95"]
+                rows[n]["ExecSync recorded / failed"] = f"{s.get('count', 0)} / {s.get('errors', 0)}"
+        if mem:
+            rows[n].update(container_memory_rows(mem))
+        first = next((x.get("first_container") for x in results[n] if x.get("first_container")), None)
+        if first:
+            rows[n]["first container: state after StartContainer"] = first.get("error") or first.get("state")
+        left = load(os.path.join(res, f"leftovers-{n}.json"))
+        if left:
+            rows[n]["left after the last removal: mounts / IP leases / bridge ports"] = (
+                f"{left['mounts']} / {left['ip_leases']} / {left['bridge_ports']}")
+    for n in DAEMONS:
+        for k in rows[n]:
+            if k not in names:
+                names.append(k)
+    for n in DAEMONS:
+        for r in results[n]:
+            rt = r.get("runtime", {})
+            o = r.get("options", {})
+            print(f"{n} {r['scenario']}: {rt.get('name', '?')} {rt.get('version', rt.get('error', ''))}, "
+                  f"{o.get('runs')} runs x {o.get('parallel')} after {o.get('warmup')} warm-up"
+                  + (f"; ABORTED: {r['aborted']}" if r.get("aborted") else ""))
+            for op, s in r.get("operations", {}).items():
+                for msg in s.get("error_messages", []):
+                    print(f"  {n} {r['scenario']} {op} error: {msg}")
+    m = load(os.path.join(res, "machine.json"))
+    if m:
+        print(f"machine: {m.get('cpus')} CPUs, kernel {m.get('kernel')}, load average at start/end: "
+              + " / ".join(" ".join(l) for l in m.get("loadavg", [])))
+    print_table(names, rows)
+
+
 def print_table(names, rows):
     print()
     print("| figure | crio | containerd | crio/containerd |")
@@ -183,11 +286,13 @@ def print_table(names, rows):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("pull", "pods"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("pull", "pods", "containers"):
         sys.exit(__doc__)
     res = sys.argv[2]
     if sys.argv[1] == "pods":
         return pods_main(res)
+    if sys.argv[1] == "containers":
+        return containers_main(res)
     image = load(os.path.join(res, "image.json"))
     if not image:
         sys.exit(f"report.py: no image.json in {res}")

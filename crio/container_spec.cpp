@@ -1,5 +1,7 @@
 #include "container_spec.hpp"
 
+#include "hooks.hpp"
+
 #include <crio/core/fs.hpp>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +25,39 @@ namespace crio::daemon {
 namespace {
 
 namespace stdfs = std::filesystem;
+
+// "nofile=1024:2048" → RLIMIT_NOFILE; -1 is unlimited.
+Result<oci::Rlimit> parse_ulimit(const std::string& entry) {
+  auto bad = [&](const char* why) {
+    return error(Code::kInvalidArgument, "default_ulimits entry \"{}\": {}", entry, why);
+  };
+  auto eq = entry.find('=');
+  if (eq == std::string::npos || eq == 0) return bad("not of the form name=soft:hard");
+  auto colon = entry.find(':', eq);
+  if (colon == std::string::npos) return bad("not of the form name=soft:hard");
+  std::string name = entry.substr(0, eq);
+  static const std::set<std::string> kNames = {"core",   "cpu",     "data",     "fsize",      "locks",
+                                               "memlock", "msgqueue", "nice",   "nofile",     "nproc",
+                                               "rss",    "rtprio",  "rttime",   "sigpending", "stack"};
+  if (!kNames.count(name)) return bad("unknown limit name");
+  auto number = [](const std::string& v, uint64_t& out) {
+    if (v == "-1") {
+      out = UINT64_MAX;
+      return true;
+    }
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 19) return false;
+    out = std::stoull(v);
+    return true;
+  };
+  oci::Rlimit r;
+  if (!number(entry.substr(eq + 1, colon - eq - 1), r.soft) || !number(entry.substr(colon + 1), r.hard)) {
+    return bad("limits are not integers (-1 for unlimited)");
+  }
+  if (r.soft > r.hard) return bad("soft limit is above the hard limit");
+  for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  r.type = "RLIMIT_" + name;
+  return r;
+}
 
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -552,6 +587,19 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
   s.annotations["io.kubernetes.container.name"] = spec.name;
   s.annotations["io.kubernetes.pod.name"] = pod.spec.name;
   s.annotations["io.kubernetes.pod.namespace"] = pod.spec.pod_namespace;
+  for (const auto& entry : config.default_ulimits) {
+    CRIO_ASSIGN_OR_RETURN(oci::Rlimit r, parse_ulimit(entry));
+    auto& rl = s.process.rlimits;
+    rl.erase(std::remove_if(rl.begin(), rl.end(), [&](const oci::Rlimit& x) { return x.type == r.type; }), rl.end());
+    rl.push_back(std::move(r));
+  }
+
+  HookTarget target;
+  target.annotations = &s.annotations;
+  target.argv0 = s.process.args.empty() ? std::string() : s.process.args[0];
+  target.has_bind_mounts = !spec.mounts.empty();
+  apply_hooks(load_hooks(config.hooks_dir), target, s.hooks);
+
   oci::HostLimits limits = oci::host_limits();
   oci::clamp_to_host(s, limits);
   return s;

@@ -197,6 +197,11 @@ std::string Containers::full_name(const ContainerSpec& spec, const PodSpec& pod)
 
 std::string Containers::state_file(const std::string& id) const { return state_dir_ + "/" + id + ".json"; }
 
+void Containers::publish(const Container& c, ContainerEventType type) const {
+  if (events_ == nullptr || is_infra(c)) return;
+  events_->publish(ContainerEvent{.container_id = c.id, .pod_id = c.pod_id, .type = type, .created_at = now_ns()});
+}
+
 Status Containers::persist(const Container& container) const {
   CRIO_RETURN_IF_ERROR(fs::make_dirs(state_dir_, 0700));
   return fs::write_file_atomic(state_file(container.id), to_json(container).dump(), 0600);
@@ -312,6 +317,7 @@ bool Containers::check_exit(const std::string& id) {
     auto it = containers_.find(id);
     if (it == containers_.end() || it->second.state == ContainerState::kExited) return false;
     apply_exit(it->second, *exit);
+    publish(it->second, ContainerEventType::kStopped);
     // A container that never started has no start time; keep the report coherent.
     snapshot = it->second;
   }
@@ -521,6 +527,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   CRIO_RETURN_IF_ERROR(persist(c));
   {
     std::unique_lock lock(mutex_);
+    publish(c, ContainerEventType::kCreated);
     containers_[id] = std::move(c);
   }
   undo.dismiss();
@@ -552,6 +559,7 @@ Status Containers::start(const std::string& id_or_prefix) {
     it->second.started_at = started_at;
     if (it->second.finished_at != 0 && it->second.finished_at < started_at) it->second.finished_at = started_at;
     c = it->second;
+    publish(c, ContainerEventType::kStarted);
   }
   return persist(c);
 }
@@ -596,6 +604,7 @@ Status Containers::remove(const std::string& id_or_prefix) {
     std::unique_lock lock(mutex_);
     names_.erase(c->full_name);
     undelivered_.erase(id);
+    publish(*c, ContainerEventType::kDeleted);
     containers_.erase(id);
     locks_.erase(id);
   }

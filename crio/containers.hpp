@@ -4,6 +4,7 @@
 // container keeps running while the daemon is down), answered from memory for the
 // kubelet's polling, and watched for their exit.
 
+#include "events.hpp"
 #include "images.hpp"
 #include "pods.hpp"
 
@@ -155,6 +156,10 @@ class Containers {
 
   static std::string full_name(const ContainerSpec& spec, const PodSpec& pod);
 
+  // Where lifecycle events go (GetContainerEvents); set before restore(), none by default.
+  void set_event_bus(EventBus* bus) { events_ = bus; }
+  EventBus* event_bus() const { return events_; }
+
  private:
   struct Creation;
 
@@ -167,6 +172,8 @@ class Containers {
   // Marks `id` EXITED when its exit file is there; true when it changed.
   bool check_exit(const std::string& id);
   void watch_exits();
+  // Called with mutex_ held so that events leave in the order the states changed.
+  void publish(const Container& c, ContainerEventType type) const;
 
   const core::Config& config_;
   Pods& pods_;
@@ -185,6 +192,7 @@ class Containers {
   std::map<std::string, std::shared_ptr<Creation>> creating_;  // full name → in-flight CreateContainer
   std::set<std::string> undelivered_;                          // containers whose creator gave up before the answer
 
+  EventBus* events_ = nullptr;
   std::atomic<bool> stopping_{false};
   std::thread watcher_;
 };

@@ -4,6 +4,7 @@
 #include "listener.hpp"
 #include "cni_manager.hpp"
 #include "containers.hpp"
+#include "events.hpp"
 #include "images.hpp"
 #include "pods.hpp"
 #include "readiness.hpp"
@@ -94,7 +95,10 @@ int serve(const CommandLine& command_line) {
     log::error("cannot restore pod sandboxes", {{"error", restored.message()}});
     return 1;
   }
+  // Declared before the containers: their exit watcher publishes until it is joined.
+  EventBus events;
   Containers containers(config, pods, **images);
+  containers.set_event_bus(&events);
   if (Status restored = containers.restore(); !restored.ok()) {
     log::error("cannot restore containers", {{"error", restored.message()}});
     return 1;
@@ -165,6 +169,8 @@ int serve(const CommandLine& command_line) {
     log::info("shutting down", {{"signal", strsignal(sig)}});
     listener.close();
     // Shutdown blocks until in-flight calls finish, so it runs off the io thread.
+    // Event streams never end on their own; closing the bus lets them return now.
+    events.close();
     shutdown_thread = std::thread([&] {
       server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
       io.stop();

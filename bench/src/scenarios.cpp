@@ -23,6 +23,16 @@ const std::vector<Scenario>& scenarios() {
        "--pods pods held at once: daemon RSS/PSS idle and with them, plus the PSS of the processes under "
        "--pod-procs (needs --daemon-pid); then removes them",
        scenario_pods_memory},
+      {"run-container",
+       "a fresh pod + one container of --image running `sleep 3600` (RunPodSandbox, CreateContainer, "
+       "StartContainer; --parallel at once), then StopContainer 0s, RemoveContainer, StopPodSandbox, "
+       "RemovePodSandbox (timed as 'teardown'), --runs times",
+       scenario_run_container},
+      {"exec-sync", "ExecSync `true` in one running container of --image, --runs times", scenario_exec_sync},
+      {"containers-memory",
+       "--pods pods with one running container each: daemon RSS idle and with them, plus the PSS of the "
+       "processes under --pod-procs except the containers' own (needs --daemon-pid); then removes them",
+       scenario_containers_memory},
   };
   return all;
 }

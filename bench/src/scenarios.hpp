@@ -59,4 +59,9 @@ void scenario_image_status(Context& ctx);
 void scenario_run_pod(Context& ctx);
 void scenario_pods_memory(Context& ctx);
 
+// Container scenarios (container_scenarios.cpp).
+void scenario_run_container(Context& ctx);
+void scenario_exec_sync(Context& ctx);
+void scenario_containers_memory(Context& ctx);
+
 }  // namespace crio::bench

@@ -20,19 +20,12 @@ namespace crio::daemon {
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, Exec)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, Attach)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, PortForward)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, PodSandboxStats)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListPodSandboxStats)
-CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamPodSandboxStats)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, CheckpointContainer)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListMetricDescriptors)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListPodSandboxMetrics)
 CRIO_UNIMPLEMENTED_STREAM(RuntimeService, StreamPodSandboxMetrics)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, UpdatePodSandboxResources)
 
-grpc::Status RuntimeService::GetContainerEvents(grpc::ServerContext*, const v1::GetEventsRequest*,
-                                                grpc::ServerWriter<v1::ContainerEventResponse>*) {
-  return unimplemented("RuntimeService.GetContainerEvents");
-}
 
 
 }  // namespace crio::daemon

@@ -1,0 +1,355 @@
+// OCI hooks from hooks_dir and default_ulimits: the matcher on its own, and through a
+// real daemon, registry and runtime (needs root, conmon, crun, docker-registry and
+// busybox-static, like container_test).
+
+#include "daemon_fixture.hpp"
+#include "hooks.hpp"
+#include "registry_fixture.hpp"
+
+#include <crio/core/fs.hpp>
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <functional>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+using crio::daemon::HookDefinition;
+using crio::daemon::HookTarget;
+using crio::test::Daemon;
+using crio::test::set_deadline;
+using crio::test::TestRegistry;
+namespace v1 = runtime::v1;
+
+namespace {
+
+std::string hook_json(const std::string& path, const std::string& when, const std::string& stages,
+                      const std::string& args = "[]") {
+  return R"({"version": "1.0.0", "hook": {"path": ")" + path + R"(", "args": )" + args + R"(, "timeout": 10},
+             "when": )" + when + R"(, "stages": )" + stages + "}";
+}
+
+HookDefinition parse_ok(const std::string& json) {
+  auto d = crio::daemon::parse_hook("test.json", json);
+  INFO(d.status().message());
+  REQUIRE(d.ok());
+  return *d;
+}
+
+std::string parse_error(const std::string& json) {
+  auto d = crio::daemon::parse_hook("test.json", json);
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.status().code() == crio::Code::kInvalidArgument);
+  return d.status().message();
+}
+
+}  // namespace
+
+TEST_CASE("Hook conditions match annotations, commands, bind mounts and always", "[hooks]") {
+  std::map<std::string, std::string> annotations = {{"io.example/trace", "on"}, {"other", "x"}};
+  HookTarget target{&annotations, "/usr/bin/nginx", false};
+
+  CHECK(hook_matches(parse_ok(hook_json("/bin/sh", R"({"always": true})", R"(["prestart"])")), target));
+  CHECK_FALSE(hook_matches(parse_ok(hook_json("/bin/sh", R"({"always": false, "hasBindMounts": true})",
+                                              R"(["prestart"])")),
+                           target));
+  target.has_bind_mounts = true;
+  CHECK(hook_matches(parse_ok(hook_json("/bin/sh", R"({"hasBindMounts": true})", R"(["prestart"])")), target));
+  target.has_bind_mounts = false;
+
+  // Both the key and the value regex must match the same annotation.
+  auto by_annotation = parse_ok(hook_json("/bin/sh", R"({"annotations": {"^io\\.example/trace$": "^on$"}})",
+                                          R"(["prestart"])"));
+  CHECK(hook_matches(by_annotation, target));
+  annotations["io.example/trace"] = "off";
+  CHECK_FALSE(hook_matches(by_annotation, target));
+  annotations["other"] = "on";  // value matches, but under another key
+  CHECK_FALSE(hook_matches(by_annotation, target));
+
+  auto by_command = parse_ok(hook_json("/bin/sh", R"({"commands": ["/nginx$", "^/bin/false$"]})", R"(["poststop"])"));
+  CHECK(hook_matches(by_command, target));
+  target.argv0 = "/usr/bin/nginx-debug";
+  CHECK_FALSE(hook_matches(by_command, target));
+  target.argv0 = "/bin/false";
+  CHECK(hook_matches(by_command, target));
+}
+
+TEST_CASE("Matching hooks are put in every stage they name", "[hooks]") {
+  std::map<std::string, std::string> annotations;
+  HookTarget target{&annotations, "/bin/true", false};
+  std::vector<HookDefinition> hooks = {
+      parse_ok(hook_json("/bin/sh", R"({"always": true})",
+                         R"(["prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+                             "poststop"])",
+                         R"(["sh", "-c", "true"])")),
+      parse_ok(hook_json("/bin/true", R"({"commands": ["^/nothing$"]})", R"(["prestart"])"))};
+  crio::oci::Hooks out;
+  crio::daemon::apply_hooks(hooks, target, out);
+  for (const auto* stage : {&out.prestart, &out.create_runtime, &out.create_container, &out.start_container,
+                            &out.poststart, &out.poststop}) {
+    REQUIRE(stage->size() == 1);
+    CHECK((*stage)[0].path == "/bin/sh");
+    CHECK((*stage)[0].args == std::vector<std::string>{"sh", "-c", "true"});
+    CHECK((*stage)[0].timeout == 10);
+  }
+}
+
+TEST_CASE("Invalid hook files are refused with the reason", "[hooks]") {
+  CHECK_THAT(parse_error("{"), Catch::Contains("test.json") && Catch::Contains("JSON"));
+  CHECK_THAT(parse_error(R"({"version": "2.0.0"})"), Catch::Contains("version"));
+  CHECK_THAT(parse_error(hook_json("relative/hook", R"({"always": true})", R"(["prestart"])")),
+             Catch::Contains("not absolute"));
+  CHECK_THAT(parse_error(hook_json("/nonexistent/hook", R"({"always": true})", R"(["prestart"])")),
+             Catch::Contains("not a file"));
+  CHECK_THAT(parse_error(hook_json("/bin/sh", R"({"always": true})", R"(["prestop"])")),
+             Catch::Contains("prestop"));
+  CHECK_THAT(parse_error(hook_json("/bin/sh", R"({"always": true})", "[]")), Catch::Contains("stages"));
+  CHECK_THAT(parse_error(hook_json("/bin/sh", R"({})", R"(["prestart"])")), Catch::Contains("no condition"));
+  CHECK_THAT(parse_error(hook_json("/bin/sh", R"({"commands": ["("]})", R"(["prestart"])")),
+             Catch::Contains("regular expression"));
+}
+
+TEST_CASE("Hook directories: later ones win, missing and invalid files are skipped", "[hooks]") {
+  crio::test::TempDir tmp;
+  std::string a = tmp / "a", b = tmp / "b";
+  crio::test::write_file(tmp / "a/10-same.json", hook_json("/bin/sh", R"({"always": true})", R"(["prestart"])",
+                                                          R"(["first"])"));
+  crio::test::write_file(tmp / "a/20-only-a.json", hook_json("/bin/sh", R"({"always": true})", R"(["prestart"])",
+                                                            R"(["only-a"])"));
+  crio::test::write_file(tmp / "b/10-same.json", hook_json("/bin/sh", R"({"always": true})", R"(["prestart"])",
+                                                          R"(["second"])"));
+  crio::test::write_file(tmp / "b/15-broken.json", "not json");
+  crio::test::write_file(tmp / "b/30-readme.txt", "ignored");
+  auto hooks = crio::daemon::load_hooks({a, tmp / "missing", b});
+  REQUIRE(hooks.size() == 2);
+  CHECK(hooks[0].hook.args == std::vector<std::string>{"second"});
+  CHECK(hooks[1].hook.args == std::vector<std::string>{"only-a"});
+}
+
+namespace {
+
+struct Env {
+  TestRegistry registry;
+  std::unique_ptr<Daemon> daemon;
+  std::string image;
+
+  explicit Env(const std::function<std::string(const std::string&)>& drop_in) {
+    registry.push_test_images("/nonexistent", "multi,pause");
+    daemon = std::make_unique<Daemon>("", false);
+    const std::string d = daemon->dir().path();
+    crio::test::write_file(daemon->dir() / "registries.conf",
+                           "[[registry]]\nlocation = \"" + registry.host() + "\"\ninsecure = true\n");
+    crio::test::write_file(daemon->dir() / "crio.conf.d/20-runtimes.conf",
+                           "[crio.runtime.runtimes.runc]\nruntime_root = \"" + d +
+                               "/runc-root\"\n"
+                               "[crio.runtime.runtimes.crun]\nruntime_root = \"" +
+                               d + "/crun-root\"\n");
+    crio::test::write_file(daemon->dir() / "crio.conf.d/30-test.conf", drop_in(d));
+    daemon->start();
+    image = registry.host() + "/test/multi:v1";
+    auto stub = daemon->image_stub();
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::PullImageRequest request;
+    request.mutable_image()->set_image(image);
+    v1::PullImageResponse response;
+    grpc::Status s = stub->PullImage(&context, request, &response);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+  }
+};
+
+struct Client {
+  explicit Client(const Daemon& daemon) : stub(daemon.runtime_stub()), dir(daemon.dir().path()) {}
+
+  std::string run_pod(const std::string& name, const std::string& handler) {
+    v1::RunPodSandboxRequest request;
+    auto* c = request.mutable_config();
+    c->mutable_metadata()->set_name(name);
+    c->mutable_metadata()->set_uid("uid-" + name);
+    c->mutable_metadata()->set_namespace_("test-ns");
+    c->set_hostname(name);
+    c->set_log_directory(dir + "/logs/" + name);
+    c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+    c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
+    request.set_runtime_handler(handler);
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::RunPodSandboxResponse response;
+    grpc::Status s = stub->RunPodSandbox(&context, request, &response);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    return response.pod_sandbox_id();
+  }
+  grpc::Status remove_pod(const std::string& id) {
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::RemovePodSandboxRequest request;
+    request.set_pod_sandbox_id(id);
+    v1::RemovePodSandboxResponse response;
+    return stub->RemovePodSandbox(&context, request, &response);
+  }
+  std::string create_ok(const std::string& pod, const std::string& name, const std::string& image,
+                        const std::vector<std::string>& command, const std::map<std::string, std::string>& ann = {}) {
+    v1::CreateContainerRequest request;
+    request.set_pod_sandbox_id(pod);
+    auto* c = request.mutable_config();
+    c->mutable_metadata()->set_name(name);
+    c->mutable_image()->set_image(image);
+    for (const auto& a : command) c->add_command(a);
+    c->set_log_path(name + "/0.log");
+    for (const auto& [k, v] : ann) (*c->mutable_annotations())[k] = v;
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::CreateContainerResponse response;
+    grpc::Status s = stub->CreateContainer(&context, request, &response);
+    INFO(s.error_message());
+    REQUIRE(s.ok());
+    return response.container_id();
+  }
+  grpc::Status start(const std::string& id) {
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::StartContainerRequest request;
+    request.set_container_id(id);
+    v1::StartContainerResponse response;
+    return stub->StartContainer(&context, request, &response);
+  }
+  grpc::Status stop(const std::string& id) {
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::StopContainerRequest request;
+    request.set_container_id(id);
+    request.set_timeout(0);
+    v1::StopContainerResponse response;
+    return stub->StopContainer(&context, request, &response);
+  }
+  grpc::Status remove(const std::string& id) {
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::RemoveContainerRequest request;
+    request.set_container_id(id);
+    v1::RemoveContainerResponse response;
+    return stub->RemoveContainer(&context, request, &response);
+  }
+  grpc::Status exec(const std::string& id, const std::vector<std::string>& cmd, v1::ExecSyncResponse* response) {
+    grpc::ClientContext context;
+    set_deadline(context, 60);
+    v1::ExecSyncRequest request;
+    request.set_container_id(id);
+    for (const auto& a : cmd) request.add_cmd(a);
+    request.set_timeout(10);
+    return stub->ExecSync(&context, request, response);
+  }
+
+  std::unique_ptr<v1::RuntimeService::Stub> stub;
+  std::string dir;
+};
+
+struct PodGuard {
+  Client& client;
+  std::string id;
+  ~PodGuard() {
+    if (!id.empty()) (void)client.remove_pod(id);
+  }
+};
+
+bool has_line(const std::string& text, const std::string& line) {
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) {
+    if (l == line) return true;
+  }
+  return false;
+}
+
+std::string read_or_empty(const std::string& path) {
+  auto r = crio::fs::read_file(path);
+  return r.ok() ? *r : std::string();
+}
+
+}  // namespace
+
+TEST_CASE("hooks_dir hooks run for the containers they match and default_ulimits apply", "[daemon][hooks]") {
+  std::string marker;
+  Env env([&](const std::string& d) {
+    marker = d + "/hooks.log";
+    // The runtime passes the state on stdin; the hook must read it (crun gets SIGPIPE
+    // otherwise) and takes the container id from it.
+    std::string script = d + "/hook.sh";
+    crio::test::write_file(script,
+                           "#!/bin/sh\nstate=$(cat)\nid=$(echo \"$state\" | sed -n "
+                           "'s/.*\"id\" *: *\"\\([0-9a-f]*\\)\".*/\\1/p')\necho \"$1 $id\" >> \"$2\"\n");
+    ::chmod(script.c_str(), 0755);
+    auto args = [&](const std::string& label) { return R"(["hook.sh", ")" + label + R"(", ")" + marker + R"("])"; };
+    std::string a = d + "/hooks-a", b = d + "/hooks-b";
+    crio::test::write_file(a + "/10-always-pre.json",
+                           hook_json(script, R"({"always": true})", R"(["prestart"])", args("shadowed")));
+    crio::test::write_file(b + "/10-always-pre.json",
+                           hook_json(script, R"({"always": true})", R"(["prestart"])", args("always-prestart")));
+    crio::test::write_file(b + "/11-always-post.json",
+                           hook_json(script, R"({"always": true})", R"(["poststop"])", args("always-poststop")));
+    crio::test::write_file(b + "/20-annotated.json",
+                           hook_json(script, R"({"annotations": {"^hooks\\.test/mark$": "^yes$"}})",
+                                     R"(["prestart"])", args("annotated")));
+    crio::test::write_file(b + "/30-command.json",
+                           hook_json(script, R"({"commands": ["busybox$"]})", R"(["prestart"])", args("command")));
+    crio::test::write_file(b + "/40-invalid.json", "{\"version\": \"1.0.0\", \"hook\": ");
+    crio::test::write_file(b + "/41-bad-stage.json",
+                           hook_json(script, R"({"always": true})", R"(["whenever"])", args("stage-unknown")));
+    return "[crio.runtime]\nhooks_dir = [\"" + a + "\", \"" + d + "/missing\", \"" + b +
+           "\"]\ndefault_ulimits = [\"nofile=1000:1000\"]\n";
+  });
+  Client client(*env.daemon);
+  PodGuard pod{client, client.run_pod("hooks", "crun")};
+
+  std::string marked = client.create_ok(pod.id, "marked", env.image, {"/bin/busybox", "sleep", "1000"},
+                                        {{"hooks.test/mark", "yes"}});
+  std::string plain = client.create_ok(pod.id, "plain", env.image, {"/bin/sh", "-c", "sleep 1000"},
+                                       {{"hooks.test/mark", "no"}});
+  REQUIRE(client.start(marked).ok());
+  REQUIRE(client.start(plain).ok());
+
+  std::string log = read_or_empty(marker);
+  INFO("hooks log:\n" << log);
+  CHECK(has_line(log, "always-prestart " + marked));
+  CHECK(has_line(log, "always-prestart " + plain));
+  CHECK(has_line(log, "annotated " + marked));
+  CHECK_FALSE(has_line(log, "annotated " + plain));
+  CHECK(has_line(log, "command " + marked));
+  CHECK_FALSE(has_line(log, "command " + plain));
+  CHECK(log.find("shadowed") == std::string::npos);
+  CHECK(log.find("stage-unknown") == std::string::npos);
+  CHECK(log.find("always-poststop") == std::string::npos);
+
+  v1::ExecSyncResponse response;
+  grpc::Status s = client.exec(plain, {"/bin/busybox", "cat", "/proc/1/limits"}, &response);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  std::string limits = response.stdout();
+  INFO(limits);
+  auto line = limits.find("Max open files");
+  REQUIRE(line != std::string::npos);
+  std::istringstream fields(limits.substr(line + std::string("Max open files").size()));
+  std::string soft, hard;
+  fields >> soft >> hard;
+  CHECK(soft == "1000");
+  CHECK(hard == "1000");
+
+  REQUIRE(client.stop(marked).ok());
+  REQUIRE(client.remove(marked).ok());
+  std::string after;
+  for (int i = 0; i < 50; ++i) {
+    after = read_or_empty(marker);
+    if (has_line(after, "always-poststop " + marked)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  INFO("hooks log after remove:\n" << after);
+  CHECK(has_line(after, "always-poststop " + marked));
+  CHECK_FALSE(has_line(after, "always-poststop " + plain));
+}
