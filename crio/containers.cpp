@@ -344,13 +344,6 @@ void Containers::watch_exits() {
   }
 }
 
-struct Containers::Creation {
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  bool done = false;
-  Result<std::string> result = Status(Code::kUnavailable, "in progress");
-};
-
 Result<std::string> Containers::create(const std::string& pod_id, const ContainerSpec& spec,
                                        const std::function<bool()>& client_gone) {
   if (spec.name.empty()) return error(Code::kInvalidArgument, "container config has no metadata.name");
@@ -366,50 +359,15 @@ Result<std::string> Containers::create(const std::string& pod_id, const Containe
   }
   const std::string name = full_name(spec, pod->spec);
 
-  std::shared_ptr<Creation> creation;
-  {
-    std::unique_lock lock(mutex_);
-    if (auto it = creating_.find(name); it != creating_.end()) {
-      // The kubelet retrying a CreateContainer that is still running: wait for it and
-      // answer with its result.
-      auto first = it->second;
-      lock.unlock();
-      Result<std::string> result = [&] {
-        std::unique_lock wait(first->mutex);
-        first->done_cv.wait(wait, [&] { return first->done; });
-        return first->result;
-      }();
-      // Delivered only if this caller is still there; otherwise the next retry gets it.
-      if (result.ok() && !(client_gone && client_gone())) {
-        std::unique_lock relock(mutex_);
-        undelivered_.erase(*result);
-      }
-      return result;
-    }
-    if (auto it = names_.find(name); it != names_.end()) {
-      if (undelivered_.count(it->second)) {  // the answer an earlier caller missed
-        if (!(client_gone && client_gone())) undelivered_.erase(it->second);
+  return creations_.run(
+      name, "container",
+      [this](const std::string& n) -> std::optional<std::string> {
+        std::shared_lock lock(mutex_);
+        auto it = names_.find(n);
+        if (it == names_.end()) return std::nullopt;
         return it->second;
-      }
-      return error(Code::kAlreadyExists, "container name {} is reserved by container {}", name, it->second);
-    }
-    creation = std::make_shared<Creation>();
-    creating_[name] = creation;
-  }
-
-  Result<std::string> result = do_create(*pod, spec, name);
-  {
-    std::unique_lock lock(mutex_);
-    creating_.erase(name);
-    if (result.ok() && client_gone && client_gone()) undelivered_.insert(*result);
-  }
-  {
-    std::lock_guard done(creation->mutex);
-    creation->result = result;
-    creation->done = true;
-  }
-  creation->done_cv.notify_all();
-  return result;
+      },
+      [&] { return do_create(*pod, spec, name); }, client_gone);
 }
 
 Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpec& spec, const std::string& name) {
@@ -603,11 +561,11 @@ Status Containers::remove(const std::string& id_or_prefix) {
   {
     std::unique_lock lock(mutex_);
     names_.erase(c->full_name);
-    undelivered_.erase(id);
     publish(*c, ContainerEventType::kDeleted);
     containers_.erase(id);
     locks_.erase(id);
   }
+  creations_.forget(id);
   log::info("removed container", {{"id", id}});
   return ok_status();
 }

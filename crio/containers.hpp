@@ -5,6 +5,7 @@
 // kubelet's polling, and watched for their exit.
 
 #include "events.hpp"
+#include "creations.hpp"
 #include "images.hpp"
 #include "pods.hpp"
 
@@ -161,7 +162,6 @@ class Containers {
   EventBus* event_bus() const { return events_; }
 
  private:
-  struct Creation;
 
   Result<std::string> do_create(const Pod& pod, const ContainerSpec& spec, const std::string& name);
   Result<std::string> resolve_id(const std::string& id_or_prefix) const;
@@ -184,13 +184,12 @@ class Containers {
   std::mutex runtimes_mutex_;
   std::map<std::string, std::unique_ptr<oci::Runtime>> runtimes_;  // by handler name; guarded by runtimes_mutex_
 
+  Creations creations_;
   mutable std::shared_mutex mutex_;
   // Guarded by mutex_:
   std::map<std::string, Container> containers_;  // by ID
   std::map<std::string, std::string> names_;     // full name → ID
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
-  std::map<std::string, std::shared_ptr<Creation>> creating_;  // full name → in-flight CreateContainer
-  std::set<std::string> undelivered_;                          // containers whose creator gave up before the answer
 
   EventBus* events_ = nullptr;
   std::atomic<bool> stopping_{false};

@@ -249,13 +249,6 @@ net::PodNetworkRequest network_request(const Pod& pod) {
 
 }  // namespace
 
-struct Pods::Creation {
-  std::mutex mutex;
-  std::condition_variable done_cv;
-  bool done = false;
-  Result<std::string> result = Status(Code::kUnavailable, "in progress");
-};
-
 Status validate_sysctl(const std::string& name, const std::string& value, const PodSpec& spec) {
   if (name.empty() || name.find("..") != std::string::npos || name.find('/') != std::string::npos) {
     return error(Code::kInvalidArgument, "sysctl \"{}\" is not a valid name", name);
@@ -349,47 +342,15 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   }
   const std::string name = full_name(spec);
 
-  std::shared_ptr<Creation> creation;
-  {
-    std::unique_lock lock(mutex_);
-    if (auto it = creating_.find(name); it != creating_.end()) {
-      // The kubelet retrying a RunPodSandbox that is still running: wait for it and
-      // answer with its result.
-      auto first = it->second;
-      lock.unlock();
-      Result<std::string> result = [&] {
-        std::unique_lock wait(first->mutex);
-        first->done_cv.wait(wait, [&] { return first->done; });
-        return first->result;
-      }();
-      // This caller got the answer: the pod is no longer waiting for its retry.
-      if (result.ok()) {
-        std::unique_lock relock(mutex_);
-        undelivered_.erase(*result);
-      }
-      return result;
-    }
-    if (auto it = names_.find(name); it != names_.end()) {
-      if (undelivered_.erase(it->second) > 0) return it->second;  // the answer the first caller missed
-      return error(Code::kAlreadyExists, "pod sandbox name {} is reserved by pod {}", name, it->second);
-    }
-    creation = std::make_shared<Creation>();
-    creating_[name] = creation;
-  }
-
-  Result<std::string> result = create(spec);
-  {
-    std::unique_lock lock(mutex_);
-    creating_.erase(name);
-    if (result.ok() && client_gone && client_gone()) undelivered_.insert(*result);
-  }
-  {
-    std::lock_guard done(creation->mutex);
-    creation->result = result;
-    creation->done = true;
-  }
-  creation->done_cv.notify_all();
-  return result;
+  return creations_.run(
+      name, "pod sandbox",
+      [this](const std::string& n) -> std::optional<std::string> {
+        std::shared_lock lock(mutex_);
+        auto it = names_.find(n);
+        if (it == names_.end()) return std::nullopt;
+        return it->second;
+      },
+      [&] { return create(spec); }, client_gone);
 }
 
 Result<std::string> Pods::create(const PodSpec& spec) {
@@ -579,10 +540,10 @@ Status Pods::remove(const std::string& id_or_prefix) {
   {
     std::unique_lock lock(mutex_);
     names_.erase(full_name(pod->spec));
-    undelivered_.erase(*id);
     pods_.erase(*id);
     pod_locks_.erase(*id);
   }
+  creations_.forget(*id);
   log::info("pod sandbox removed", {{"id", *id}});
   return ok_status();
 }

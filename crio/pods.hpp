@@ -4,6 +4,7 @@
 // crash, and answered from memory for the kubelet's polling.
 
 #include "cni_manager.hpp"
+#include "creations.hpp"
 
 #include <crio/core/config.hpp>
 #include <crio/net/cni_types.hpp>
@@ -96,8 +97,6 @@ class Pods {
   static std::string full_name(const PodSpec& spec);
 
  private:
-  struct Creation;
-
   Result<std::string> create(const PodSpec& spec);
   Result<std::string> resolve_id(const std::string& id_or_prefix) const;
   Status persist(const Pod& pod) const;
@@ -110,12 +109,11 @@ class Pods {
   std::string state_dir_;
   std::string run_root_;
 
+  Creations creations_;
   mutable std::shared_mutex mutex_;
   // Guarded by mutex_:
   std::map<std::string, Pod> pods_;                            // by ID
   std::map<std::string, std::string> names_;                   // full name → ID
-  std::map<std::string, std::shared_ptr<Creation>> creating_;  // full name → in-flight RunPodSandbox
-  std::set<std::string> undelivered_;  // pods whose creator gave up before the answer
   std::map<std::string, std::shared_ptr<std::mutex>> pod_locks_;
 };
 
