@@ -132,10 +132,10 @@ class Handler(BaseHTTPRequestHandler):
                   {"Content-Type": "application/json"})
 
 
-def serve(port):
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
-
-
-threading.Thread(target=serve, args=(BLOB_PORT,), daemon=True).start()
+# Both ports are bound before the digest is printed: the test starts as soon as it
+# reads the digest, and must find the servers listening.
+main_server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+blob_server = ThreadingHTTPServer(("127.0.0.1", BLOB_PORT), Handler)
+threading.Thread(target=blob_server.serve_forever, daemon=True).start()
 print(BLOB_DIGEST, flush=True)
-serve(PORT)
+main_server.serve_forever()
