@@ -7,8 +7,9 @@ image-status-<daemon>.json and list-images-<daemon>.json.
 pods: RESULTS_DIR holds machine.json and, per daemon, run-pod-seq-<daemon>.json,
 run-pod-par-<daemon>.json and pods-memory-<daemon>.json (pods.sh writes them).
 containers: machine.json and, per daemon, run-container-seq-, run-container-par-,
-exec-sync- and containers-memory-<daemon>.json (containers.sh writes them).
-Prints a Markdown table."""
+exec-sync-seq-, exec-sync-par- and containers-memory-<daemon>.json (containers.sh
+writes them); prints the latencies (median, p95, both ratios) and then the rest.
+Prints Markdown tables."""
 import json
 import os
 import sys
@@ -171,27 +172,39 @@ def pods_main(res):
     print_table(names, rows)
 
 
-def container_latency_rows(r, label):
-    """pod + container to running, and the four-call teardown, of one run-container result."""
+RUN = "pod + container to running (RunPodSandbox+CreateContainer+StartContainer)"
+TEARDOWN = "stop + remove (StopContainer 0s+RemoveContainer+StopPodSandbox+RemovePodSandbox)"
+CALLS = [("run-pod", "RunPodSandbox"), ("create", "CreateContainer"), ("start", "StartContainer"),
+         ("stop-container", "StopContainer 0s"), ("remove-container", "RemoveContainer"),
+         ("stop-pod", "StopPodSandbox"), ("remove-pod", "RemovePodSandbox")]
+
+
+def container_latency(r, label):
+    """Latency figure -> series (median, p95, count) of one run-container result."""
     rows = {}
     ops = r.get("operations", {})
-    for op, name in [("run", "pod + container to running (RunPodSandbox+Create+Start)"),
-                     ("teardown", "stop + remove (StopContainer 0s+RemoveContainer+StopPod+RemovePod)")]:
-        s = ops.get(op, {})
-        if s.get("count"):
-            rows[f"{name}, {label}, median (ms)"] = s["median"]
-            rows[f"{name}, {label}, p95 (ms)"] = s["p95"]
-    for op, name in [("run-pod", "RunPodSandbox"), ("create", "CreateContainer"), ("start", "StartContainer"),
-                     ("stop-container", "StopContainer 0s"), ("remove-container", "RemoveContainer")]:
-        s = ops.get(op, {})
-        if s.get("count"):
-            rows[f"  of which {name}, {label}, median (ms)"] = s["median"]
+    for op, name in [("run", RUN), ("teardown", TEARDOWN)]:
+        if ops.get(op, {}).get("count"):
+            rows[f"{name}, {label}"] = ops[op]
+    for op, name in CALLS:
+        if ops.get(op, {}).get("count"):
+            rows[f"  of which {name}, {label}"] = ops[op]
+    if ops.get("round", {}).get("count"):
+        rows[f"one round of {label} (all started to all running)"] = ops["round"]
+    return rows
+
+
+def container_counts(r, label):
+    rows = {}
+    ops = r.get("operations", {})
     cpu = (r.get("daemon") or {}).get("cpu_ms", {})
     if cpu.get("count"):
+        # /proc counts in 10 ms ticks: the mean over the rounds resolves better than a median.
         per = cpu["mean"] / max(1, r.get("options", {}).get("parallel", 1))
         rows[f"daemon CPU per pod + container start, {label}, mean (ms)"] = per
-    run = ops.get("run", {})
-    rows[f"containers {label}: recorded / failed"] = f"{run.get('count', 0)} / {run.get('errors', 0)}"
+    run, down = ops.get("run", {}), ops.get("teardown", {})
+    rows[f"containers {label}: started / failed, torn down / failed"] = (
+        f"{run.get('count', 0)} / {run.get('errors', 0)}, {down.get('count', 0)} / {down.get('errors', 0)}")
     return rows
 
 
@@ -216,51 +229,61 @@ def container_memory_rows(r):
     if per:
         rows["per container: daemon growth (KiB)"] = per["daemon_rss"]
         rows["per container: runtime processes' PSS (KiB)"] = per["processes_pss"]
-        rows["per container: total (KiB)"] = per["total"]
-    run = r.get("operations", {}).get("run", {})
-    if run.get("count"):
-        rows[f"pod + container start while filling up to {n}, median (ms)"] = run["median"]
+        rows["per container: total, daemon + runtime processes (KiB)"] = per["total"]
     return rows
 
 
 def containers_main(res):
-    names, rows, results = [], {}, {}
+    lat, other, results = {}, {}, {}
     for n in DAEMONS:
-        rows[n] = {}
+        lat[n], other[n] = {}, {}
         seq = load(os.path.join(res, f"run-container-seq-{n}.json"))
         par = load(os.path.join(res, f"run-container-par-{n}.json"))
-        ex = load(os.path.join(res, f"exec-sync-{n}.json"))
+        # exec-sync-<daemon>.json: results of the runs before the parallel ExecSync.
+        exs = load(os.path.join(res, f"exec-sync-seq-{n}.json")) or load(os.path.join(res, f"exec-sync-{n}.json"))
+        exp = load(os.path.join(res, f"exec-sync-par-{n}.json"))
         mem = load(os.path.join(res, f"containers-memory-{n}.json"))
-        results[n] = [x for x in (seq, par, ex, mem) if x]
+        results[n] = [x for x in (seq, par, exs, exp, mem) if x]
         if seq:
-            rows[n].update(container_latency_rows(seq, "sequential"))
+            lat[n].update(container_latency(seq, "sequential"))
         if par:
-            rows[n].update(container_latency_rows(par, f"{par['options']['parallel']} at once"))
-        if ex:
+            lat[n].update(container_latency(par, f"{par['options']['parallel']} at once"))
+        if seq:
+            other[n].update(container_counts(seq, "sequential"))
+        if par:
+            other[n].update(container_counts(par, f"{par['options']['parallel']} at once"))
+        for ex, label in [(exs, "sequential"), (exp, None)]:
+            if not ex:
+                continue
+            p = ex.get("options", {}).get("parallel", 1)
+            label = label or f"{p} at once in {p} containers"
             s = ex.get("operations", {}).get("exec", {})
             if s.get("count"):
-                rows[n]["ExecSync `true`, median (ms)"] = s["median"]
-                rows[n]["ExecSync `true`, p95 (ms)"] = s["p95"]
-                rows[n]["ExecSync recorded / failed"] = f"{s.get('count', 0)} / {s.get('errors', 0)}"
+                lat[n][f"ExecSync `true`, {label}"] = s
+            other[n][f"ExecSync {label}: recorded / failed"] = f"{s.get('count', 0)} / {s.get('errors', 0)}"
         if mem:
-            rows[n].update(container_memory_rows(mem))
+            s = mem.get("operations", {}).get("run", {})
+            if s.get("count"):
+                c = (mem.get("memory") or {}).get("containers_created", 0)
+                lat[n][f"{RUN}, while filling up to {c}"] = s
+        if mem:
+            other[n].update(container_memory_rows(mem))
         first = next((x.get("first_container") for x in results[n] if x.get("first_container")), None)
         if first:
-            rows[n]["first container: state after StartContainer"] = first.get("error") or first.get("state")
+            other[n]["first container: state after StartContainer"] = first.get("error") or first.get("state")
         left = load(os.path.join(res, f"leftovers-{n}.json"))
         if left:
-            rows[n]["left after the last removal: mounts / IP leases / bridge ports"] = (
+            other[n]["left after the last removal: mounts / IP leases / bridge ports"] = (
                 f"{left['mounts']} / {left['ip_leases']} / {left['bridge_ports']}")
-    for n in DAEMONS:
-        for k in rows[n]:
-            if k not in names:
-                names.append(k)
     for n in DAEMONS:
         for r in results[n]:
             rt = r.get("runtime", {})
             o = r.get("options", {})
-            print(f"{n} {r['scenario']}: {rt.get('name', '?')} {rt.get('version', rt.get('error', ''))}, "
-                  f"{o.get('runs')} runs x {o.get('parallel')} after {o.get('warmup')} warm-up"
+            if r["scenario"] == "containers-memory":
+                what = f"{o.get('pods')} containers held"
+            else:
+                what = f"{o.get('runs')} rounds of {o.get('parallel')} after {o.get('warmup')} warm-up"
+            print(f"{n} {r['scenario']}: {rt.get('name', '?')} {rt.get('version', rt.get('error', ''))}, {what}"
                   + (f"; ABORTED: {r['aborted']}" if r.get("aborted") else ""))
             for op, s in r.get("operations", {}).items():
                 for msg in s.get("error_messages", []):
@@ -269,7 +292,40 @@ def containers_main(res):
     if m:
         print(f"machine: {m.get('cpus')} CPUs, kernel {m.get('kernel')}, load average at start/end: "
               + " / ".join(" ".join(l) for l in m.get("loadavg", [])))
-    print_table(names, rows)
+    print_latency_table(keys_of(lat), lat)
+    print_table(keys_of(other), other)
+
+
+def keys_of(rows):
+    names = []
+    for n in DAEMONS:
+        for k in rows[n]:
+            if k not in names:
+                names.append(k)
+    return names
+
+
+def ratio(a, b):
+    # A ratio of a growth that is ~0 or negative (RSS noise) means nothing.
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 and b > 0:
+        return f"{a / b:.2f}" if a / b >= 0.1 else f"{a / b:.2g}"
+    return ""
+
+
+def print_latency_table(names, rows):
+    """Latencies: median and p95 of each daemon, and both ratios, side by side."""
+    print()
+    print("| latency (ms) | crio median | crio p95 | containerd median | containerd p95 "
+          "| crio/containerd median | crio/containerd p95 | samples crio / containerd |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for k in names:
+        a, b = rows["crio"].get(k, {}), rows["containerd"].get(k, {})
+        cells = []
+        for s in (a, b):
+            cells += [fmt(s["median"]), fmt(s["p95"])] if s.get("count") else ["–", "–"]
+        cells += [ratio(a.get("median"), b.get("median")), ratio(a.get("p95"), b.get("p95"))]
+        cells.append(f"{a.get('count', 0)} / {b.get('count', 0)}")
+        print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 def print_table(names, rows):
@@ -278,11 +334,7 @@ def print_table(names, rows):
     print("| --- | ---: | ---: | ---: |")
     for k in names:
         a, b = rows["crio"].get(k), rows["containerd"].get(k)
-        ratio = ""
-        # A ratio of a growth that is ~0 or negative (RSS noise) means nothing.
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 and b > 0:
-            ratio = f"{a / b:.2f}" if a / b >= 0.1 else f"{a / b:.2g}"
-        print(f"| {k} | {fmt(a) if a is not None else '–'} | {fmt(b) if b is not None else '–'} | {ratio} |")
+        print(f"| {k} | {fmt(a) if a is not None else '–'} | {fmt(b) if b is not None else '–'} | {ratio(a, b)} |")
 
 
 def main():

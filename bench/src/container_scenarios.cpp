@@ -1,5 +1,5 @@
 // Container scenarios: run-container (a fresh pod and one container in it, to
-// running), exec-sync (ExecSync latency in one running container) and
+// running), exec-sync (ExecSync latency in running containers, one per worker) and
 // containers-memory (what N pods with one running container each cost the daemon
 // and the processes it keeps for them, the containers' own processes excluded).
 
@@ -244,27 +244,33 @@ void scenario_exec_sync(Context& ctx) {
     return;
   }
   const std::string tag = run_tag();
-  Unit u;
-  // The unit is made untimed: only the ExecSync calls are samples.
-  StepError up = [&]() -> StepError {
-    auto pc = pod_config(tag, 0);
-    auto cc = container_config(o.image, tag);
-    if (auto e = ctx.client.run_pod(pc, &u.pod)) return "RunPodSandbox: " + *e;
-    if (auto e = create_container(ctx.client, u.pod, pc, cc, &u.container)) return e;
-    return start_container(ctx.client, u.container);
-  }();
+  // One running container per worker, made untimed: only the ExecSync calls are
+  // samples. With --parallel P the P calls of a round go to P different containers
+  // (as a kubelet probing P pods at once would), not P execs queued in one.
+  std::vector<Unit> units(static_cast<size_t>(o.parallel));
+  StepError up;
+  for (int w = 0; w < o.parallel && !up; ++w) {
+    Unit& u = units[static_cast<size_t>(w)];
+    up = [&]() -> StepError {
+      auto pc = pod_config(tag, w);
+      auto cc = container_config(o.image, tag);
+      if (auto e = ctx.client.run_pod(pc, &u.pod)) return "RunPodSandbox: " + *e;
+      if (auto e = create_container(ctx.client, u.pod, pc, cc, &u.container)) return e;
+      return start_container(ctx.client, u.container);
+    }();
+  }
   if (up) {
-    ctx.extra["aborted"] = "bringing up the container: " + *up;
+    ctx.extra["aborted"] = "bringing up the containers: " + *up;
   } else {
-    record_first_container(ctx, u.container);
+    record_first_container(ctx, units[0].container);
     RoundPlan plan;
     plan.rounds = o.runs;
     plan.parallel = o.parallel;
     plan.warmup = o.warmup;
     plan.op_name = "exec";
-    plan.op = [&](int, int) -> StepError {
+    plan.op = [&](int, int worker) -> StepError {
       v1::ExecSyncRequest req;
-      req.set_container_id(u.container);
+      req.set_container_id(units[static_cast<size_t>(worker)].container);
       req.add_cmd("true");
       req.set_timeout(10);
       v1::ExecSyncResponse resp;
@@ -275,7 +281,12 @@ void scenario_exec_sync(Context& ctx) {
     };
     ctx.sampler.run(plan);
   }
-  if (auto err = tear_down(ctx, u); err && !ctx.extra.contains("aborted")) ctx.extra["teardown_error"] = *err;
+  // One after the other, after the rounds (their calls land in the teardown's own
+  // series, which the exec figures do not use).
+  for (auto& u : units) {
+    if (auto err = tear_down(ctx, u); err && !ctx.extra.contains("aborted") && !ctx.extra.contains("teardown_error"))
+      ctx.extra["teardown_error"] = *err;
+  }
   if (size_t left = remove_leftovers(ctx, tag)) ctx.extra["pods_left_and_removed"] = left;
 }
 

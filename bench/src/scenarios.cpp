@@ -28,7 +28,10 @@ const std::vector<Scenario>& scenarios() {
        "StartContainer; --parallel at once), then StopContainer 0s, RemoveContainer, StopPodSandbox, "
        "RemovePodSandbox (timed as 'teardown'), --runs times",
        scenario_run_container},
-      {"exec-sync", "ExecSync `true` in one running container of --image, --runs times", scenario_exec_sync},
+      {"exec-sync",
+       "ExecSync `true` in a running container of --image, --runs rounds of --parallel calls (one container "
+       "per call of a round, all brought up untimed first)",
+       scenario_exec_sync},
       {"containers-memory",
        "--pods pods with one running container each: daemon RSS idle and with them, plus the PSS of the "
        "processes under --pod-procs except the containers' own (needs --daemon-pid); then removes them",
