@@ -6,12 +6,15 @@
 #include <crio/oci/cgroup_stats.hpp>
 
 #include "conmon.hpp"
+#include "exec_session.hpp"
 #include "spec_json.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +22,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <thread>
 
@@ -34,11 +36,13 @@ struct Runtime::Tracked {
   fs::UniqueFd pidfd;         // the container's init; -1 if it was gone when we looked
   fs::UniqueFd conmon_pidfd;  // its monitor
   std::mutex mu;              // serialises lifecycle calls on this container
+  // config.json's process, parsed at the first exec (the whole spec, seccomp profile
+  // and all, costs a millisecond to parse; it does not change after create).
+  std::mutex exec_mu;
+  std::shared_ptr<const json> exec_process;  // guarded by exec_mu
 };
 
 namespace {
-
-constexpr size_t kExecOutputMax = 16 * 1024 * 1024;
 
 std::string_view kStatusNames[] = {"created", "running", "paused", "stopped", "unknown"};
 
@@ -70,30 +74,6 @@ std::string random_hex(size_t n) {
   std::string s;
   while (s.size() < n) s += fmt::format("{:016x}", rng());
   return s.substr(0, n);
-}
-
-// Splits conmon's k8s-file log into the two streams: "<time> <stream> <P|F> <text>".
-void parse_exec_log(const std::string& path, ExecResult& result) {
-  std::ifstream in(path, std::ios::binary);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto a = line.find(' ');
-    auto b = a == std::string::npos ? a : line.find(' ', a + 1);
-    auto c = b == std::string::npos ? b : line.find(' ', b + 1);
-    if (c == std::string::npos) continue;
-    std::string_view stream(line.data() + a + 1, b - a - 1);
-    std::string_view tag(line.data() + b + 1, c - b - 1);
-    std::string_view text(line.data() + c + 1, line.size() - c - 1);
-    std::string& into = stream == "stderr" ? result.err : result.out;
-    size_t want = text.size() + (tag == "F" ? 1 : 0);
-    if (into.size() + want > kExecOutputMax) {
-      result.truncated = true;
-      into.append(text.substr(0, kExecOutputMax - std::min(kExecOutputMax, into.size())));
-      continue;
-    }
-    into.append(text);
-    if (tag == "F") into.push_back('\n');
-  }
 }
 
 bool wait_for_file(const std::string& path, milliseconds timeout, int alive_pidfd = -1) {
@@ -227,7 +207,12 @@ Result<pid_t> Runtime::create(const ContainerCreateOptions& o) {
                                    "--persist-dir", o.persist_dir,
                                    "--syslog"};
   if (o.terminal) args.push_back("-t");
-  if (o.open_stdin) args.push_back("-i");
+  if (o.open_stdin) {
+    args.push_back("-i");
+    // Without it conmon closes the container's stdin when an attached client ends
+    // its input (stdin_once).
+    if (!o.stdin_once) args.push_back("--leave-stdin-open");
+  }
   if (o.log_size_max) {
     args.push_back("--log-size-max");
     args.push_back(std::to_string(*o.log_size_max));
@@ -401,99 +386,137 @@ Status Runtime::pause(const std::string& id) { return run_runtime(id, {"pause", 
 
 Status Runtime::unpause(const std::string& id) { return run_runtime(id, {"resume", id}).status(); }
 
-Result<ExecResult> Runtime::exec_sync(const std::string& id, const std::vector<std::string>& argv,
-                                      milliseconds timeout) {
-  if (argv.empty()) return error(Code::kInvalidArgument, "exec in container {}: empty command", id);
-  auto t = find(id);
-  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
-  ContainerProcess p = t->proc;
+namespace {
 
+// What `runtime exec` needs for argv in the container: its config.json process with
+// these args and terminal, in a private dir under the persist dir (bundle if none).
+Result<detail::ExecStart> exec_start(const RuntimeHandler& handler, const ContainerProcess& p,
+                                     const json& config_process, const std::vector<std::string>& argv, bool tty,
+                                     bool stdin, const std::optional<TerminalSize>& size) {
+  const std::string& id = p.id;
+  if (argv.empty()) return error(Code::kInvalidArgument, "exec in container {}: empty command", id);
+  // The exit file is there once the container's init is gone: no runtime call needed
+  // to know an exec cannot work.
+  if (fs::exists(p.exit_dir + "/" + id)) {
+    return error(Code::kFailedPrecondition, "exec in container {}: the container is not running (it exited)", id);
+  }
+  json proc = config_process;
+  proc["args"] = argv;
+  proc["terminal"] = tty;
+  proc.erase("consoleSize");
+  // Both runtimes size the container's pty from it before the command runs; a resize
+  // after the start comes too late for a command that looks at once.
+  if (tty && size && size->width > 0 && size->height > 0) {
+    proc["consoleSize"] = {{"height", size->height}, {"width", size->width}};
+  }
+  detail::ExecStart s;
+  s.container_id = id;
+  s.runtime_name = handler.name;
+  s.runtime_path = handler.runtime_path;
+  s.runtime_root = handler.runtime_root;
+  s.base_dir = absolute(p.persist_dir) ? p.persist_dir : p.bundle;
+  s.process_json = proc.dump();
+  s.tty = tty;
+  s.stdin = stdin;
+  if (tty && size && size->width > 0 && size->height > 0) s.size = size;
+  // See launch() in exec_session.cpp for why crun gets its terminal another way.
+  s.console_socket = std::filesystem::path(handler.runtime_path).filename().string().find("crun") != std::string::npos;
+  return s;
+}
+
+Result<std::shared_ptr<const json>> read_process(const ContainerProcess& p) {
   CRIO_ASSIGN_OR_RETURN(std::string config, fs::read_file(p.bundle + "/config.json"));
   json spec = json::parse(config, nullptr, false);
-  if (spec.is_discarded() || !spec.contains("process")) {
-    return error(Code::kInternal, "exec in container {}: {}/config.json has no process", id, p.bundle);
+  if (spec.is_discarded() || !spec.is_object() || !spec.contains("process") || !spec["process"].is_object()) {
+    return error(Code::kInternal, "exec in container {}: {}/config.json has no process", p.id, p.bundle);
   }
-  json proc = spec["process"];
-  proc["args"] = argv;
-  proc["terminal"] = false;
-  proc.erase("consoleSize");
+  return std::make_shared<const json>(std::move(spec["process"]));
+}
 
-  std::string base = absolute(p.persist_dir) ? p.persist_dir : p.bundle;
-  std::string tmpl = base + "/exec-XXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  if (!::mkdtemp(buf.data())) {
-    return error(Code::kInternal, "exec in container {}: mkdtemp {}: {}", id, tmpl, std::strerror(errno));
+// The cached process of a Runtime::Tracked (a template: the type is private).
+template <typename TrackedT>
+Result<std::shared_ptr<const json>> exec_process(TrackedT& t) {
+  std::lock_guard lock(t.exec_mu);
+  if (!t.exec_process) {
+    CRIO_ASSIGN_OR_RETURN(t.exec_process, read_process(t.proc));
   }
-  std::string dir = buf.data();
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
-  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(dir + "/process.json", proc.dump(), 0600));
+  return t.exec_process;
+}
 
-  // conmon's -T has whole seconds; round up so a short timeout still gets its time.
-  int64_t timeout_s = timeout.count() > 0 ? (timeout.count() + 999) / 1000 : 0;
-  std::vector<std::string> args = {"--api-version", "1",
-                                   "-c", id,
-                                   "-u", id + "-exec-" + random_hex(8),
-                                   "-n", p.name,
-                                   "-r", handler_.runtime_path,
-                                   "--runtime-arg", "--root=" + handler_.runtime_root,
-                                   "-p", dir + "/pid",
-                                   "-P", dir + "/conmon.pid",
-                                   "-l", "k8s-file:" + dir + "/log",
-                                   "-e", "--exec-process-spec", dir + "/process.json",
-                                   "--syslog"};
-  if (timeout_s > 0) {
-    args.push_back("-T");
-    args.push_back(std::to_string(timeout_s));
-  }
-  auto deadline = Clock::now() + (timeout_s > 0 ? std::chrono::seconds(timeout_s + 10) : std::chrono::hours(24 * 365));
-  CRIO_ASSIGN_OR_RETURN(auto spawned, detail::spawn_conmon(handler_.monitor_path, args, false));
-  detail::reap(spawned.pid);
+}  // namespace
 
-  detail::SyncReader reader(spawned.sync_r.get());
-  auto first = reader.next(deadline);
-  if (!first.ok() || !first->has_value()) {
-    kill_conmon_of(dir + "/conmon.pid");
-    std::string why = first.ok() ? detail::drain(spawned.err_r.get()) : first.status().message();
-    return error(first.ok() ? Code::kInternal : first.status().code(), "exec in container {}: conmon: {}", id, why);
+Result<ExecResult> Runtime::exec_sync(const std::string& id, const std::vector<std::string>& argv,
+                                      milliseconds timeout) {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  CRIO_ASSIGN_OR_RETURN(auto process, exec_process(*t));
+  CRIO_ASSIGN_OR_RETURN(detail::ExecStart start,
+                        exec_start(handler_, t->proc, *process, argv, false, false, std::nullopt));
+  return detail::run_exec(start, timeout);
+}
+
+Result<std::unique_ptr<ExecSession>> Runtime::exec(const std::string& id, const ExecOptions& options) {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  CRIO_ASSIGN_OR_RETURN(auto process, exec_process(*t));
+  CRIO_ASSIGN_OR_RETURN(detail::ExecStart start, exec_start(handler_, t->proc, *process, options.argv, options.tty,
+                                                            options.stdin, options.size));
+  return detail::start_exec(start);
+}
+
+Result<fs::UniqueFd> Runtime::attach(const std::string& id) {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  const ContainerProcess& p = t->proc;
+  // conmon binds `attach` in the bundle and links `<socket_dir>/<id>` to it, shortened
+  // by one character when that path is exactly one short of sun_path's size.
+  std::string link = p.socket_dir + "/" + id;
+  if (link.size() == sizeof(sockaddr_un::sun_path) - 1) link.pop_back();
+  fs::UniqueFd dir(::open(link.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) {
+    Code code = errno == ENOENT ? Code::kFailedPrecondition : Code::kInternal;
+    return error(code, "container {}: attach socket directory {}: {}", id, link, std::strerror(errno));
   }
-  if ((*first)->data <= 0) {
-    std::string text = detail::runtime_error_text((*first)->message);
-    Code code = is_not_found(text) ? Code::kNotFound : Code::kFailedPrecondition;
-    return error(code, "exec in container {}: {} exec failed: {}", id, handler_.name, text);
+  fs::UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return error(Code::kInternal, "container {}: socket: {}", id, std::strerror(errno));
+  // Through /proc/self/fd the path fits in sun_path however long socket_dir is.
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/attach", dir.get());
+  int rc;
+  do {
+    rc = ::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    Code code = errno == ENOENT || errno == ECONNREFUSED ? Code::kFailedPrecondition : Code::kInternal;
+    return error(code, "container {}: connecting to {}/attach: {} (is conmon running?)", id, link,
+                 std::strerror(errno));
   }
-  ExecResult result;
-  auto second = reader.next(deadline);
-  if (!second.ok()) {
-    // conmon itself hung past its own timeout: kill it and report the timeout.
-    kill_conmon_of(dir + "/conmon.pid");
-    result.timed_out = true;
-  } else if (!second->has_value()) {
-    return error(Code::kInternal, "exec in container {}: conmon exited without an exit code", id);
-  } else {
-    result.exit_code = (*second)->data;
-    if ((*second)->message.find("timed out") != std::string::npos) result.timed_out = true;
+  return sock;
+}
+
+Status Runtime::resize_terminal(const std::string& id, TerminalSize size) {
+  auto t = find(id);
+  if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
+  if (size.width == 0 || size.height == 0) {
+    return error(Code::kInvalidArgument, "container {}: terminal size {}x{} has a zero side", id, size.width,
+                 size.height);
   }
-  if (result.timed_out) {
-    result.exit_code = -1;
-    // conmon has sent SIGKILL; answer once the process is really gone, so a caller
-    // that looks right after the timeout does not still find it.
-    if (auto pid_text = fs::read_file(dir + "/pid"); pid_text.ok()) {
-      pid_t pid = static_cast<pid_t>(std::atoi(pid_text->c_str()));
-      auto until = Clock::now() + std::chrono::seconds(2);
-      while (pid > 0 && ::kill(pid, 0) == 0 && Clock::now() < until) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    }
+  const std::string ctl = t->proc.bundle + "/ctl";
+  fs::UniqueFd fd(::open(ctl.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) {
+    Code code = errno == ENXIO || errno == ENOENT ? Code::kFailedPrecondition : Code::kInternal;
+    return error(code, "container {}: conmon control fifo {}: {} (conmon gone?)", id, ctl, std::strerror(errno));
   }
-  parse_exec_log(dir + "/log", result);
-  return result;
+  // conmon 2.1.6 reads "<type> <height> <width>\n" from `ctl`; type 1 is a resize,
+  // which it passes on to its `winsz` fifo and applies with TIOCSWINSZ once it has the
+  // container's terminal (without -t there is none and nothing happens). One message
+  // per write: conmon mis-parses several arriving in one read.
+  std::string msg = fmt::format("1 {} {}\n", size.height, size.width);
+  if (::write(fd.get(), msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
+    return error(Code::kInternal, "container {}: writing {}: {}", id, ctl, std::strerror(errno));
+  }
+  return ok_status();
 }
 
 Result<ExitInfo> Runtime::read_exit(const std::string& id) const {
@@ -558,7 +581,7 @@ Status Runtime::adopt(const ContainerProcess& p) {
   if (p.conmon_pid > 0) {
     // A recycled pid must not be mistaken for the monitor.
     auto cmdline = fs::read_file("/proc/" + std::to_string(p.conmon_pid) + "/cmdline");
-    if (cmdline.ok() && cmdline->find("conmon") != std::string::npos) {
+    if (cmdline.ok() && cmdline->find("conmon") != std::string::npos && cmdline->find(p.id) != std::string::npos) {
       t->conmon_pidfd.reset(detail::pidfd_open(p.conmon_pid));
     }
   }

@@ -95,7 +95,7 @@ inline void make_busybox_rootfs(const std::string& dir) {
   for (const char* d : {"bin", "etc", "proc", "dev", "sys", "tmp", "root"}) stdfs::create_directories(dir + "/" + d);
   stdfs::copy_file("/bin/busybox", dir + "/bin/busybox", stdfs::copy_options::overwrite_existing);
   for (const char* app : {"sh", "echo", "sleep", "cat", "id", "dd", "unshare", "true", "printf", "readlink", "head",
-                          "grep", "ls", "touch", "seq", "yes"}) {
+                          "grep", "ls", "touch", "seq", "yes", "stty"}) {
     stdfs::create_symlink("busybox", dir + "/bin/" + app);
   }
   write_file(dir + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n");
@@ -137,8 +137,10 @@ class OciEnv {
     return s;
   }
 
-  // Writes the bundle and creates the container; the pid on success.
-  Result<pid_t> create(const std::string& id, oci::Spec s) {
+  // Writes the bundle and creates the container; the pid on success. `tweak` may
+  // change the create options (terminal, open_stdin, ...).
+  Result<pid_t> create(const std::string& id, oci::Spec s,
+                       const std::function<void(oci::ContainerCreateOptions&)>& tweak = {}) {
     if (s.cgroups_path.empty()) s.cgroups_path = oci::cgroupfs_path(cgroup_parent, id);
     CRIO_RETURN_IF_ERROR(oci::write_bundle(bundle(id), s));
     oci::ContainerCreateOptions o;
@@ -148,12 +150,14 @@ class OciEnv {
     o.exit_dir = exit_dir();
     o.persist_dir = tmp / ("persist/" + id);
     o.socket_dir = tmp / "sock";
+    if (tweak) tweak(o);
     created_.push_back(id);
     return runtime.create(o);
   }
 
-  Status run(const std::string& id, oci::Spec s) {
-    auto pid = create(id, std::move(s));
+  Status run(const std::string& id, oci::Spec s,
+             const std::function<void(oci::ContainerCreateOptions&)>& tweak = {}) {
+    auto pid = create(id, std::move(s), tweak);
     if (!pid.ok()) return pid.status();
     return runtime.start(id);
   }

@@ -2,11 +2,13 @@
 // Drives one OCI runtime handler (runc, crun) through conmon, as CRI-O does: conmon
 // runs `runtime create`, keeps the container's stdio and log, and writes the exit code
 // to `<exit_dir>/<id>` when the container ends. Everything else (start, kill, delete,
-// pause, update, state) is a direct runtime call with a private `--root`.
+// pause, update, state, and exec: the daemon is the parent of `runtime exec`) is a
+// direct runtime call with a private `--root`.
 //
 // Thread-safe: calls for different containers run in parallel; no lock is held while
 // an external program runs.
 
+#include <crio/core/fs.hpp>
 #include <crio/core/status.hpp>
 #include <crio/oci/export.hpp>
 #include <crio/oci/runtime_handler.hpp>
@@ -47,6 +49,9 @@ struct ContainerCreateOptions {
   std::string socket_dir;   // attach sockets: `<socket_dir>/<id>` links to the bundle
   bool terminal = false;
   bool open_stdin = false;
+  // With open_stdin: the container's stdin closes when the first attached client
+  // closes its input (conmon without --leave-stdin-open).
+  bool stdin_once = false;
   // cgroupfs path (e.g. "/crio-conmon" or "/kubepods/pod1") conmon is moved into before
   // it starts the runtime; empty keeps it in the caller's cgroups.
   std::string conmon_cgroup;
@@ -81,6 +86,52 @@ struct ExecResult {
   bool truncated = false;  // output beyond 16 MiB was dropped
 };
 
+struct TerminalSize {
+  uint16_t width = 0;   // columns
+  uint16_t height = 0;  // rows
+};
+
+struct ExecOptions {
+  std::vector<std::string> argv;
+  bool tty = false;    // the command gets a terminal; its stderr is folded into it
+  bool stdin = false;  // the caller writes the command's input; /dev/null otherwise
+  std::optional<TerminalSize> size;  // the terminal's initial size
+};
+
+// One command running in a container through `runtime exec` (no conmon: the daemon
+// is its parent and owns its stdio, so the daemon must not ignore SIGCHLD). Destroying
+// the session kills the command if it still runs and reaps the runtime process (it
+// may block up to 2 s for a runtime that lingers). The fds are blocking, close-on-exec
+// and owned by the session; the caller may poll them, or make them non-blocking.
+// Writes to stdin_fd() after the command ended fail with EPIPE (and raise SIGPIPE,
+// which a daemon ignores). wait() and kill() may be called from any thread; the fd
+// calls and close_stdin() from one thread at a time.
+class CRIO_OCI_EXPORT ExecSession {
+ public:
+  virtual ~ExecSession() = default;
+  // Write end of the command's input; the terminal with tty; -1 without stdin (and
+  // after close_stdin() without tty).
+  virtual int stdin_fd() const = 0;
+  // Read end of the command's output; the terminal with tty. A read of 0, or EIO on
+  // the terminal, is the end of the output.
+  virtual int stdout_fd() const = 0;
+  // Read end of the command's stderr; -1 with tty.
+  virtual int stderr_fd() const = 0;
+  // End of input for the command (closes the pipe; with a tty, sends EOF, ^D, which
+  // ends a read at the start of a line, as typing it would).
+  virtual void close_stdin() = 0;
+  // TIOCSWINSZ on the terminal; FailedPrecondition without tty.
+  virtual Status resize(TerminalSize size) = 0;
+  // The exit code (128 + signal when killed by one, 137 after kill()); DeadlineExceeded
+  // when the command still runs after `timeout` (zero: wait forever). Once known, the
+  // same code is returned to every later call.
+  virtual Result<int> wait(std::chrono::milliseconds timeout) = 0;
+  // SIGKILL to the command in the container (through a pidfd, never a stale pid);
+  // wait() then returns. wait() (or the destructor) kills the runtime too if it is
+  // still alive 2 s later.
+  virtual void kill() = 0;
+};
+
 class CRIO_OCI_EXPORT Runtime {
  public:
   explicit Runtime(RuntimeHandler handler);
@@ -107,11 +158,31 @@ class CRIO_OCI_EXPORT Runtime {
   Status remove(const std::string& id);
   Status pause(const std::string& id);
   Status unpause(const std::string& id);
-  // Runs argv in the container (its config.json process, with these args) through
-  // conmon, collecting stdout/stderr. A zero timeout means none; a timeout kills the
-  // command and is reported in ExecResult::timed_out.
+  // Runs argv in the container (its config.json process, with these args) as
+  // `runtime exec` (no conmon), collecting stdout/stderr. A zero timeout means none; a
+  // timeout kills the command and is reported in ExecResult::timed_out. NotFound for
+  // an unknown container or command, FailedPrecondition when the container is not
+  // running.
   Result<ExecResult> exec_sync(const std::string& id, const std::vector<std::string>& argv,
                                std::chrono::milliseconds timeout);
+  // Starts argv in the running container (its config.json process with these args
+  // and terminal) as `runtime exec`; the caller drives its stdio. Returns once the
+  // command runs (the runtime wrote its pid file). NotFound for an unknown container
+  // or command, FailedPrecondition when the container is not running, InvalidArgument
+  // for an empty argv.
+  Result<std::unique_ptr<ExecSession>> exec(const std::string& id, const ExecOptions& options);
+  // Connects to conmon's attach socket for the container (SOCK_SEQPACKET): each packet
+  // read starts with 2 (stdout) or 3 (stderr) (conmon numbers its pipes stdin 1,
+  // stdout 2, stderr 3), then the bytes; only output produced while connected arrives.
+  // What is written goes to the container's stdin (conmon -i) as raw bytes, no
+  // framing; shutdown(SHUT_WR) is end of input, which closes the container's stdin
+  // when it was created with stdin_once. End of file once the container exited.
+  // NotFound for an unknown container, FailedPrecondition when conmon is gone.
+  Result<fs::UniqueFd> attach(const std::string& id);
+  // Resizes the container's terminal (conmon -t) through conmon's `ctl` fifo. conmon
+  // applies it asynchronously; a container without a terminal ignores it.
+  // InvalidArgument for a zero side, FailedPrecondition when conmon is gone.
+  Status resize_terminal(const std::string& id, TerminalSize size);
   // The exit code and time from the exit file; NotFound while the container runs.
   Result<ExitInfo> read_exit(const std::string& id) const;
   // `runtime update --resources`.
