@@ -260,14 +260,14 @@ Status Containers::restore() {
         log::warn("ignoring a broken container state file", {{"file", entry.path().string()}, {"error", e.what()}});
         continue;
       }
-      if (c.state != ContainerState::kExited) {
-        auto runtime = runtime_for(c.runtime_handler);
-        if (!runtime.ok()) {
-          log::warn("container's runtime handler is gone", {{"id", c.id}, {"error", runtime.status().message()}});
-          c.state = ContainerState::kUnknown;
-        } else if (Status s = (*runtime)->adopt(c.process); !s.ok()) {
-          log::warn("cannot adopt a container", {{"id", c.id}, {"error", s.message()}});
-        }
+      // Exited containers are adopted too: on RemoveContainer the runtime deletes the
+      // exit file and the attach socket link only of the containers it tracks.
+      auto runtime = runtime_for(c.runtime_handler);
+      if (!runtime.ok()) {
+        log::warn("container's runtime handler is gone", {{"id", c.id}, {"error", runtime.status().message()}});
+        if (c.state != ContainerState::kExited) c.state = ContainerState::kUnknown;
+      } else if (Status s = (*runtime)->adopt(c.process); !s.ok()) {
+        log::warn("cannot adopt a container", {{"id", c.id}, {"error", s.message()}});
       }
       std::unique_lock lock(mutex_);
       names_[c.full_name] = c.id;
@@ -458,6 +458,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   options.socket_dir = config_.container_attach_socket_dir;
   options.terminal = spec.tty;
   options.open_stdin = spec.stdin_open;
+  options.stdin_once = spec.stdin_once;
   if (config_.log_size_max > 0) options.log_size_max = config_.log_size_max;
   auto pid = runtime->create(options);
   if (!pid.ok()) return pid.status().wrap(fmt::format("creating container {} ({})", spec.name, id));
@@ -604,6 +605,36 @@ Result<oci::ExecResult> Containers::exec_sync(const std::string& id_or_prefix, c
   }
   CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
   return runtime->exec_sync(c.id, argv, std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+}
+
+Result<std::unique_ptr<oci::ExecSession>> Containers::exec(const std::string& id_or_prefix,
+                                                           const oci::ExecOptions& options) {
+  if (options.argv.empty()) return error(Code::kInvalidArgument, "Exec: no command given");
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
+  if (c.state != ContainerState::kRunning) {
+    return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  }
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  return runtime->exec(c.id, options);
+}
+
+Result<fs::UniqueFd> Containers::attach(const std::string& id_or_prefix) {
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
+  if (c.state != ContainerState::kRunning) {
+    return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  }
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  return runtime->attach(c.id);
+}
+
+Status Containers::resize_terminal(const std::string& id_or_prefix, oci::TerminalSize size) {
+  CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
+  if (!c.spec.tty) return error(Code::kFailedPrecondition, "container {} has no terminal to resize", c.id);
+  if (c.state != ContainerState::kRunning) {
+    return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  }
+  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  return runtime->resize_terminal(c.id, size);
 }
 
 Status Containers::update_resources(const std::string& id_or_prefix, const oci::Resources& resources) {

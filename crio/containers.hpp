@@ -133,6 +133,12 @@ class Containers {
   Result<oci::ExecResult> exec_sync(const std::string& id, const std::vector<std::string>& argv,
                                     std::chrono::seconds timeout);
 
+  // For the streaming server; each needs a running container (FailedPrecondition
+  // otherwise). attach also needs one created with stdin or a terminal to read from.
+  Result<std::unique_ptr<oci::ExecSession>> exec(const std::string& id, const oci::ExecOptions& options);
+  Result<fs::UniqueFd> attach(const std::string& id);
+  Status resize_terminal(const std::string& id, oci::TerminalSize size);
+
   // Both need a running (or created) container; FailedPrecondition otherwise.
   Status update_resources(const std::string& id, const oci::Resources& resources);
   Status reopen_log(const std::string& id);

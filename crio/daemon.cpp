@@ -8,6 +8,7 @@
 #include "images.hpp"
 #include "pods.hpp"
 #include "readiness.hpp"
+#include "streaming.hpp"
 #include "server/grpc_status.hpp"
 #include "server/runtime_service.hpp"
 
@@ -104,7 +105,18 @@ int serve(const CommandLine& command_line) {
     return 1;
   }
   RuntimeReadiness readiness(config);
-  RuntimeService runtime_service(config, readiness, cni, pods, containers);
+  auto stream_options = stream_server_options(config);
+  if (!stream_options.ok()) {
+    log::error("invalid streaming server settings", {{"error", stream_options.status().message()}});
+    return 1;
+  }
+  StreamBackend stream_backend(containers, pods);
+  stream::Server streams(*stream_options, stream_backend);
+  if (Status s = streams.start(); !s.ok()) {
+    log::error("cannot start the streaming server", {{"error", s.message()}});
+    return 1;
+  }
+  RuntimeService runtime_service(config, readiness, cni, pods, containers, streams);
   ImageService image_service(**images);
 
   grpc::ServerBuilder builder;
@@ -181,6 +193,7 @@ int serve(const CommandLine& command_line) {
   io.run();
   if (shutdown_thread.joinable()) shutdown_thread.join();
   server->Wait();
+  streams.stop();
 
   if (Status s = write_marker_file(config.clean_shutdown_file, ""); !s.ok()) {
     log::error("cannot write the clean-shutdown marker", {{"error", s.message()}});

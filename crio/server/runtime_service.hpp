@@ -8,6 +8,7 @@
 #include "images.hpp"
 #include "pods.hpp"
 #include "readiness.hpp"
+#include "stream/server.hpp"
 
 #include <crio/core/config.hpp>
 
@@ -26,8 +27,8 @@ namespace v1 = ::runtime::v1;
 class RuntimeService final : public v1::RuntimeService::Service {
  public:
   RuntimeService(const core::Config& config, RuntimeReadiness& readiness, CniManager& cni, Pods& pods,
-                 Containers& containers)
-      : config_(config), readiness_(readiness), cni_(cni), pods_(pods), containers_(containers) {}
+                 Containers& containers, stream::Server& streams)
+      : config_(config), readiness_(readiness), cni_(cni), pods_(pods), containers_(containers), streams_(streams) {}
 
   CRIO_UNARY_RPC(Version);
   CRIO_UNARY_RPC(Status);
@@ -73,6 +74,7 @@ class RuntimeService final : public v1::RuntimeService::Service {
   CniManager& cni_;
   Pods& pods_;
   Containers& containers_;
+  stream::Server& streams_;
 };
 
 class ImageService final : public v1::ImageService::Service {

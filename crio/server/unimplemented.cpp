@@ -17,9 +17,6 @@ namespace crio::daemon {
     return unimplemented(#service "." #name);                                              \
   }
 
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, Exec)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, Attach)
-CRIO_UNIMPLEMENTED_UNARY(RuntimeService, PortForward)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, CheckpointContainer)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListMetricDescriptors)
 CRIO_UNIMPLEMENTED_UNARY(RuntimeService, ListPodSandboxMetrics)

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <poll.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -213,6 +215,72 @@ Status bring_up_loopback(const std::string& netns_path) {
       },
       netns_path));
   return status;
+}
+
+namespace {
+
+// One non-blocking connect bounded by `timeout`; the socket is blocking again after.
+Result<fs::UniqueFd> connect_with_timeout(const sockaddr* addr, socklen_t len, int family,
+                                          std::chrono::milliseconds timeout) {
+  fs::UniqueFd sock(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!sock.valid()) return errno_status(errno, "opening a socket", "");
+  if (::connect(sock.get(), addr, len) != 0) {
+    if (errno != EINPROGRESS) return errno_status(errno, "connecting", "");
+    pollfd p{sock.get(), POLLOUT, 0};
+    int r;
+    while ((r = ::poll(&p, 1, static_cast<int>(timeout.count()))) < 0 && errno == EINTR) {
+    }
+    if (r == 0) return error(Code::kDeadlineExceeded, "connecting: timed out after {} ms", timeout.count());
+    int err = 0;
+    socklen_t err_len = sizeof err;
+    ::getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &err, &err_len);
+    if (err != 0) return errno_status(err, "connecting", "");
+  }
+  int flags = ::fcntl(sock.get(), F_GETFL);
+  ::fcntl(sock.get(), F_SETFL, flags & ~O_NONBLOCK);
+  return sock;
+}
+
+}  // namespace
+
+Result<fs::UniqueFd> connect_loopback(const std::string& netns_path, uint16_t port, std::chrono::milliseconds timeout) {
+  Result<fs::UniqueFd> result = error(Code::kInternal, "connect_loopback did not run");
+  auto body = [&] {
+    if (!netns_path.empty()) {
+      fs::UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!ns.valid()) {
+        result = errno_status(errno, "opening the network namespace", netns_path);
+        return;
+      }
+      if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+        result = errno_status(errno, "entering the network namespace", netns_path);
+        return;
+      }
+    }
+    sockaddr_in v4{};
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    result = connect_with_timeout(reinterpret_cast<sockaddr*>(&v4), sizeof v4, AF_INET, timeout);
+    if (result.ok()) return;
+    sockaddr_in6 v6{};
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    v6.sin6_addr = in6addr_loopback;
+    auto second = connect_with_timeout(reinterpret_cast<sockaddr*>(&v6), sizeof v6, AF_INET6, timeout);
+    if (second.ok()) result = std::move(second);
+  };
+  if (netns_path.empty()) {
+    body();
+  } else {
+    CRIO_RETURN_IF_ERROR(on_fresh_thread(body, netns_path));
+  }
+  if (!result.ok()) {
+    return error(result.status().code() == Code::kDeadlineExceeded ? Code::kDeadlineExceeded : Code::kUnavailable,
+                 "port {} on localhost{}: {}", port, netns_path.empty() ? "" : " in " + netns_path,
+                 result.status().message());
+  }
+  return result;
 }
 
 }  // namespace crio::net

@@ -1,6 +1,6 @@
 // GetContainerEvents and the pod sandbox stats through a real daemon, a real registry
-// and runc under conmon. Needs root, conmon, runc, docker-registry, python3 and
-// busybox-static.
+// and runc or crun under conmon. Needs root, conmon, runc, crun, docker-registry,
+// python3 and busybox-static.
 
 #include "container_fixture.hpp"
 
@@ -16,8 +16,10 @@ using crio::test::set_deadline;
 using crio::test::TestRegistry;
 namespace v1 = runtime::v1;
 using crio::test::containers::Client;
+using crio::test::containers::Crun;
 using crio::test::containers::Env;
 using crio::test::containers::PodGuard;
+using crio::test::containers::Runc;
 
 namespace {
 
@@ -127,10 +129,10 @@ std::vector<v1::PodSandboxStats> list_pod_stats(Client& client, const v1::PodSan
 
 }  // namespace
 
-TEST_CASE("Two event subscribers both see a container's lifecycle in order", "[daemon][events]") {
+TEMPLATE_TEST_CASE("Two event subscribers both see a container's lifecycle in order", "[daemon][events]", Runc, Crun) {
   Env env;
   Client client(*env.daemon);
-  PodGuard pod{client, client.run_pod("events", "runc")};
+  PodGuard pod{client, client.run_pod("events", TestType::kHandler)};
   EventReader first(*client.stub), second(*client.stub);
   wait_subscribed(client, pod.id, env.image, {&first, &second});
 
@@ -197,11 +199,12 @@ TEST_CASE("A cancelled event subscriber does not hold up the daemon and shutdown
   CHECK(env.daemon->exit_code() == 0);
 }
 
-TEST_CASE("Pod sandbox stats sum the running containers and filter pods", "[daemon][events][stats]") {
+TEMPLATE_TEST_CASE("Pod sandbox stats sum the running containers and filter pods", "[daemon][events][stats]", Runc,
+                   Crun) {
   Env env;
   Client client(*env.daemon);
-  PodGuard pod{client, client.run_pod("stats", "runc")};
-  PodGuard other{client, client.run_pod("idle", "runc")};
+  PodGuard pod{client, client.run_pod("stats", TestType::kHandler)};
+  PodGuard other{client, client.run_pod("idle", TestType::kHandler)};
 
   std::string id = client.create_ok(pod.id, Client::config("sleeper", env.image, {"/bin/busybox", "sleep", "1000"}));
   REQUIRE(client.start(id).ok());

@@ -1,10 +1,9 @@
 // OCI hooks from hooks_dir and default_ulimits: the matcher on its own, and through a
-// real daemon, registry and runtime (needs root, conmon, crun, docker-registry and
-// busybox-static, like container_test).
+// real daemon, registry and runtime, on runc and on crun (needs root, conmon, runc,
+// crun, docker-registry and busybox-static, like container_test).
 
-#include "daemon_fixture.hpp"
+#include "container_fixture.hpp"
 #include "hooks.hpp"
-#include "registry_fixture.hpp"
 
 #include <crio/core/fs.hpp>
 #include "temp_dir.hpp"
@@ -14,7 +13,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <functional>
 #include <chrono>
 #include <sstream>
 #include <thread>
@@ -25,6 +23,11 @@ using crio::test::Daemon;
 using crio::test::set_deadline;
 using crio::test::TestRegistry;
 namespace v1 = runtime::v1;
+using crio::test::containers::Client;
+using crio::test::containers::Crun;
+using crio::test::containers::Env;
+using crio::test::containers::PodGuard;
+using crio::test::containers::Runc;
 
 namespace {
 
@@ -133,132 +136,6 @@ TEST_CASE("Hook directories: later ones win, missing and invalid files are skipp
 
 namespace {
 
-struct Env {
-  TestRegistry registry;
-  std::unique_ptr<Daemon> daemon;
-  std::string image;
-
-  explicit Env(const std::function<std::string(const std::string&)>& drop_in) {
-    registry.push_test_images("/nonexistent", "multi,pause");
-    daemon = std::make_unique<Daemon>("", false);
-    const std::string d = daemon->dir().path();
-    crio::test::write_file(daemon->dir() / "registries.conf",
-                           "[[registry]]\nlocation = \"" + registry.host() + "\"\ninsecure = true\n");
-    crio::test::write_file(daemon->dir() / "crio.conf.d/20-runtimes.conf",
-                           "[crio.runtime.runtimes.runc]\nruntime_root = \"" + d +
-                               "/runc-root\"\n"
-                               "[crio.runtime.runtimes.crun]\nruntime_root = \"" +
-                               d + "/crun-root\"\n");
-    crio::test::write_file(daemon->dir() / "crio.conf.d/30-test.conf", drop_in(d));
-    daemon->start();
-    image = registry.host() + "/test/multi:v1";
-    auto stub = daemon->image_stub();
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    v1::PullImageRequest request;
-    request.mutable_image()->set_image(image);
-    v1::PullImageResponse response;
-    grpc::Status s = stub->PullImage(&context, request, &response);
-    INFO(s.error_message());
-    REQUIRE(s.ok());
-  }
-};
-
-struct Client {
-  explicit Client(const Daemon& daemon) : stub(daemon.runtime_stub()), dir(daemon.dir().path()) {}
-
-  std::string run_pod(const std::string& name, const std::string& handler) {
-    v1::RunPodSandboxRequest request;
-    auto* c = request.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_metadata()->set_uid("uid-" + name);
-    c->mutable_metadata()->set_namespace_("test-ns");
-    c->set_hostname(name);
-    c->set_log_directory(dir + "/logs/" + name);
-    c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
-    c->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::CONTAINER);
-    request.set_runtime_handler(handler);
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    v1::RunPodSandboxResponse response;
-    grpc::Status s = stub->RunPodSandbox(&context, request, &response);
-    INFO(s.error_message());
-    REQUIRE(s.ok());
-    return response.pod_sandbox_id();
-  }
-  grpc::Status remove_pod(const std::string& id) {
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    v1::RemovePodSandboxRequest request;
-    request.set_pod_sandbox_id(id);
-    v1::RemovePodSandboxResponse response;
-    return stub->RemovePodSandbox(&context, request, &response);
-  }
-  std::string create_ok(const std::string& pod, const std::string& name, const std::string& image,
-                        const std::vector<std::string>& command, const std::map<std::string, std::string>& ann = {}) {
-    v1::CreateContainerRequest request;
-    request.set_pod_sandbox_id(pod);
-    auto* c = request.mutable_config();
-    c->mutable_metadata()->set_name(name);
-    c->mutable_image()->set_image(image);
-    for (const auto& a : command) c->add_command(a);
-    c->set_log_path(name + "/0.log");
-    for (const auto& [k, v] : ann) (*c->mutable_annotations())[k] = v;
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    v1::CreateContainerResponse response;
-    grpc::Status s = stub->CreateContainer(&context, request, &response);
-    INFO(s.error_message());
-    REQUIRE(s.ok());
-    return response.container_id();
-  }
-  grpc::Status start(const std::string& id) {
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    v1::StartContainerRequest request;
-    request.set_container_id(id);
-    v1::StartContainerResponse response;
-    return stub->StartContainer(&context, request, &response);
-  }
-  grpc::Status stop(const std::string& id) {
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    v1::StopContainerRequest request;
-    request.set_container_id(id);
-    request.set_timeout(0);
-    v1::StopContainerResponse response;
-    return stub->StopContainer(&context, request, &response);
-  }
-  grpc::Status remove(const std::string& id) {
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    v1::RemoveContainerRequest request;
-    request.set_container_id(id);
-    v1::RemoveContainerResponse response;
-    return stub->RemoveContainer(&context, request, &response);
-  }
-  grpc::Status exec(const std::string& id, const std::vector<std::string>& cmd, v1::ExecSyncResponse* response) {
-    grpc::ClientContext context;
-    set_deadline(context, 60);
-    v1::ExecSyncRequest request;
-    request.set_container_id(id);
-    for (const auto& a : cmd) request.add_cmd(a);
-    request.set_timeout(10);
-    return stub->ExecSync(&context, request, response);
-  }
-
-  std::unique_ptr<v1::RuntimeService::Stub> stub;
-  std::string dir;
-};
-
-struct PodGuard {
-  Client& client;
-  std::string id;
-  ~PodGuard() {
-    if (!id.empty()) (void)client.remove_pod(id);
-  }
-};
-
 bool has_line(const std::string& text, const std::string& line) {
   std::istringstream in(text);
   std::string l;
@@ -275,7 +152,9 @@ std::string read_or_empty(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("hooks_dir hooks run for the containers they match and default_ulimits apply", "[daemon][hooks]") {
+TEMPLATE_TEST_CASE("hooks_dir hooks run at prestart and poststop for the containers they match and default_ulimits apply",
+                   "[daemon][hooks]", Runc, Crun) {
+  const std::string handler = TestType::kHandler;
   std::string marker;
   Env env([&](const std::string& d) {
     marker = d + "/hooks.log";
@@ -306,12 +185,14 @@ TEST_CASE("hooks_dir hooks run for the containers they match and default_ulimits
            "\"]\ndefault_ulimits = [\"nofile=1000:1000\"]\n";
   });
   Client client(*env.daemon);
-  PodGuard pod{client, client.run_pod("hooks", "crun")};
+  PodGuard pod{client, client.run_pod("hooks-" + handler, handler)};
 
-  std::string marked = client.create_ok(pod.id, "marked", env.image, {"/bin/busybox", "sleep", "1000"},
-                                        {{"hooks.test/mark", "yes"}});
-  std::string plain = client.create_ok(pod.id, "plain", env.image, {"/bin/sh", "-c", "sleep 1000"},
-                                       {{"hooks.test/mark", "no"}});
+  auto marked_config = Client::config("marked", env.image, {"/bin/busybox", "sleep", "1000"});
+  (*marked_config.mutable_annotations())["hooks.test/mark"] = "yes";
+  auto plain_config = Client::config("plain", env.image, {"/bin/sh", "-c", "sleep 1000"});
+  (*plain_config.mutable_annotations())["hooks.test/mark"] = "no";
+  std::string marked = client.create_ok(pod.id, marked_config);
+  std::string plain = client.create_ok(pod.id, plain_config);
   REQUIRE(client.start(marked).ok());
   REQUIRE(client.start(plain).ok());
 
@@ -327,11 +208,7 @@ TEST_CASE("hooks_dir hooks run for the containers they match and default_ulimits
   CHECK(log.find("stage-unknown") == std::string::npos);
   CHECK(log.find("always-poststop") == std::string::npos);
 
-  v1::ExecSyncResponse response;
-  grpc::Status s = client.exec(plain, {"/bin/busybox", "cat", "/proc/1/limits"}, &response);
-  INFO(s.error_message());
-  REQUIRE(s.ok());
-  std::string limits = response.stdout();
+  std::string limits = client.exec_ok(plain, {"/bin/busybox", "cat", "/proc/1/limits"}).stdout();
   INFO(limits);
   auto line = limits.find("Max open files");
   REQUIRE(line != std::string::npos);
@@ -341,7 +218,7 @@ TEST_CASE("hooks_dir hooks run for the containers they match and default_ulimits
   CHECK(soft == "1000");
   CHECK(hard == "1000");
 
-  REQUIRE(client.stop(marked).ok());
+  REQUIRE(client.stop(marked, 0).ok());
   REQUIRE(client.remove(marked).ok());
   std::string after;
   for (int i = 0; i < 50; ++i) {

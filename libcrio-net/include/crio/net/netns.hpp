@@ -4,10 +4,13 @@
 // (`<dir>/netns/<name>`, `<dir>/utsns/<name>`, `<dir>/ipcns/<name>`). Containers join
 // it by path; the daemon's own threads never change namespace.
 
+#include <crio/core/fs.hpp>
 #include <crio/core/status.hpp>
 #include <crio/net/export.hpp>
 
 #include <optional>
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -69,5 +72,11 @@ CRIO_NET_EXPORT bool namespace_alive(const std::string& path);
 // Sets `lo` up inside the network namespace at `netns_path` (from a throwaway thread,
 // so no exec and no change to the caller's namespace).
 CRIO_NET_EXPORT Status bring_up_loopback(const std::string& netns_path);
+
+// A TCP connection to `port` on the loopback of the network namespace at
+// `netns_path` (the caller's own namespace when empty): 127.0.0.1 first, then ::1.
+// The socket lives in that namespace; the caller's thread never enters it.
+CRIO_NET_EXPORT Result<fs::UniqueFd> connect_loopback(const std::string& netns_path, uint16_t port,
+                                                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace crio::net

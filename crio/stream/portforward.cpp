@@ -1,0 +1,126 @@
+// Port forwarding over SPDY (portforward.k8s.io): for every local connection the
+// client opens a pair of streams, "error" and "data", sharing a requestID and naming
+// the pod port. The data stream is joined to a fresh TCP connection to that port in
+// the pod; what goes wrong is written on the error stream.
+
+#include "stream/channels.hpp"
+
+#include <crio/core/log.hpp>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <list>
+#include <map>
+#include <thread>
+
+namespace crio::daemon::stream {
+namespace {
+
+struct Pair {
+  std::shared_ptr<SpdyStream> error;
+  std::shared_ptr<SpdyStream> data;
+};
+
+std::optional<uint16_t> parse_port(const std::string& text) {
+  int port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || end != text.data() + text.size() || port < 1 || port > 65535) return std::nullopt;
+  return static_cast<uint16_t>(port);
+}
+
+void forward(SpdySession& session, Backend& backend, const std::string& pod_id, Pair pair) {
+  std::string port_text = pair.data->header("port");
+  auto port = parse_port(port_text);
+  if (!port) {
+    pair.error->write(fmt::format("invalid port {:?} in the port-forward request", port_text));
+    pair.error->close();
+    pair.data->close();
+    pair.data->stop_reading();
+    return;
+  }
+  auto dialed = backend.dial(pod_id, *port);
+  if (!dialed.ok()) {
+    pair.error->write(fmt::format("an error occurred forwarding port {} of pod {}: {}", *port, pod_id,
+                                  dialed.status().message()));
+    pair.error->close();
+    pair.data->close();
+    pair.data->stop_reading();
+    return;
+  }
+  fs::UniqueFd conn = std::move(*dialed);
+  int fd = conn.get();
+
+  // Client → pod on its own thread; pod → client here.
+  std::thread upstream([&] {
+    char buf[32768];
+    for (;;) {
+      size_t n = pair.data->read(buf, sizeof buf);
+      if (n == 0) break;
+      size_t off = 0;
+      while (off < n) {
+        ssize_t w = ::send(fd, buf + off, n - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        off += static_cast<size_t>(w);
+      }
+    }
+    ::shutdown(fd, SHUT_WR);
+  });
+  char buf[32768];
+  for (;;) {
+    pollfd p[2] = {{fd, POLLIN, 0}, {session.closed_fd(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[1].revents & POLLIN) break;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (!pair.data->write(std::string_view(buf, static_cast<size_t>(n)))) break;
+  }
+  // The pod side is done: the client gets the end of the data, and our reader of the
+  // client's side stops too (it may never send its own end).
+  pair.data->close();
+  pair.error->close();
+  pair.data->stop_reading();
+  ::shutdown(fd, SHUT_RDWR);
+  upstream.join();
+}
+
+}  // namespace
+
+void serve_port_forward(SpdySession& session, Backend& backend, const PortForwardRequest& request) {
+  std::map<std::string, Pair> waiting;  // by requestID, until both streams arrived
+  std::list<std::thread> forwards;
+  while (!session.closed()) {
+    auto s = session.accept(std::chrono::steady_clock::now() + std::chrono::minutes(1));
+    if (!s) continue;
+    std::string type = s->header("streamtype");
+    if (type != "error" && type != "data") {
+      s->reset();
+      continue;
+    }
+    // Clients older than requestID pair streams by port.
+    std::string key = s->header("requestid");
+    if (key.empty()) key = "port:" + s->header("port");
+    Pair& pair = waiting[key];
+    auto& slot = type == "error" ? pair.error : pair.data;
+    if (slot) {
+      s->reset();
+      continue;
+    }
+    slot = std::move(s);
+    if (pair.error && pair.data) {
+      forwards.emplace_back(forward, std::ref(session), std::ref(backend), request.pod_id, std::move(pair));
+      waiting.erase(key);
+    }
+  }
+  for (auto& t : forwards) t.join();
+}
+
+}  // namespace crio::daemon::stream
