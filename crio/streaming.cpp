@@ -27,14 +27,20 @@ Result<fs::UniqueFd> StreamBackend::dial(const std::string& pod_id, uint16_t por
 }
 
 Result<stream::ServerOptions> stream_server_options(const core::Config& config) {
-  if (config.stream_enable_tls) {
-    return error(Code::kInvalidArgument,
-                 "crio.api.stream_enable_tls: the streaming server serves plain HTTP only; keep stream_address on "
-                 "loopback (the kubelet on this node proxies the streams)");
-  }
   stream::ServerOptions options;
   options.address = config.stream_address;
   options.port = config.stream_port;
+  if (config.stream_enable_tls) {
+    // The files are read by Server::start(), which names any that is missing or bad.
+    if (config.stream_tls_cert.empty() || config.stream_tls_key.empty()) {
+      return error(Code::kInvalidArgument,
+                   "crio.api.stream_enable_tls: TLS needs both stream_tls_cert and stream_tls_key");
+    }
+    options.tls = true;
+    options.tls_cert = config.stream_tls_cert;
+    options.tls_key = config.stream_tls_key;
+    options.tls_ca = config.stream_tls_ca;
+  }
   if (!config.stream_idle_timeout.empty()) {
     CRIO_ASSIGN_OR_RETURN(auto idle, core::parse_duration(config.stream_idle_timeout));
     options.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(idle);

@@ -216,7 +216,8 @@ void serve_exec(Channels& channels, Backend& backend, const ExecRequest& request
       while (auto size = channels.next_resize()) {
         std::lock_guard lock(sizes.mu);
         sizes.latest = size;
-        if (sizes.session) sizes.session->resize(*size);
+        // A failed resize leaves the old size; the session goes on.
+        if (sizes.session) (void)sizes.session->resize(*size);
         sizes.cv.notify_all();
       }
       std::lock_guard lock(sizes.mu);
@@ -244,7 +245,7 @@ void serve_exec(Channels& channels, Backend& backend, const ExecRequest& request
     sizes.session = session.get();
     bool changed = sizes.latest && (!initial || sizes.latest->width != initial->width ||
                                     sizes.latest->height != initial->height);
-    if (changed) session->resize(*sizes.latest);
+    if (changed) (void)session->resize(*sizes.latest);
   }
   Done done;
 

@@ -179,6 +179,13 @@ Server::Server(ServerOptions options, Backend& backend) : options_(std::move(opt
 Server::~Server() { stop(); }
 
 Status Server::start() {
+  SslCtxPtr tls;
+  if (options_.tls) {
+    if (options_.tls_cert.empty() || options_.tls_key.empty()) {
+      return error(Code::kInvalidArgument, "stream server: TLS needs a certificate and a key");
+    }
+    CRIO_ASSIGN_OR_RETURN(tls, load_server_tls(options_.tls_cert, options_.tls_key, options_.tls_ca));
+  }
   uint16_t port = 0;
   {
     int p = 0;
@@ -221,8 +228,9 @@ Status Server::start() {
   bound_port_ = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
                                         : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
   listener_ = std::move(fd);
+  tls_ = std::move(tls);
   acceptor_ = std::thread([this] { accept_loop(); });
-  log::info("stream server listening", {{"url", base_url()}});
+  log::info("stream server listening", {{"url", base_url()}, {"client_certificates", tls_ && !options_.tls_ca.empty()}});
   return ok_status();
 }
 
@@ -234,7 +242,9 @@ void Server::stop() {
   {
     std::lock_guard lock(connections_mu_);
     for (auto& c : connections_) {
+      // For a TLS connection, this ends both its relay and the protocol code.
       if (c.socket.valid()) ::shutdown(c.socket.get(), SHUT_RDWR);
+      if (c.local.valid()) ::shutdown(c.local.get(), SHUT_RDWR);
     }
     connections.splice(connections.end(), connections_);
   }
@@ -243,7 +253,9 @@ void Server::stop() {
   }
 }
 
-std::string Server::base_url() const { return fmt::format("http://{}:{}", host_, bound_port_); }
+std::string Server::base_url() const {
+  return fmt::format("{}://{}:{}", tls_ ? "https" : "http", host_, bound_port_);
+}
 
 Result<std::string> Server::remember(Request request, std::string_view kind) {
   auto now = std::chrono::steady_clock::now();
@@ -306,18 +318,58 @@ void Server::accept_loop() {
     auto& c = connections_.emplace_back();
     c.socket.reset(fd);
     c.thread = std::thread([this, &c] {
-      serve(c);
+      if (tls_) {
+        serve_tls(c);
+      } else {
+        serve(c.socket.get());
+      }
       // Closed here, under the lock stop() shuts sockets down with, so the client
       // sees the end now rather than at the next accept.
       std::lock_guard lock(connections_mu_);
+      c.local.reset();
       c.socket.reset();
       c.done.store(true);
     });
   }
 }
 
-void Server::serve(Connection& connection) {
-  int fd = connection.socket.get();
+void Server::serve_tls(Connection& connection) {
+  auto ssl = tls_handshake(tls_.get(), connection.socket.get(), TlsRole::kServer, options_.tls_handshake_timeout);
+  if (!ssl.ok()) {
+    if (!stopping_.load()) log::warn("stream server: TLS connection refused", {{"error", ssl.status().message()}});
+    return;
+  }
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    log::warn("stream server: socketpair", {{"error", std::strerror(errno)}});
+    return;
+  }
+  fs::UniqueFd relay_end(pair[1]);
+  int local = pair[0];
+  {
+    // stop() sets stopping_ before it takes this lock to shut connections down: either
+    // it sees `local` or this sees stopping_.
+    std::lock_guard lock(connections_mu_);
+    if (stopping_.load()) {
+      ::close(local);
+      return;
+    }
+    connection.local.reset(local);
+  }
+  std::thread relay([&] {
+    tls_relay(ssl->get(), relay_end.get());
+    relay_end.reset();  // the protocol code sees the end of the connection
+  });
+  serve(local);
+  {
+    // The relay sees this end close, sends what is left and then close_notify.
+    std::lock_guard lock(connections_mu_);
+    connection.local.reset();
+  }
+  relay.join();
+}
+
+void Server::serve(int fd) {
   auto head = read_request_head(fd);
   if (!head.ok()) {
     if (head.status().code() != Code::kCancelled) reply_error(fd, 400, "Bad Request", std::string(head.status().message()));

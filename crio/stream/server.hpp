@@ -7,6 +7,8 @@
 // The server knows nothing of containers: a Backend starts the command, connects to
 // a container's console or dials a pod's port.
 
+#include "stream/tls.hpp"
+
 #include <crio/core/fs.hpp>
 #include <crio/core/status.hpp>
 #include <crio/oci/runtime.hpp>
@@ -70,6 +72,16 @@ struct ServerOptions {
   // How long a URL stays valid before it is used.
   std::chrono::milliseconds token_ttl{std::chrono::minutes(1)};
   size_t max_pending_tokens = 1000;
+  // HTTPS with this certificate (PEM, a chain may follow it) and key; URLs then
+  // start with https://.
+  bool tls = false;
+  std::string tls_cert;
+  std::string tls_key;
+  // With TLS: when set, clients must present a certificate signed by a CA of this
+  // PEM bundle; others are refused in the handshake.
+  std::string tls_ca;
+  // How long a client has to complete the TLS handshake.
+  std::chrono::milliseconds tls_handshake_timeout{std::chrono::seconds(10)};
 };
 
 class Server {
@@ -79,11 +91,12 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the address and starts serving.
+  // Loads the TLS certificate and key (with options.tls), binds the address and
+  // starts serving.
   Status start();
   // Closes the listener and every session, and waits for their threads.
   void stop();
-  // http://host:port, with the port actually bound.
+  // http://host:port (https:// with TLS), with the port actually bound.
   std::string base_url() const;
 
   // A one-time URL for the request; ResourceExhausted when too many are pending.
@@ -94,7 +107,8 @@ class Server {
  private:
   using Request = std::variant<ExecRequest, AttachRequest, PortForwardRequest>;
   struct Connection {
-    fs::UniqueFd socket;
+    fs::UniqueFd socket;  // the client's TCP connection
+    fs::UniqueFd local;   // with TLS: the protocol code's end of the relay's socket pair
     std::thread thread;
     std::atomic<bool> done{false};
   };
@@ -102,11 +116,14 @@ class Server {
   Result<std::string> remember(Request request, std::string_view kind);
   std::optional<Request> take(const std::string& token);
   void accept_loop();
-  void serve(Connection& connection);
+  void serve_tls(Connection& connection);
+  // Reads the request on `fd` and runs the session it asks for.
+  void serve(int fd);
   void reap_finished_connections();  // needs connections_mu_
 
   ServerOptions options_;
   Backend& backend_;
+  SslCtxPtr tls_;  // set by start() with options_.tls
   fs::UniqueFd listener_;
   std::string host_;  // as written in URLs
   uint16_t bound_port_ = 0;
