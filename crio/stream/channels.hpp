@@ -6,6 +6,7 @@
 #include "stream/server.hpp"
 #include "stream/spdy.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,17 @@ inline constexpr std::string_view kRemoteCommandV1 = "channel.k8s.io";
 inline constexpr std::string_view kPortForwardV1 = "portforward.k8s.io";
 
 int remote_command_version(std::string_view protocol);  // 1..5, 0 when unknown
+
+// What goes on the error channel when a command ends (nullopt: success; an exit
+// code; or -1 with `message` for a failure that is not the command's): a
+// Kubernetes Status object from protocol v4 on, plain text before (empty on success).
+std::string remote_command_result(int protocol_version, std::optional<int> exit_code, const std::string& message);
+
+// Writes all of `data` to a socket (no SIGPIPE); false once the peer is gone.
+bool send_all(int fd, std::string_view data);
+// Copies from `read` (0 at its end) to the socket `fd` until either side ends, then
+// shuts down the socket's write side when the input ended: the peer sees the end.
+void copy_to_socket(const std::function<size_t(char*, size_t)>& read, int fd, size_t chunk);
 
 // What a remotecommand handler needs from its transport. Reads block; every call
 // returns promptly once the connection is gone.

@@ -55,21 +55,7 @@ void forward(SpdySession& session, Backend& backend, const std::string& pod_id, 
   int fd = conn.get();
 
   // Client → pod on its own thread; pod → client here.
-  std::thread upstream([&] {
-    char buf[32768];
-    for (;;) {
-      size_t n = pair.data->read(buf, sizeof buf);
-      if (n == 0) break;
-      size_t off = 0;
-      while (off < n) {
-        ssize_t w = ::send(fd, buf + off, n - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        off += static_cast<size_t>(w);
-      }
-    }
-    ::shutdown(fd, SHUT_WR);
-  });
+  std::thread upstream([&] { copy_to_socket([&](char* b, size_t n) { return pair.data->read(b, n); }, fd, 32768); });
   char buf[32768];
   for (;;) {
     pollfd p[2] = {{fd, POLLIN, 0}, {session.closed_fd(), POLLIN, 0}};

@@ -15,8 +15,10 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace crio::daemon::stream {
 
@@ -29,20 +31,20 @@ int remote_command_version(std::string_view protocol) {
   return 0;
 }
 
-namespace {
-
-using json = nlohmann::json;
-
-// The error channel's payload for protocol v4 and later: a Kubernetes Status object.
-std::string status_json(std::optional<int> exit_code, const std::string& message) {
-  json status = {{"metadata", json::object()}};
+std::string remote_command_result(int protocol_version, std::optional<int> exit_code, const std::string& message) {
+  std::string failure = exit_code && *exit_code >= 0
+                            ? fmt::format("command terminated with non-zero exit code: exit status {}", *exit_code)
+                            : message;
+  if (protocol_version < 4) return exit_code ? failure : "";
+  nlohmann::json status = {{"metadata", nlohmann::json::object()}};
   if (!exit_code) {
     status["status"] = "Success";
   } else if (*exit_code >= 0) {
     status["status"] = "Failure";
-    status["message"] = fmt::format("command terminated with non-zero exit code: exit status {}", *exit_code);
+    status["message"] = failure;
     status["reason"] = "NonZeroExitCode";
-    status["details"] = {{"causes", json::array({{{"reason", "ExitCode"}, {"message", std::to_string(*exit_code)}}})}};
+    status["details"] = {
+        {"causes", nlohmann::json::array({{{"reason", "ExitCode"}, {"message", std::to_string(*exit_code)}}})}};
   } else {
     status["status"] = "Failure";
     status["message"] = message;
@@ -51,6 +53,30 @@ std::string status_json(std::optional<int> exit_code, const std::string& message
   }
   return status.dump();
 }
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+void copy_to_socket(const std::function<size_t(char*, size_t)>& read, int fd, size_t chunk) {
+  std::vector<char> buf(chunk);
+  for (;;) {
+    size_t n = read(buf.data(), buf.size());
+    if (n == 0) break;
+    if (!send_all(fd, std::string_view(buf.data(), n))) return;
+  }
+  ::shutdown(fd, SHUT_WR);
+}
+
+namespace {
+
+using json = nlohmann::json;
 
 std::optional<oci::TerminalSize> parse_size(const std::string& line) {
   auto j = json::parse(line, nullptr, false);
@@ -133,12 +159,7 @@ class SpdyChannels final : public Channels {
     if (stdout_) stdout_->close();
     if (stderr_) stderr_->close();
     if (error_) {
-      if (version_ >= 4) {
-        error_->write(status_json(exit_code, message));
-      } else if (exit_code) {
-        error_->write(*exit_code >= 0 ? fmt::format("command terminated with non-zero exit code: exit status {}", *exit_code)
-                                      : message);
-      }
+      if (std::string result = remote_command_result(version_, exit_code, message); !result.empty()) error_->write(result);
       error_->close();
     }
     if (stdin_) stdin_->stop_reading();
@@ -321,22 +342,8 @@ void serve_attach(Channels& channels, Backend& backend, const AttachRequest& req
 
   std::thread input;
   if (request.stdin && channels.has_stdin()) {
-    input = std::thread([&] {
-      // conmon reads one packet into a buffer of this size; a larger one would be cut.
-      char buf[8192];
-      for (;;) {
-        size_t n = channels.read_stdin(buf, sizeof buf);
-        if (n == 0) break;
-        size_t off = 0;
-        while (off < n) {
-          ssize_t w = ::send(fd, buf + off, n - off, MSG_NOSIGNAL);
-          if (w < 0 && errno == EINTR) continue;
-          if (w <= 0) return;
-          off += static_cast<size_t>(w);
-        }
-      }
-      ::shutdown(fd, SHUT_WR);
-    });
+    // conmon reads one packet into a buffer of 8 KiB; a larger one would be cut.
+    input = std::thread([&] { copy_to_socket([&](char* b, size_t n) { return channels.read_stdin(b, n); }, fd, 8192); });
   }
   std::thread resizer;
   if (request.tty) {

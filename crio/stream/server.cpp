@@ -114,16 +114,6 @@ Result<HttpRequest> read_request_head(int fd) {
   return req;
 }
 
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 void reply_error(int fd, int code, std::string_view reason, const std::string& body,
                  const std::vector<std::string>& extra_headers = {}) {
   std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"

@@ -36,16 +36,6 @@ constexpr size_t kMaxMessage = 16 * 1024 * 1024;
 constexpr size_t kMaxFramePayload = 64 * 1024;
 constexpr uint8_t kChannelClose = 255;
 
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 std::string accept_key(const std::string& key) {
   std::string input = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455's fixed GUID
   unsigned char digest[SHA_DIGEST_LENGTH];
@@ -316,25 +306,8 @@ class WsChannels final : public Channels {
   bool write_stderr(std::string_view data) override { return request_.stderr && write_chunked(2, data); }
 
   void finish(std::optional<int> exit_code, const std::string& message) override {
-    if (version_ >= 4) {
-      nlohmann::json status = {{"metadata", nlohmann::json::object()}};
-      if (!exit_code) {
-        status["status"] = "Success";
-      } else if (*exit_code >= 0) {
-        status["status"] = "Failure";
-        status["message"] = fmt::format("command terminated with non-zero exit code: exit status {}", *exit_code);
-        status["reason"] = "NonZeroExitCode";
-        status["details"] = {{"causes", nlohmann::json::array({{{"reason", "ExitCode"}, {"message", std::to_string(*exit_code)}}})}};
-      } else {
-        status["status"] = "Failure";
-        status["message"] = message;
-        status["reason"] = "InternalError";
-        status["code"] = 500;
-      }
-      conn_.send_channel(3, status.dump());
-    } else if (exit_code) {
-      conn_.send_channel(3, *exit_code >= 0 ? fmt::format("command terminated with non-zero exit code: exit status {}", *exit_code)
-                                            : message);
+    if (std::string result = remote_command_result(version_, exit_code, message); !result.empty()) {
+      conn_.send_channel(3, result);
     }
     stdin_.close();
     resize_.close();

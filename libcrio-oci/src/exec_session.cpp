@@ -431,7 +431,7 @@ constexpr int kReaperRuntimeFailed = 255;
 // everything it needs is prepared here and it makes system calls alone.
 pid_t spawn_reaped(const char* path, char* const argv[], char* const envp[], int in, int out, int err,
                    const char* pid_file) {
-  pid_t reaper = ::fork();
+  pid_t reaper = ::_Fork();  // no atfork handlers: the child runs none of our libraries' code
   if (reaper != 0) return reaper;
 
   struct sigaction dfl {};
@@ -445,7 +445,7 @@ pid_t spawn_reaped(const char* path, char* const argv[], char* const envp[], int
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(kReaperRuntimeFailed);
   ::close_range(3, ~0U, 0);
-  pid_t runtime = ::fork();
+  pid_t runtime = ::_Fork();
   if (runtime == 0) {
     ::execve(path, argv, envp);
     ::_exit(127);

@@ -549,3 +549,22 @@ TEST_CASE("WebSocket exec answers the handshake and multiplexes channels by thei
   CHECK(j["reason"] == "NonZeroExitCode");
   CHECK(j["details"]["causes"][0]["message"] == "3");
 }
+
+TEST_CASE("A session idle past stream_idle_timeout is closed and its command killed", "[stream]") {
+  HostBackend backend;
+  ServerOptions options;
+  options.idle_timeout = 300ms;
+  Server server(options, backend);
+  REQUIRE(server.start().ok());
+  auto url = server.url_for(ExecRequest{"c1", {"sleep 30"}, false, false, true, false});
+  REQUIRE(url.ok());
+  Url u = parse(*url);
+  SpdyClient c(u.port, u.path, false, false);
+  auto t0 = std::chrono::steady_clock::now();
+  // Nothing flows either way: the server ends the session, our streams see the end.
+  CHECK(c.out->read_all().empty());
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (backend.kills.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  CHECK(backend.kills.load() == 1);
+}
