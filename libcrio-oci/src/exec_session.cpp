@@ -9,8 +9,6 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/inotify.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -371,131 +369,6 @@ void make_raw(int fd) {
   ::tcsetattr(fd, TCSANOW, &t);
 }
 
-// The runtime as our direct child (the terminal modes): posix_spawn's error number.
-int spawn_runtime(const ExecStart& s, std::vector<char*>& cargv, std::vector<char*>& cenv, const std::string& slave,
-                  const fs::UniqueFd& child_in, const fs::UniqueFd& child_out, const fs::UniqueFd& child_err,
-                  const std::string& workdir, pid_t& pid) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  if (!slave.empty()) {
-    // Opened after setsid and without O_NOCTTY: it becomes the controlling terminal.
-    flags |= POSIX_SPAWN_SETSID;
-    posix_spawn_file_actions_addopen(&actions, 0, slave.c_str(), O_RDWR, 0);
-    posix_spawn_file_actions_adddup2(&actions, 0, 1);
-    posix_spawn_file_actions_adddup2(&actions, 0, 2);
-  } else {
-    if (child_in.valid()) {
-      posix_spawn_file_actions_adddup2(&actions, child_in.get(), 0);
-    } else {
-      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    }
-    if (child_out.valid()) {
-      posix_spawn_file_actions_adddup2(&actions, child_out.get(), 1);
-    } else {
-      posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    }
-    if (child_err.valid()) {
-      posix_spawn_file_actions_adddup2(&actions, child_err.get(), 2);
-    } else {
-      posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    }
-  }
-  if (!workdir.empty()) posix_spawn_file_actions_addchdir_np(&actions, workdir.c_str());
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, flags);
-  int rc = ::posix_spawn(&pid, s.runtime_path.c_str(), &actions, &attr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  return rc;
-}
-
-// Exit status of a reaper whose runtime failed before the command ran (the runtime's
-// reason is in its log; a command that exits 255 is told apart by its pid file).
-constexpr int kReaperRuntimeFailed = 255;
-
-// Starts a detached `runtime exec` (argv) with `in`/`out`/`err` as its stdio, under a
-// reaper: a forked copy of this process that is a child subreaper, so the command,
-// orphaned once the runtime returns, becomes its child; it exits with the command's
-// status (128 + signal when killed by one). A foreground `runc exec` costs about 7 ms
-// more than a detached one, waiting in its own signal loop; the reaper costs a fork.
-//
-// The child of a multithreaded process may only make async-signal-safe calls, so
-// everything it needs is prepared here and it makes system calls alone.
-pid_t spawn_reaped(const char* path, char* const argv[], char* const envp[], int in, int out, int err,
-                   const char* pid_file) {
-  pid_t reaper = ::_Fork();  // no atfork handlers: the child runs none of our libraries' code
-  if (reaper != 0) return reaper;
-
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) ::_exit(kReaperRuntimeFailed);
-  ::close_range(3, ~0U, 0);
-  pid_t runtime = ::_Fork();
-  if (runtime == 0) {
-    ::execve(path, argv, envp);
-    ::_exit(127);
-  }
-  if (runtime < 0) ::_exit(kReaperRuntimeFailed);
-  // Our copies of the command's stdio would hold its pipes open after it exits.
-  int null_fd = ::open("/dev/null", O_RDWR);
-  if (null_fd >= 0) {
-    ::dup2(null_fd, 0);
-    ::dup2(null_fd, 1);
-    ::dup2(null_fd, 2);
-    if (null_fd > 2) ::close(null_fd);
-  }
-  // The command may be reaped before the runtime is (both become ours when the
-  // runtime exits): early exits are remembered until the pid file names one.
-  pid_t early_pid[16];
-  int early_status[16];
-  int early = 0;
-  pid_t command = -1;
-  auto status_of = [](int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); };
-  for (;;) {
-    int st = 0;
-    pid_t r = ::waitpid(-1, &st, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      ::_exit(kReaperRuntimeFailed);  // no child left without the command's status
-    }
-    if (r == runtime) {
-      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) ::_exit(kReaperRuntimeFailed);
-      int fd = ::open(pid_file, O_RDONLY | O_CLOEXEC);
-      char buf[32];
-      ssize_t n = fd >= 0 ? ::read(fd, buf, sizeof buf) : -1;
-      if (fd >= 0) ::close(fd);
-      command = 0;
-      for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) command = command * 10 + (buf[i] - '0');
-      if (command <= 0) ::_exit(kReaperRuntimeFailed);
-      for (int i = 0; i < early; ++i) {
-        if (early_pid[i] == command) ::_exit(status_of(early_status[i]));
-      }
-      continue;
-    }
-    if (r == command) ::_exit(status_of(st));
-    if (command < 0 && early < 16) {
-      early_pid[early] = r;
-      early_status[early] = st;
-      ++early;
-    }
-  }
-}
-
 // The terminal, two ways:
 // - runc (and by default): a foreground `runc exec` with terminal=true ignores
 //   --console-socket; it makes the container's pty itself and copies between it and
@@ -576,14 +449,9 @@ Result<std::unique_ptr<RuntimeExecSession>> launch(const ExecStart& s) {
     }
   }
 
-  // Without a terminal the runtime only starts the command (--detach) and a reaper
-  // waits for it; with one, the runtime stays to relay the terminal (runc) or to
-  // hand it over and wait (crun).
-  const bool reaped = !s.tty;
   std::vector<std::string> argv = {s.runtime_path, "--root", s.runtime_root, "--log",     dir + "/runtime.log",
                                    "--log-format", "json",   "exec",         "--process", dir + "/process.json",
                                    "--pid-file",   pid_file};
-  if (reaped) argv.push_back("--detach");
   if (s.tty && s.console_socket) {
     argv.push_back("--console-socket");
     argv.push_back(kConsoleSocket);
@@ -597,18 +465,46 @@ Result<std::unique_ptr<RuntimeExecSession>> launch(const ExecStart& s) {
   for (auto& e : env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
 
-  pid_t pid = -1;
-  int rc = 0;
-  if (reaped) {
-    fs::UniqueFd null_in;
-    if (!child_in.valid()) null_in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    pid = spawn_reaped(s.runtime_path.c_str(), cargv.data(), cenv.data(),
-                       child_in.valid() ? child_in.get() : null_in.get(), child_out.get(), child_err.get(),
-                       pid_file.c_str());
-    if (pid < 0) rc = errno;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (!slave.empty()) {
+    // Opened after setsid and without O_NOCTTY: it becomes the controlling terminal.
+    flags |= POSIX_SPAWN_SETSID;
+    posix_spawn_file_actions_addopen(&actions, 0, slave.c_str(), O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&actions, 0, 1);
+    posix_spawn_file_actions_adddup2(&actions, 0, 2);
   } else {
-    rc = spawn_runtime(s, cargv, cenv, slave, child_in, child_out, child_err, listener.valid() ? dir : "", pid);
+    if (child_in.valid()) {
+      posix_spawn_file_actions_adddup2(&actions, child_in.get(), 0);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    }
+    if (child_out.valid()) {
+      posix_spawn_file_actions_adddup2(&actions, child_out.get(), 1);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    }
+    if (child_err.valid()) {
+      posix_spawn_file_actions_adddup2(&actions, child_err.get(), 2);
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    }
   }
+  if (listener.valid()) posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, flags);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, s.runtime_path.c_str(), &actions, &attr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     return error(Code::kFailedPrecondition, "exec in container {}: starting {}: {}", id, s.runtime_path,
                  std::strerror(rc));
