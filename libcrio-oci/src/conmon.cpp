@@ -83,6 +83,18 @@ bool wait_pidfd(int pidfd, std::chrono::milliseconds timeout) {
   }
 }
 
+CleanSignalsAttr::CleanSignalsAttr(short flags) {
+  posix_spawnattr_init(&attr_);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr_, &none);
+  posix_spawnattr_setsigdefault(&attr_, &all);
+  posix_spawnattr_setflags(&attr_, static_cast<short>(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | flags));
+}
+
+CleanSignalsAttr::~CleanSignalsAttr() { posix_spawnattr_destroy(&attr_); }
+
 Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<std::string>& args, bool start_pipe) {
   SpawnedConmon out;
   fs::UniqueFd sync_w, start_r, err_w;
@@ -119,17 +131,9 @@ Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<
   // Nothing else of the daemon's reaches conmon, which outlives it: an inherited
   // listening socket would keep a restarted daemon from binding its address.
   posix_spawn_file_actions_addclosefrom_np(&actions, 5);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  int rc = ::posix_spawn(&out.pid, conmon.c_str(), &actions, &attr, cargv.data(), cenv.data());
+  CleanSignalsAttr attr;
+  int rc = ::posix_spawn(&out.pid, conmon.c_str(), &actions, attr.get(), cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   if (rc != 0) return error(Code::kFailedPrecondition, "starting {}: {}", conmon, std::strerror(rc));
   return out;
 }

@@ -4,6 +4,7 @@
 #include <crio/core/fs.hpp>
 #include <crio/core/status.hpp>
 
+#include <spawn.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -22,6 +23,21 @@ struct SpawnedConmon {
 
 // posix_spawn conmon with the sync pipe as fd 3 and (if `start_pipe`) the start pipe
 // as fd 4, the only fds it inherits besides /dev/null stdio and a stderr pipe.
+// posix_spawn attributes for a child that must not inherit the daemon's signal
+// state: nothing blocked, every disposition back to its default. `flags` adds to
+// POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF (e.g. POSIX_SPAWN_SETSID).
+class CleanSignalsAttr {
+ public:
+  explicit CleanSignalsAttr(short flags = 0);
+  ~CleanSignalsAttr();
+  CleanSignalsAttr(const CleanSignalsAttr&) = delete;
+  CleanSignalsAttr& operator=(const CleanSignalsAttr&) = delete;
+  const posix_spawnattr_t* get() const { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
 Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<std::string>& args, bool start_pipe);
 
 // Reaps the first conmon process (it exits right after forking the monitor).

@@ -467,10 +467,10 @@ Result<std::unique_ptr<RuntimeExecSession>> launch(const ExecStart& s) {
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  short flags = 0;
   if (!slave.empty()) {
     // Opened after setsid and without O_NOCTTY: it becomes the controlling terminal.
-    flags |= POSIX_SPAWN_SETSID;
+    flags = POSIX_SPAWN_SETSID;
     posix_spawn_file_actions_addopen(&actions, 0, slave.c_str(), O_RDWR, 0);
     posix_spawn_file_actions_adddup2(&actions, 0, 1);
     posix_spawn_file_actions_adddup2(&actions, 0, 2);
@@ -493,18 +493,10 @@ Result<std::unique_ptr<RuntimeExecSession>> launch(const ExecStart& s) {
   }
   if (listener.valid()) posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, flags);
+  CleanSignalsAttr attr(flags);
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, s.runtime_path.c_str(), &actions, &attr, cargv.data(), cenv.data());
+  int rc = ::posix_spawn(&pid, s.runtime_path.c_str(), &actions, attr.get(), cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     return error(Code::kFailedPrecondition, "exec in container {}: starting {}: {}", id, s.runtime_path,
                  std::strerror(rc));

@@ -59,31 +59,27 @@ std::shared_ptr<SpdyStream> open(SpdySession& session, crio::daemon::stream::Hea
   return *s;
 }
 
+// Exec, Attach or PortForward: the status, and the URL in *url.
+template <typename Request, typename Response>
+grpc::Status stream_url(Client& client,
+                        grpc::Status (v1::RuntimeService::Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+                        const Request& request, std::string* url) {
+  grpc::ClientContext context;
+  crio::test::set_deadline(context);
+  Response response;
+  grpc::Status s = (client.stub.get()->*rpc)(&context, request, &response);
+  *url = response.url();
+  return s;
+}
+
 grpc::Status exec_url(Client& client, const v1::ExecRequest& request, std::string* url) {
-  grpc::ClientContext context;
-  crio::test::set_deadline(context);
-  v1::ExecResponse response;
-  grpc::Status s = client.stub->Exec(&context, request, &response);
-  *url = response.url();
-  return s;
+  return stream_url(client, &v1::RuntimeService::Stub::Exec, request, url);
 }
-
 grpc::Status attach_url(Client& client, const v1::AttachRequest& request, std::string* url) {
-  grpc::ClientContext context;
-  crio::test::set_deadline(context);
-  v1::AttachResponse response;
-  grpc::Status s = client.stub->Attach(&context, request, &response);
-  *url = response.url();
-  return s;
+  return stream_url(client, &v1::RuntimeService::Stub::Attach, request, url);
 }
-
 grpc::Status port_forward_url(Client& client, const v1::PortForwardRequest& request, std::string* url) {
-  grpc::ClientContext context;
-  crio::test::set_deadline(context);
-  v1::PortForwardResponse response;
-  grpc::Status s = client.stub->PortForward(&context, request, &response);
-  *url = response.url();
-  return s;
+  return stream_url(client, &v1::RuntimeService::Stub::PortForward, request, url);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <tuple>
 
 namespace {
 
@@ -259,17 +260,28 @@ ServerOptions tls_options(const Certs& certs, bool client_ca) {
   return o;
 }
 
+// A TLS server with one `cat` exec URL waiting for its client.
+struct TlsServerWithUrl {
+  Certs certs;
+  LoopbackBackend backend;
+  Server server;
+  uint16_t port = 0;
+  std::string path;
+
+  explicit TlsServerWithUrl(bool client_ca) : server(tls_options(certs, client_ca), backend) {
+    REQUIRE(server.start().ok());
+    auto url = server.url_for(ExecRequest{"c1", {"cat"}, false, true, true, false});
+    REQUIRE(url.ok());
+    std::tie(port, path) = parse_https(*url);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("TLS: exec URLs are https and SPDY streams flow both ways through the TLS relay", "[stream][tls]") {
-  Certs certs;
-  LoopbackBackend backend;
-  Server server(tls_options(certs, false), backend);
-  REQUIRE(server.start().ok());
+  TlsServerWithUrl t(false);
+  auto& [certs, backend, server, port, path] = t;
   CHECK(server.base_url().rfind("https://127.0.0.1:", 0) == 0);
-  auto url = server.url_for(ExecRequest{"c1", {"cat"}, false, true, true, false});
-  REQUIRE(url.ok());
-  auto [port, path] = parse_https(*url);
   auto ctx = client_ctx(certs);
   SpdyExec c(port, ctx.get(), path);
   // Several TLS records and more than a socket buffer each way.
@@ -280,13 +292,8 @@ TEST_CASE("TLS: exec URLs are https and SPDY streams flow both ways through the 
 }
 
 TEST_CASE("TLS: with stream_tls_ca only clients with a certificate signed by that CA are served", "[stream][tls]") {
-  Certs certs;
-  LoopbackBackend backend;
-  Server server(tls_options(certs, true), backend);
-  REQUIRE(server.start().ok());
-  auto url = server.url_for(ExecRequest{"c1", {"cat"}, false, true, true, false});
-  REQUIRE(url.ok());
-  auto [port, path] = parse_https(*url);
+  TlsServerWithUrl t(true);
+  auto& [certs, backend, server, port, path] = t;
 
   auto anonymous = client_ctx(certs);
   CHECK(answer(port, anonymous.get(), path).empty());
@@ -302,13 +309,8 @@ TEST_CASE("TLS: with stream_tls_ca only clients with a certificate signed by tha
 }
 
 TEST_CASE("TLS: a plain HTTP client on the TLS port is served nothing", "[stream][tls]") {
-  Certs certs;
-  LoopbackBackend backend;
-  Server server(tls_options(certs, false), backend);
-  REQUIRE(server.start().ok());
-  auto url = server.url_for(ExecRequest{"c1", {"cat"}, false, true, true, false});
-  REQUIRE(url.ok());
-  auto [port, path] = parse_https(*url);
+  TlsServerWithUrl t(false);
+  auto& [certs, backend, server, port, path] = t;
   fs::UniqueFd plain = connect_to(port);
   std::string req = upgrade_request(path);
   REQUIRE(::send(plain.get(), req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
@@ -319,13 +321,8 @@ TEST_CASE("TLS: a plain HTTP client on the TLS port is served nothing", "[stream
 }
 
 TEST_CASE("TLS: stop() ends live sessions and clients stuck before their handshake", "[stream][tls]") {
-  Certs certs;
-  LoopbackBackend backend;
-  Server server(tls_options(certs, false), backend);
-  REQUIRE(server.start().ok());
-  auto url = server.url_for(ExecRequest{"c1", {"cat"}, false, true, true, false});
-  REQUIRE(url.ok());
-  auto [port, path] = parse_https(*url);
+  TlsServerWithUrl t(false);
+  auto& [certs, backend, server, port, path] = t;
   auto ctx = client_ctx(certs);
   SpdyExec c(port, ctx.get(), path);
   REQUIRE(c.in->write("still typing\n"));
