@@ -29,8 +29,7 @@
 #      excluded; then all removed.
 #
 # Environment: BUILD (build dir holding crio/crio and bench/crio-bench; default: the
-# first of /work/build-benchctr, /work/build-benchpod, /work/build-bench,
-# <source>/build, /work/build-main that has both), CRIO, CRIO_BENCH, CONTAINERD, RUNC,
+# first of <source>/build-bench, <source>/build that has both), CRIO, CRIO_BENCH, CONTAINERD, RUNC,
 # TESTIMAGES, TIME_LIMIT (seconds for the whole run, default 400).
 #
 # Exit status 1 when a step failed (the table is still printed). Everything started
@@ -67,7 +66,7 @@ PROG=containers.sh
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-bench_find_build /work/build-benchctr /work/build-benchpod /work/build-bench "$HERE/../build" /work/build-main
+bench_find_build "$HERE/../build-bench" "$HERE/../build"
 TIME_LIMIT="${TIME_LIMIT:-400}"
 IMAGE=registry.k8s.io/e2e-test-images/busybox:1.29-2
 for b in "$CRIO_BENCH" "$RUNC" /usr/bin/python3 /usr/sbin/ip /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/portmap; do

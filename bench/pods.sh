@@ -22,8 +22,7 @@
 # /work/shared/testimages/build-and-push.sh); it is pulled before anything is timed.
 #
 # Environment: BUILD (build dir holding crio/crio and bench/crio-bench; default: the
-# first of /work/build-benchpod, /work/build-bench, <source>/build, /work/build-main
-# that has both), CRIO, CRIO_BENCH, CONTAINERD, RUNC (binaries), TESTIMAGES
+# first of <source>/build-bench, <source>/build that has both), CRIO, CRIO_BENCH, CONTAINERD, RUNC (binaries), TESTIMAGES
 # (build-and-push.sh), TIME_LIMIT (seconds for the whole run, default 330).
 #
 # Exit status 1 when a step failed (the table is still printed). The results (JSON
@@ -59,7 +58,7 @@ PROG=pods.sh
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-bench_find_build /work/build-benchpod /work/build-bench "$HERE/../build" /work/build-main
+bench_find_build "$HERE/../build-bench" "$HERE/../build"
 TIME_LIMIT="${TIME_LIMIT:-330}"
 for b in "$CRIO_BENCH" "$RUNC" /usr/bin/python3 /usr/sbin/ip /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/portmap; do
   need "$b" "set BUILD= or the binary's variable"

@@ -7,7 +7,7 @@
 # (one download should serve them all).
 #
 # Environment: BUILD (build dir holding crio/crio and bench/crio-bench; default: the
-# first of /work/build-bench, <source>/build, /work/build-main that has both),
+# first of <source>/build-bench, <source>/build that has both),
 # CRIO, CRIO_BENCH, CONTAINERD, RUNC (binaries; crio.conf names RUNC, default
 # /usr/sbin/runc, though no container runs here), TARGET_MB (image size, default 200),
 # FORMAT (oci or docker: the manifest and layer media types, default oci),
@@ -73,7 +73,7 @@ PROG=pull.sh
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-bench_find_build /work/build-bench "$HERE/../build" /work/build-main
+bench_find_build "$HERE/../build-bench" "$HERE/../build"
 TARGET_MB="${TARGET_MB:-200}"
 FORMAT="${FORMAT:-oci}"
 TIME_LIMIT="${TIME_LIMIT:-290}"

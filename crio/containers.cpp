@@ -2,6 +2,7 @@
 
 #include "container_spec.hpp"
 #include "handlers.hpp"
+#include "id_index.hpp"
 
 #include <crio/core/fs.hpp>
 #include <crio/core/log.hpp>
@@ -45,7 +46,6 @@ Result<std::string> random_id() {
   return hex;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 // Runs its steps backwards unless dismissed: what a failed CreateContainer undoes.
 class Undo {
@@ -227,17 +227,8 @@ Result<oci::Runtime*> Containers::runtime_for(const std::string& name) {
 }
 
 Result<std::string> Containers::resolve_id(const std::string& id_or_prefix) const {
-  if (id_or_prefix.empty()) return error(Code::kInvalidArgument, "no container ID given");
   std::shared_lock lock(mutex_);
-  if (containers_.count(id_or_prefix)) return id_or_prefix;
-  std::string match;
-  for (auto it = containers_.lower_bound(id_or_prefix); it != containers_.end() && starts_with(it->first, id_or_prefix);
-       ++it) {
-    if (!match.empty()) return error(Code::kInvalidArgument, "container ID prefix {} is ambiguous", id_or_prefix);
-    match = it->first;
-  }
-  if (match.empty()) return error(Code::kNotFound, "container {} not found", id_or_prefix);
-  return match;
+  return resolve_id_prefix(containers_, id_or_prefix, "container");
 }
 
 Status Containers::restore() {
@@ -583,15 +574,9 @@ std::vector<Container> Containers::list(const ContainerFilter& filter) const {
   std::vector<Container> out;
   std::shared_lock lock(mutex_);
   for (const auto& [id, c] : containers_) {
-    if (!filter.id.empty() && !starts_with(id, filter.id)) continue;
-    if (!filter.pod_id.empty() && !starts_with(c.pod_id, filter.pod_id)) continue;
+    if (!id.starts_with(filter.id) || !c.pod_id.starts_with(filter.pod_id)) continue;
     if (filter.state && c.state != *filter.state) continue;
-    bool labels_match = true;
-    for (const auto& [k, v] : filter.label_selector) {
-      auto it = c.spec.labels.find(k);
-      if (it == c.spec.labels.end() || it->second != v) labels_match = false;
-    }
-    if (labels_match) out.push_back(c);
+    if (labels_match(c.spec.labels, filter.label_selector)) out.push_back(c);
   }
   return out;
 }

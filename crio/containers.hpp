@@ -134,7 +134,7 @@ class Containers {
                                     std::chrono::seconds timeout);
 
   // For the streaming server; each needs a running container (FailedPrecondition
-  // otherwise). attach also needs one created with stdin or a terminal to read from.
+  // otherwise), resize_terminal one created with a terminal.
   Result<std::unique_ptr<oci::ExecSession>> exec(const std::string& id, const oci::ExecOptions& options);
   Result<fs::UniqueFd> attach(const std::string& id);
   Status resize_terminal(const std::string& id, oci::TerminalSize size);

@@ -1,5 +1,7 @@
 #include "pods.hpp"
 
+#include "id_index.hpp"
+
 #include <crio/core/fs.hpp>
 #include <crio/core/log.hpp>
 #include <crio/net/netns.hpp>
@@ -67,11 +69,10 @@ class Undo {
   std::vector<std::function<void()>> steps_;
 };
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 bool is_ipc_sysctl(const std::string& name) {
-  return starts_with(name, "kernel.shm") || starts_with(name, "kernel.msg") || name == "kernel.sem" ||
-         starts_with(name, "fs.mqueue.");
+  return name.starts_with("kernel.shm") || name.starts_with("kernel.msg") || name == "kernel.sem" ||
+         name.starts_with("fs.mqueue.");
 }
 
 // Writes sysctls inside the pod's namespaces from a throwaway thread: /proc/sys/net
@@ -256,7 +257,7 @@ Status validate_sysctl(const std::string& name, const std::string& value, const 
   if (value.find('\n') != std::string::npos) {
     return error(Code::kInvalidArgument, "sysctl {}: the value contains a newline", name);
   }
-  if (starts_with(name, "net.")) {
+  if (name.starts_with("net.")) {
     if (spec.network == NamespaceMode::kNode) {
       return error(Code::kInvalidArgument, "sysctl {} cannot be set for a pod on the host network", name);
     }
@@ -431,17 +432,8 @@ Result<std::string> Pods::create(const PodSpec& spec) {
 }
 
 Result<std::string> Pods::resolve_id(const std::string& id_or_prefix) const {
-  if (id_or_prefix.empty()) return error(Code::kInvalidArgument, "no pod sandbox ID given");
   std::shared_lock lock(mutex_);
-  if (pods_.count(id_or_prefix)) return id_or_prefix;
-  auto it = pods_.lower_bound(id_or_prefix);
-  std::string match;
-  for (; it != pods_.end() && starts_with(it->first, id_or_prefix); ++it) {
-    if (!match.empty()) return error(Code::kInvalidArgument, "pod sandbox ID prefix {} is ambiguous", id_or_prefix);
-    match = it->first;
-  }
-  if (match.empty()) return error(Code::kNotFound, "pod sandbox {} not found", id_or_prefix);
-  return match;
+  return resolve_id_prefix(pods_, id_or_prefix, "pod sandbox");
 }
 
 Result<Pod> Pods::get(const std::string& id_or_prefix) const {
@@ -455,17 +447,9 @@ Result<Pod> Pods::get(const std::string& id_or_prefix) const {
 std::vector<Pod> Pods::list(const PodFilter& filter) const {
   std::vector<Pod> out;
   std::shared_lock lock(mutex_);
-  auto matches = [&](const Pod& pod) {
-    if (!filter.id.empty() && !starts_with(pod.id, filter.id)) return false;
-    if (filter.state && pod.state != *filter.state) return false;
-    for (const auto& [key, value] : filter.label_selector) {
-      auto it = pod.spec.labels.find(key);
-      if (it == pod.spec.labels.end() || it->second != value) return false;
-    }
-    return true;
-  };
   for (const auto& [id, pod] : pods_) {
-    if (matches(pod)) out.push_back(pod);
+    if (!id.starts_with(filter.id) || (filter.state && pod.state != *filter.state)) continue;
+    if (labels_match(pod.spec.labels, filter.label_selector)) out.push_back(pod);
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <list>
@@ -82,7 +83,13 @@ void forward(SpdySession& session, Backend& backend, const std::string& pod_id, 
 
 void serve_port_forward(SpdySession& session, Backend& backend, const PortForwardRequest& request) {
   std::map<std::string, Pair> waiting;  // by requestID, until both streams arrived
-  std::list<std::thread> forwards;
+  // One thread per forwarded connection; finished ones are joined as new ones come,
+  // so a long session with many connections does not keep them all.
+  struct Forward {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+  };
+  std::list<Forward> forwards;
   while (!session.closed()) {
     auto s = session.accept(std::chrono::steady_clock::now() + std::chrono::minutes(1));
     if (!s) continue;
@@ -102,11 +109,20 @@ void serve_port_forward(SpdySession& session, Backend& backend, const PortForwar
     }
     slot = std::move(s);
     if (pair.error && pair.data) {
-      forwards.emplace_back(forward, std::ref(session), std::ref(backend), request.pod_id, std::move(pair));
+      std::erase_if(forwards, [](Forward& f) {
+        if (!f.done->load()) return false;
+        f.thread.join();
+        return true;
+      });
+      auto& f = forwards.emplace_back();
+      f.thread = std::thread([&session, &backend, pod = request.pod_id, pair = std::move(pair), done = f.done] {
+        forward(session, backend, pod, pair);
+        done->store(true);
+      });
       waiting.erase(key);
     }
   }
-  for (auto& t : forwards) t.join();
+  for (auto& f : forwards) f.thread.join();
 }
 
 }  // namespace crio::daemon::stream

@@ -180,8 +180,8 @@ class SpdyChannels final : public Channels {
 
 bool readable(const pollfd& p) { return (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0; }
 
-// A thread that stops the handler's helper threads' blocking waits: `done` is an
-// eventfd every helper also polls.
+// Signalled when the handler is done: an eventfd its helper threads poll beside
+// their own fds, so none stays blocked in a write.
 struct Done {
   fs::UniqueFd fd{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   void signal() {

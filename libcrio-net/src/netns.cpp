@@ -5,9 +5,9 @@
 
 #include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
-#include <poll.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>

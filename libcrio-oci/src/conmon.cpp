@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -193,6 +194,12 @@ std::string drain(int fd) {
     out.append(tmp, static_cast<size_t>(n));
   }
   return trim(out.substr(0, 4096));
+}
+
+bool is_not_found(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text.find("not exist") != std::string::npos || text.find("no such file") != std::string::npos ||
+         text.find("not found") != std::string::npos;
 }
 
 std::string runtime_error_text(const std::string& err) {

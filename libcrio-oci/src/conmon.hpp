@@ -65,6 +65,8 @@ std::string drain(int fd);
 
 // Turns a runtime's stderr (plain or `--log-format json` lines) into one message.
 std::string runtime_error_text(const std::string& err);
+// Whether a runtime's error text says the container does not exist.
+bool is_not_found(std::string text);
 
 // Waits until the process behind `pidfd` exits; false on timeout.
 bool wait_pidfd(int pidfd, std::chrono::milliseconds timeout);

@@ -126,12 +126,6 @@ int receive_fd(int conn) {
   return -1;
 }
 
-bool is_not_found(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text.find("not exist") != std::string::npos || text.find("no such file") != std::string::npos ||
-         text.find("not found") != std::string::npos;
-}
-
 // Reads what is there (up to 64 KiB) into `into`, keeping at most kOutputMax bytes.
 // False at end of file (or on an error other than EAGAIN).
 bool read_into(int fd, std::string& into, bool& truncated) {

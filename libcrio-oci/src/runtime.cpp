@@ -58,12 +58,6 @@ Result<pid_t> read_pid_file(const std::string& path) {
   return error(Code::kInternal, "pid file {} holds \"{}\"", path, text);
 }
 
-bool is_not_found(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text.find("does not exist") != std::string::npos || text.find("not exist") != std::string::npos ||
-         text.find("no such file") != std::string::npos || text.find("not found") != std::string::npos;
-}
-
 bool already_stopped(const std::string& text) {
   return text.find("not running") != std::string::npos || text.find("already finished") != std::string::npos ||
          text.find("stopped") != std::string::npos || text.find("No such process") != std::string::npos;
@@ -140,7 +134,7 @@ Result<std::string> Runtime::run_runtime(const std::string& id, const std::vecto
   if (out.exit_code != 0) {
     std::string text = detail::runtime_error_text(out.err);
     if (text.empty()) text = fmt::format("exit status {}", out.exit_code);
-    Code code = is_not_found(text) ? Code::kNotFound : Code::kFailedPrecondition;
+    Code code = detail::is_not_found(text) ? Code::kNotFound : Code::kFailedPrecondition;
     return error(code, "container {}: {} {}: {}", id, handler_.name, verb, text);
   }
   return std::move(out.out);

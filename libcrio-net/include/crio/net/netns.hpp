@@ -8,9 +8,9 @@
 #include <crio/core/status.hpp>
 #include <crio/net/export.hpp>
 
-#include <optional>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
