@@ -239,6 +239,8 @@ net::PodNetworkRequest network_request(const Pod& pod) {
   request.pod_namespace = pod.spec.pod_namespace;
   request.pod_uid = pod.spec.uid;
   request.port_mappings = pod.spec.port_mappings;
+  request.pod_annotations = pod.spec.annotations;
+  request.cgroup_path = pod.spec.cgroup_parent;
   if (auto bandwidth = net::bandwidth_from_annotations(pod.spec.annotations); bandwidth.ok()) {
     request.bandwidth = *bandwidth;
   }

@@ -87,6 +87,8 @@ json capability_args(const PodNetworkRequest& req, const std::string& pod_cidr) 
   if (req.dns) {
     args["dns"] = {{"servers", req.dns->servers}, {"searches", req.dns->searches}, {"options", req.dns->options}};
   }
+  if (req.pod_annotations) args["io.kubernetes.cri.pod-annotations"] = *req.pod_annotations;
+  if (!req.cgroup_path.empty()) args["cgroupPath"] = req.cgroup_path;
   if (!pod_cidr.empty()) args["ipRanges"] = json::array({json::array({{{"subnet", pod_cidr}}})});
   return args;
 }

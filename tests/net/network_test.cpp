@@ -118,7 +118,8 @@ TEST_CASE("plugins get name, version, env, prevResult and only their declared ca
           R"("interfaces":[{"name":"eth0","sandbox":"/x"}],"ips":[{"address":"10.77.0.4/24","interface":0},{"address":"fd77::4/64","interface":0}])"));
   const std::string conflist = fmt::format(R"({{"cniVersion": "1.0.0", "name": "{}", "plugins": [
       {{"type": "rec-a", "capabilities": {{"portMappings": true}}, "extra": 1}},
-      {{"type": "rec-b", "capabilities": {{"bandwidth": true, "dns": true, "ipRanges": true, "portMappings": false}}}},
+      {{"type": "rec-b", "capabilities": {{"bandwidth": true, "dns": true, "ipRanges": true, "portMappings": false,
+                                             "io.kubernetes.cri.pod-annotations": true, "cgroupPath": true}}}},
       {{"type": "rec-c"}}]}})",
                                            env.name());
   Network& net = env.network(conflist);
@@ -132,6 +133,8 @@ TEST_CASE("plugins get name, version, env, prevResult and only their declared ca
   req.port_mappings = {{8080, 80, "TCP", ""}, {0, 81, "tcp", ""}, {5353, 53, "udp", "127.0.0.1"}};
   req.bandwidth = BandwidthLimits{1000000, 2000000, 0, 0};
   req.dns = DnsConfig{{"10.0.0.10"}, {"svc.cluster.local"}, {"ndots:5"}};
+  req.pod_annotations = std::map<std::string, std::string>{{"team", "a"}, {"k8s.v1.cni.cncf.io/networks", "x"}};
+  req.cgroup_path = "/kubepods/burstable/pod1";
 
   auto attached = net.attach(req);
   REQUIRE_OK(attached);
@@ -161,10 +164,12 @@ TEST_CASE("plugins get name, version, env, prevResult and only their declared ca
   CHECK(calls[0].in["runtimeConfig"] ==
         json::parse(R"({"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
                                           {"hostPort": 5353, "containerPort": 53, "protocol": "udp", "hostIP": "127.0.0.1"}]})"));
-  // rec-b: bandwidth, dns, ipRanges; its prevResult is rec-a's result.
+  // rec-b: bandwidth, dns, ipRanges, the pod's annotations and cgroup; its prevResult is rec-a's result.
   CHECK(calls[1].in["runtimeConfig"] == json::parse(R"({"bandwidth": {"ingressRate": 1000000, "ingressBurst": 2000000},
                         "dns": {"servers": ["10.0.0.10"], "searches": ["svc.cluster.local"], "options": ["ndots:5"]},
-                        "ipRanges": [[{"subnet": "10.99.0.0/16"}]]})"));
+                        "ipRanges": [[{"subnet": "10.99.0.0/16"}]],
+                        "io.kubernetes.cri.pod-annotations": {"team": "a", "k8s.v1.cni.cncf.io/networks": "x"},
+                        "cgroupPath": "/kubepods/burstable/pod1"})"));
   CHECK(calls[1].in["prevResult"]["ips"][0]["address"] == "10.77.0.2/24");
   // rec-c: no capabilities, prevResult from rec-b.
   CHECK_FALSE(calls[2].in.contains("runtimeConfig"));

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,6 +43,11 @@ struct PodNetworkRequest {
   std::vector<PortMapping> port_mappings;  // entries with host_port 0 are skipped, as the kubelet does
   std::optional<BandwidthLimits> bandwidth;
   std::optional<DnsConfig> dns;
+  // "io.kubernetes.cri.pod-annotations": the pod's annotations, for plugins (such as
+  // Multus or a policy plugin) that act on them. Set for every pod, even with none.
+  std::optional<std::map<std::string, std::string>> pod_annotations;
+  // "cgroupPath": the pod's cgroup parent, for plugins that account traffic per cgroup.
+  std::string cgroup_path;
 };
 
 struct AttachResult {
