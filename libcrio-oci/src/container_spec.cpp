@@ -1,10 +1,10 @@
-#include "container_spec.hpp"
+#include <crio/oci/container_spec.hpp>
 
-#include "hooks.hpp"
-
+#include <crio/core/config.hpp>
 #include <crio/core/fs.hpp>
+#include <crio/oci/hooks.hpp>
 
-#include <nlohmann/json.hpp>
+#include "cgroup_internal.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -21,13 +21,13 @@
 #include <set>
 #include <sstream>
 
-namespace crio::daemon {
+namespace crio::oci {
 namespace {
 
 namespace stdfs = std::filesystem;
 
 // "nofile=1024:2048" → RLIMIT_NOFILE; -1 is unlimited.
-Result<oci::Rlimit> parse_ulimit(const std::string& entry) {
+Result<Rlimit> parse_ulimit(const std::string& entry) {
   auto bad = [&](const char* why) {
     return error(Code::kInvalidArgument, "default_ulimits entry \"{}\": {}", entry, why);
   };
@@ -49,7 +49,7 @@ Result<oci::Rlimit> parse_ulimit(const std::string& entry) {
     out = std::stoull(v);
     return true;
   };
-  oci::Rlimit r;
+  Rlimit r;
   if (!number(entry.substr(eq + 1, colon - eq - 1), r.soft) || !number(entry.substr(colon + 1), r.hard)) {
     return bad("limits are not integers (-1 for unlimited)");
   }
@@ -60,15 +60,6 @@ Result<oci::Rlimit> parse_ulimit(const std::string& entry) {
 }
 
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-std::vector<std::string> string_list(const nlohmann::json& j) {
-  std::vector<std::string> out;
-  if (!j.is_array()) return out;
-  for (const auto& v : j) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
-}
 
 // Reads `path` (absolute inside the rootfs) with every symlink resolved inside the
 // rootfs, so a hostile image cannot make us read a host file. Absent → nullopt.
@@ -196,12 +187,12 @@ std::string cap_name(std::string name) {
   return name.rfind("CAP_", 0) == 0 ? name : "CAP_" + name;
 }
 
-Result<std::vector<std::string>> capabilities(const core::Config& config, const ContainerSpec& spec) {
+Result<std::vector<std::string>> capabilities(const SpecDefaults& defaults, const ContainerRequest& spec) {
   if (spec.privileged) return all_capabilities();
   std::vector<std::string> all = all_capabilities();
   auto known = [&](const std::string& cap) { return std::find(all.begin(), all.end(), cap) != all.end(); };
   std::set<std::string> caps;
-  for (const auto& c : config.default_capabilities) caps.insert(cap_name(c));
+  for (const auto& c : defaults.capabilities) caps.insert(cap_name(c));
   for (const auto& c : spec.add_capabilities) {
     if (cap_name(c) == "CAP_ALL") {
       caps.insert(all.begin(), all.end());
@@ -249,8 +240,8 @@ bool has_env(const std::vector<std::string>& env, const std::string& key) {
 
 // Every device node of the host, for a privileged container (as CRI-O gives it).
 // /dev/pts, /dev/shm and /dev/mqueue are the container's own.
-std::vector<oci::Device> host_devices() {
-  std::vector<oci::Device> out;
+std::vector<Device> host_devices() {
+  std::vector<Device> out;
   std::error_code ec;
   stdfs::recursive_directory_iterator it("/dev", stdfs::directory_options::none, ec), end;
   for (; !ec && it != end; it.increment(ec)) {
@@ -262,7 +253,7 @@ std::vector<oci::Device> host_devices() {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;
     if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) continue;
-    oci::Device d;
+    Device d;
     d.path = path;
     d.type = S_ISCHR(st.st_mode) ? "c" : "b";
     d.major = major(st.st_rdev);
@@ -277,24 +268,7 @@ std::vector<oci::Device> host_devices() {
 
 }  // namespace
 
-Result<ImageConfig> parse_image_config(const std::string& config_json) {
-  ImageConfig out;
-  if (config_json.empty()) return out;
-  auto j = nlohmann::json::parse(config_json, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return error(Code::kInvalidArgument, "image config is not a JSON object");
-  auto it = j.find("config");
-  if (it == j.end() || !it->is_object()) return out;
-  const auto& c = *it;
-  if (auto u = c.find("User"); u != c.end() && u->is_string()) out.user = u->get<std::string>();
-  if (auto w = c.find("WorkingDir"); w != c.end() && w->is_string()) out.working_dir = w->get<std::string>();
-  if (auto s = c.find("StopSignal"); s != c.end() && s->is_string()) out.stop_signal = s->get<std::string>();
-  if (auto e = c.find("Env"); e != c.end()) out.env = string_list(*e);
-  if (auto e = c.find("Entrypoint"); e != c.end()) out.entrypoint = string_list(*e);
-  if (auto e = c.find("Cmd"); e != c.end()) out.cmd = string_list(*e);
-  return out;
-}
-
-Result<std::vector<std::string>> container_argv(const ContainerSpec& spec, const ImageConfig& image) {
+Result<std::vector<std::string>> container_argv(const ContainerRequest& spec, const ImageDefaults& image) {
   std::vector<std::string> argv;
   if (!spec.command.empty()) {
     argv = spec.command;
@@ -324,7 +298,7 @@ Result<int> parse_signal(const std::string& name) {
   return error(Code::kInvalidArgument, "unknown stop signal \"{}\"", name);
 }
 
-Result<oci::User> resolve_user(const std::string& rootfs, const ContainerSpec& spec, const ImageConfig& image,
+Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spec, const ImageDefaults& image,
                                std::string* home) {
   std::string user_part, group_part;
   if (!spec.run_as_username.empty()) {
@@ -342,7 +316,7 @@ Result<oci::User> resolve_user(const std::string& rootfs, const ContainerSpec& s
 
   CRIO_ASSIGN_OR_RETURN(auto passwd_text, read_in_root(rootfs, "/etc/passwd"));
   auto passwd = colon_records(passwd_text.value_or(""));
-  oci::User user;
+  User user;
   std::string user_name;
   *home = "/";
   auto numeric = parse_id(user_part);
@@ -409,13 +383,76 @@ Result<oci::User> resolve_user(const std::string& rootfs, const ContainerSpec& s
   return user;
 }
 
-Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInputs& in) {
-  const ContainerSpec& spec = *in.spec;
-  const Pod& pod = *in.pod;
-  const ImageConfig& image = *in.image;
+const HostCgroups& host_cgroups() {
+  static const HostCgroups host = [] {
+    HostCgroups h;
+    std::vector<detail::CgroupMount> mounts = detail::cgroup_mounts();
+    h.v2 = detail::unified_only(mounts);
+    for (const auto& m : mounts) {
+      if (h.v2 && m.v2) {
+        // v2 has no swap file at the root: look beside our own cgroup.
+        auto own = detail::proc_cgroups(::getpid());
+        if (own.ok() && own->count("")) {
+          h.memory_swap = fs::exists(detail::join_cgroup(m, own->at("")) + "/memory.swap.current");
+        }
+      } else if (!h.v2 && std::find(m.controllers.begin(), m.controllers.end(), "memory") != m.controllers.end()) {
+        h.memory_swap = fs::exists(m.mount_point + "/memory.memsw.limit_in_bytes");
+      }
+    }
+    return h;
+  }();
+  return host;
+}
+
+Result<Resources> container_resources(const ResourceRequest& r, const std::string& container,
+                                      const HostCgroups& host) {
+  Resources out;
+  if (r.cpu_shares > 0) out.cpu.shares = static_cast<uint64_t>(r.cpu_shares);
+  if (r.cpu_quota != 0) out.cpu.quota = r.cpu_quota;
+  if (r.cpu_period > 0) out.cpu.period = static_cast<uint64_t>(r.cpu_period);
+  out.cpu.cpus = r.cpuset_cpus;
+  out.cpu.mems = r.cpuset_mems;
+  if (r.memory_limit > 0) {
+    out.memory.limit = r.memory_limit;
+    int64_t swap = r.memory_limit;
+    if (r.memory_swap_limit != 0) {
+      if (r.memory_swap_limit > 0 && r.memory_swap_limit < r.memory_limit) {
+        return error(Code::kInvalidArgument,
+                     "container {}: memory_swap_limit_in_bytes {} is below memory_limit_in_bytes {} (it counts "
+                     "memory and swap together)",
+                     container, r.memory_swap_limit, r.memory_limit);
+      }
+      swap = r.memory_swap_limit;
+    }
+    if (host.memory_swap) out.memory.swap = swap;
+  }
+  out.hugepages = r.hugepages;
+  if (!r.unified.empty()) {
+    if (!host.v2) {
+      return error(Code::kInvalidArgument, "container {}: unified resources ({}...) need cgroup v2; this host has v1",
+                   container, r.unified.begin()->first);
+    }
+    out.unified = r.unified;
+  }
+  return out;
+}
+
+SpecDefaults spec_defaults(const core::Config& config) {
+  SpecDefaults d;
+  d.capabilities = config.default_capabilities;
+  d.env = config.default_env;
+  d.ulimits = config.default_ulimits;
+  d.absent_mount_sources_to_reject = config.absent_mount_sources_to_reject;
+  d.seccomp_profile = config.seccomp_profile;
+  d.pids_limit = config.pids_limit;
+  return d;
+}
+
+Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext& pod, const ImageDefaults& image,
+                                  const SpecDefaults& defaults, const SpecTarget& in, const HookSet* hooks) {
 
   CRIO_ASSIGN_OR_RETURN(std::vector<std::string> argv, container_argv(spec, image));
-  oci::Spec s = oci::default_spec(argv);
+  Spec s = default_spec(argv);
   s.root_path = in.rootfs;
   s.root_readonly = spec.readonly_rootfs;
   s.process.terminal = spec.tty;
@@ -428,13 +465,13 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
     if (eq == std::string::npos) continue;
     set_env(env, e.substr(0, eq), e.substr(eq + 1));
   }
-  for (const auto& e : config.default_env) {
+  for (const auto& e : defaults.env) {
     auto eq = e.find('=');
     if (eq != std::string::npos) set_env(env, e.substr(0, eq), e.substr(eq + 1));
   }
   for (const auto& [k, v] : spec.envs) set_env(env, k, v);
   if (!has_env(env, "PATH")) env.insert(env.begin(), kDefaultPath);
-  if (!has_env(env, "HOSTNAME") && !pod.spec.hostname.empty()) set_env(env, "HOSTNAME", pod.spec.hostname);
+  if (!has_env(env, "HOSTNAME") && !pod.hostname.empty()) set_env(env, "HOSTNAME", pod.hostname);
 
   std::string home;
   CRIO_ASSIGN_OR_RETURN(s.process.user, resolve_user(in.rootfs, spec, image, &home));
@@ -447,11 +484,11 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
                  s.process.cwd);
   }
 
-  CRIO_ASSIGN_OR_RETURN(std::vector<std::string> caps, capabilities(config, spec));
-  s.process.capabilities = oci::Capabilities::of(caps);
+  CRIO_ASSIGN_OR_RETURN(std::vector<std::string> caps, capabilities(defaults, spec));
+  s.process.capabilities = Capabilities::of(caps);
 
   // Mounts: the request's first, then the pod's files where the request has none.
-  std::vector<oci::Mount> mounts;
+  std::vector<Mount> mounts;
   std::set<std::string> destinations;
   bool bidirectional = false;
   for (const auto& m : spec.mounts) {
@@ -464,30 +501,30 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
     }
     std::error_code ec;
     if (!stdfs::exists(m.host_path, ec)) {
-      const auto& reject = config.absent_mount_sources_to_reject;
+      const auto& reject = defaults.absent_mount_sources_to_reject;
       if (std::find(reject.begin(), reject.end(), m.host_path) != reject.end()) {
         return error(Code::kInvalidArgument, "container {}: mount source {} does not exist and may not be created",
                      spec.name, m.host_path);
       }
       CRIO_RETURN_IF_ERROR(fs::make_dirs(m.host_path, 0755));
     }
-    oci::Propagation propagation = m.propagation == 2   ? oci::Propagation::kShared
-                                   : m.propagation == 1 ? oci::Propagation::kSlave
-                                                        : oci::Propagation::kPrivate;
-    mounts.push_back(oci::bind_mount(m.host_path, m.container_path, m.readonly, propagation));
+    Propagation propagation = m.propagation == 2   ? Propagation::kShared
+                                   : m.propagation == 1 ? Propagation::kSlave
+                                                        : Propagation::kPrivate;
+    mounts.push_back(bind_mount(m.host_path, m.container_path, m.readonly, propagation));
     destinations.insert(m.container_path);
-    if (propagation == oci::Propagation::kShared) bidirectional = true;
+    if (propagation == Propagation::kShared) bidirectional = true;
   }
   auto pod_bind = [&](const std::string& source, const std::string& dest, bool readonly) {
     if (source.empty() || destinations.count(dest)) return;
-    mounts.push_back(oci::bind_mount(source, dest, readonly));
+    mounts.push_back(bind_mount(source, dest, readonly));
     destinations.insert(dest);
   };
   pod_bind(pod.hosts_path, "/etc/hosts", false);
   pod_bind(pod.resolv_path, "/etc/resolv.conf", false);
   pod_bind(pod.hostname_path, "/etc/hostname", false);
   pod_bind(pod.shm_path, "/dev/shm", false);
-  std::vector<oci::Mount> all;
+  std::vector<Mount> all;
   for (const auto& m : s.mounts) {
     if (!destinations.count(m.destination)) all.push_back(m);
   }
@@ -497,38 +534,38 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
 
   // Namespaces: the pod's pinned ones, or the host's when the pod uses the node's.
   if (!pod.netns_path.empty())
-    oci::set_namespace(s, "network", pod.netns_path);
+    set_namespace(s, "network", pod.netns_path);
   else
-    oci::remove_namespace(s, "network");
+    remove_namespace(s, "network");
   if (!pod.ipcns_path.empty())
-    oci::set_namespace(s, "ipc", pod.ipcns_path);
+    set_namespace(s, "ipc", pod.ipcns_path);
   else
-    oci::remove_namespace(s, "ipc");
+    remove_namespace(s, "ipc");
   if (!pod.utsns_path.empty())
-    oci::set_namespace(s, "uts", pod.utsns_path);
+    set_namespace(s, "uts", pod.utsns_path);
   else
-    oci::remove_namespace(s, "uts");
-  if (spec.pid_mode == NamespaceMode::kNode || pod.spec.pid == NamespaceMode::kNode) {
-    oci::remove_namespace(s, "pid");
+    remove_namespace(s, "uts");
+  if (spec.pid_mode == NamespaceMode::kNode || pod.pid == NamespaceMode::kNode) {
+    remove_namespace(s, "pid");
   } else if (spec.pid_mode == NamespaceMode::kTarget && in.target_pid > 0) {
-    oci::set_namespace(s, "pid", "/proc/" + std::to_string(in.target_pid) + "/ns/pid");
+    set_namespace(s, "pid", "/proc/" + std::to_string(in.target_pid) + "/ns/pid");
   } else {
-    oci::set_namespace(s, "pid");
+    set_namespace(s, "pid");
   }
   s.hostname.clear();
 
   if (spec.privileged) {
-    s.seccomp.kind = oci::Seccomp::Kind::kUnconfined;
+    s.seccomp.kind = Seccomp::Kind::kUnconfined;
     s.masked_paths.clear();
     s.readonly_paths.clear();
-    oci::DeviceRule all_devices;
+    DeviceRule all_devices;
     all_devices.allow = true;
     all_devices.type = "a";
     all_devices.access = "rwm";
     s.resources.devices = {all_devices};
     // The host's devices replace the default ones; /sys and cgroups become writable.
     std::set<std::string> host_paths;
-    std::vector<oci::Device> devices = host_devices();
+    std::vector<Device> devices = host_devices();
     for (const auto& d : devices) host_paths.insert(d.path);
     for (const auto& d : s.devices) {
       if (!host_paths.count(d.path)) devices.push_back(d);
@@ -545,52 +582,50 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
     if (spec.readonly_paths_set) s.readonly_paths = spec.readonly_paths;
     switch (spec.seccomp.kind) {
       case SeccompProfile::Kind::kUnconfined:
-        s.seccomp.kind = oci::Seccomp::Kind::kUnconfined;
+        s.seccomp.kind = Seccomp::Kind::kUnconfined;
         break;
       case SeccompProfile::Kind::kLocalhost:
-        s.seccomp.kind = oci::Seccomp::Kind::kLocalhost;
+        s.seccomp.kind = Seccomp::Kind::kLocalhost;
         s.seccomp.localhost_path = spec.seccomp.localhost_path;
         break;
       case SeccompProfile::Kind::kRuntimeDefault:
         // seccomp_profile, when set, is the profile RuntimeDefault stands for.
-        if (config.seccomp_profile.empty()) {
-          s.seccomp.kind = oci::Seccomp::Kind::kRuntimeDefault;
+        if (defaults.seccomp_profile.empty()) {
+          s.seccomp.kind = Seccomp::Kind::kRuntimeDefault;
         } else {
-          s.seccomp.kind = oci::Seccomp::Kind::kLocalhost;
-          s.seccomp.localhost_path = config.seccomp_profile;
+          s.seccomp.kind = Seccomp::Kind::kLocalhost;
+          s.seccomp.localhost_path = defaults.seccomp_profile;
         }
         break;
       case SeccompProfile::Kind::kDefault:
         // No profile in the request is Unconfined, as Kubernetes defines it: the
         // kubelet asks for RuntimeDefault explicitly when it wants it.
-        s.seccomp.kind = oci::Seccomp::Kind::kUnconfined;
+        s.seccomp.kind = Seccomp::Kind::kUnconfined;
         break;
     }
   }
 
   // Resources.
-  if (spec.cpu_shares && *spec.cpu_shares > 0) s.resources.cpu.shares = static_cast<uint64_t>(*spec.cpu_shares);
-  if (spec.cpu_quota && *spec.cpu_quota != 0) s.resources.cpu.quota = *spec.cpu_quota;
-  if (spec.cpu_period && *spec.cpu_period > 0) s.resources.cpu.period = static_cast<uint64_t>(*spec.cpu_period);
-  s.resources.cpu.cpus = spec.cpuset_cpus;
-  s.resources.cpu.mems = spec.cpuset_mems;
-  if (spec.memory_limit && *spec.memory_limit > 0) s.resources.memory.limit = *spec.memory_limit;
-  for (const auto& [size, limit] : spec.hugepages) s.resources.hugepages.push_back({size, limit});
-  if (config.pids_limit > 0) s.resources.pids_limit = config.pids_limit;
-  if (spec.oom_score_adj) s.process.oom_score_adj = static_cast<int>(*spec.oom_score_adj);
-  s.cgroups_path = oci::cgroupfs_path(pod.spec.cgroup_parent.empty() ? "/crio" : pod.spec.cgroup_parent, in.id);
+  // The request's resources as UpdateContainerResources would set them; the device
+  // rules are the spec's own.
+  std::vector<DeviceRule> device_rules = std::move(s.resources.devices);
+  CRIO_ASSIGN_OR_RETURN(s.resources, container_resources(spec.resources, spec.name));
+  s.resources.devices = std::move(device_rules);
+  if (defaults.pids_limit > 0) s.resources.pids_limit = defaults.pids_limit;
+  if (spec.resources.oom_score_adj) s.process.oom_score_adj = static_cast<int>(*spec.resources.oom_score_adj);
+  s.cgroups_path = cgroupfs_path(pod.cgroup_parent.empty() ? "/crio" : pod.cgroup_parent, in.id);
 
-  for (const auto& [k, v] : pod.spec.sysctls) s.sysctl[k] = v;
+  for (const auto& [k, v] : pod.sysctls) s.sysctl[k] = v;
   s.annotations = spec.annotations;
   s.annotations["io.kubernetes.cri-o.ContainerID"] = in.id;
   s.annotations["io.kubernetes.cri-o.SandboxID"] = pod.id;
   s.annotations["io.kubernetes.container.name"] = spec.name;
-  s.annotations["io.kubernetes.pod.name"] = pod.spec.name;
-  s.annotations["io.kubernetes.pod.namespace"] = pod.spec.pod_namespace;
-  for (const auto& entry : config.default_ulimits) {
-    CRIO_ASSIGN_OR_RETURN(oci::Rlimit r, parse_ulimit(entry));
+  s.annotations["io.kubernetes.pod.name"] = pod.name;
+  s.annotations["io.kubernetes.pod.namespace"] = pod.pod_namespace;
+  for (const auto& entry : defaults.ulimits) {
+    CRIO_ASSIGN_OR_RETURN(Rlimit r, parse_ulimit(entry));
     auto& rl = s.process.rlimits;
-    rl.erase(std::remove_if(rl.begin(), rl.end(), [&](const oci::Rlimit& x) { return x.type == r.type; }), rl.end());
+    rl.erase(std::remove_if(rl.begin(), rl.end(), [&](const Rlimit& x) { return x.type == r.type; }), rl.end());
     rl.push_back(std::move(r));
   }
 
@@ -598,11 +633,11 @@ Result<oci::Spec> build_container_spec(const core::Config& config, const SpecInp
   target.annotations = &s.annotations;
   target.argv0 = s.process.args.empty() ? std::string() : s.process.args[0];
   target.has_bind_mounts = !spec.mounts.empty();
-  apply_hooks(load_hooks(config.hooks_dir), target, s.hooks);
+  if (hooks) hooks->apply(target, s.hooks);
 
-  oci::HostLimits limits = oci::host_limits();
-  oci::clamp_to_host(s, limits);
+  HostLimits limits = host_limits();
+  clamp_to_host(s, limits);
   return s;
 }
 
-}  // namespace crio::daemon
+}  // namespace crio::oci

@@ -1,0 +1,42 @@
+#include "container_spec.hpp"
+
+#include <crio/image/manifest.hpp>
+
+namespace crio::daemon {
+
+oci::PodContext pod_context(const Pod& pod) {
+  oci::PodContext c;
+  c.id = pod.id;
+  c.name = pod.spec.name;
+  c.pod_namespace = pod.spec.pod_namespace;
+  c.hostname = pod.spec.hostname;
+  c.cgroup_parent = pod.spec.cgroup_parent;
+  c.pid = pod.spec.pid;
+  c.sysctls = pod.spec.sysctls;
+  c.annotations = pod.spec.annotations;
+  c.netns_path = pod.netns_path;
+  c.ipcns_path = pod.ipcns_path;
+  c.utsns_path = pod.utsns_path;
+  c.hosts_path = pod.hosts_path;
+  c.resolv_path = pod.resolv_path;
+  c.hostname_path = pod.hostname_path;
+  c.shm_path = pod.shm_path;
+  return c;
+}
+
+Result<oci::ImageDefaults> image_defaults(const storage::Image& image) {
+  oci::ImageDefaults d;
+  if (image.config.empty()) return d;
+  auto config = image::parse_image_config(image.config, "config of image " + image.id);
+  if (!config.ok()) return config.status();
+  d.user = config->user;
+  d.env = config->env;
+  d.entrypoint = config->entrypoint;
+  d.cmd = config->cmd;
+  d.working_dir = config->working_dir;
+  d.stop_signal = config->stop_signal;
+  d.volumes = config->volumes;
+  return d;
+}
+
+}  // namespace crio::daemon
