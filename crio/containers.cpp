@@ -5,6 +5,8 @@
 #include "id_index.hpp"
 
 #include <crio/core/fs.hpp>
+#include <crio/core/id.hpp>
+#include <crio/core/undo.hpp>
 #include <crio/core/log.hpp>
 
 #include <fmt/format.h>
@@ -35,30 +37,8 @@ int64_t to_ns(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-Result<std::string> random_id() {
-  unsigned char bytes[32];
-  fs::UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
-  if (!fd.valid() || ::read(fd.get(), bytes, sizeof bytes) != static_cast<ssize_t>(sizeof bytes)) {
-    return error(Code::kInternal, "reading /dev/urandom: {}", std::strerror(errno));
-  }
-  std::string hex;
-  for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
-  return hex;
-}
-
-
-// Runs its steps backwards unless dismissed: what a failed CreateContainer undoes.
-class Undo {
- public:
-  ~Undo() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
-  }
-  void add(std::function<void()> step) { steps_.push_back(std::move(step)); }
-  void dismiss() { steps_.clear(); }
-
- private:
-  std::vector<std::function<void()>> steps_;
-};
+using core::random_id;
+using core::Undo;
 
 json to_json(const Container& c) {
   json mounts = json::array();
@@ -184,7 +164,11 @@ Containers::Containers(const core::Config& config, Pods& pods, Images& images)
       pods_(pods),
       images_(images),
       state_dir_(config.root + "/crio/containers"),
-      run_root_(config.runroot + "/crio/containers") {}
+      run_root_(config.runroot + "/crio/containers"),
+      spec_defaults_(oci::spec_defaults(config)),
+      hooks_(config.hooks_dir) {}
+
+void Containers::reload_hooks() { hooks_.reload(); }
 
 Containers::~Containers() {
   stopping_ = true;
@@ -380,8 +364,8 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
 
   auto image = images_.find(spec.image);
   if (!image) return error(Code::kNotFound, "container {}: image {} not found", spec.name, spec.image);
-  CRIO_ASSIGN_OR_RETURN(ImageConfig image_config, parse_image_config(image->image.config));
-  CRIO_ASSIGN_OR_RETURN(int stop_signal, parse_signal(image_config.stop_signal));
+  CRIO_ASSIGN_OR_RETURN(oci::ImageDefaults image_config, image_defaults(image->image));
+  CRIO_ASSIGN_OR_RETURN(int stop_signal, oci::parse_signal(image_config.stop_signal));
 
   storage::Store& store = images_.store();
   CRIO_RETURN_IF_ERROR(store.create_container(id, image->image.id).status());
@@ -417,9 +401,8 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     target_pid = target->process.pid;
   }
   CRIO_ASSIGN_OR_RETURN(oci::Spec oci_spec,
-                        build_container_spec(config_, SpecInputs{id, rootfs, pod,
-                                                                 joined.name.empty() ? &spec : &joined,
-                                                                 &image_config, target_pid}));
+                        oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod),
+                                                  image_config, spec_defaults_, {id, rootfs, target_pid}, &hooks_));
   const std::string bundle = run_root_ + "/" + id;
   undo.add([bundle] {
     std::error_code ec;
@@ -696,7 +679,7 @@ Result<std::string> Containers::start_infra(const std::string& pod_id) {
   }
   auto image = images_.find(config_.pause_image);
   if (!image) return error(Code::kNotFound, "pause image {} not found", config_.pause_image);
-  CRIO_ASSIGN_OR_RETURN(ImageConfig image_config, parse_image_config(image->image.config));
+  CRIO_ASSIGN_OR_RETURN(oci::ImageDefaults image_config, image_defaults(image->image));
 
   ContainerSpec spec;
   spec.name = kInfraName;

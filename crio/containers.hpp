@@ -10,6 +10,8 @@
 #include "pods.hpp"
 
 #include <crio/core/config.hpp>
+#include <crio/oci/container_spec.hpp>
+#include <crio/oci/hooks.hpp>
 #include <crio/oci/runtime.hpp>
 
 #include <atomic>
@@ -30,55 +32,11 @@ namespace crio::daemon {
 
 enum class ContainerState { kCreated = 0, kRunning = 1, kExited = 2, kUnknown = 3 };
 
-struct ContainerMount {
-  std::string container_path;
-  std::string host_path;
-  bool readonly = false;
-  int propagation = 0;  // CRI MountPropagation: 0 private, 1 host-to-container, 2 bidirectional
-};
-
-struct SeccompProfile {
-  enum class Kind { kDefault = 0, kRuntimeDefault = 1, kUnconfined = 2, kLocalhost = 3 };
-  Kind kind = Kind::kDefault;  // kDefault: what the config's seccomp_profile says
-  std::string localhost_path;
-};
-
-// A CreateContainer request as plain types (server/container.cpp translates).
-struct ContainerSpec {
-  std::string name;
-  uint32_t attempt = 0;
-  std::string image;  // as the client named it
-  std::vector<std::string> command;
-  std::vector<std::string> args;
-  std::string working_dir;
-  std::vector<std::pair<std::string, std::string>> envs;
-  std::vector<ContainerMount> mounts;
-  std::map<std::string, std::string> labels;
-  std::map<std::string, std::string> annotations;
-  std::string log_path;  // relative to the pod's log directory
-  bool stdin_open = false;
-  bool stdin_once = false;
-  bool tty = false;
-
-  // linux.resources
-  std::optional<int64_t> cpu_period, cpu_quota, cpu_shares, memory_limit, oom_score_adj;
-  std::string cpuset_cpus, cpuset_mems;
-  std::vector<std::pair<std::string, uint64_t>> hugepages;  // page size → bytes
-
-  // linux.security_context
-  std::vector<std::string> add_capabilities, drop_capabilities;
-  bool privileged = false;
-  NamespaceMode pid_mode = NamespaceMode::kContainer;
-  std::string target_id;  // with pid_mode kTarget: the container whose PID namespace to join
-  std::optional<int64_t> run_as_user, run_as_group;
-  std::string run_as_username;
-  std::vector<int64_t> supplemental_groups;
-  bool readonly_rootfs = false;
-  bool no_new_privs = false;
-  std::vector<std::string> masked_paths, readonly_paths;
-  bool masked_paths_set = false, readonly_paths_set = false;
-  SeccompProfile seccomp;
-};
+// The request model is libcrio-oci's: server/container.cpp fills it once from the CRI
+// message, and the spec builder reads it as is.
+using ContainerMount = oci::ContainerMount;
+using SeccompProfile = oci::SeccompProfile;
+using ContainerSpec = oci::ContainerRequest;
 
 struct Container {
   std::string id;
@@ -163,6 +121,9 @@ class Containers {
 
   static std::string full_name(const ContainerSpec& spec, const PodSpec& pod);
 
+  // Reads hooks_dir again (the hooks are read once, at start-up).
+  void reload_hooks();
+
   // Where lifecycle events go (GetContainerEvents); set before restore(), none by default.
   void set_event_bus(EventBus* bus) { events_ = bus; }
   EventBus* event_bus() const { return events_; }
@@ -186,6 +147,8 @@ class Containers {
   Images& images_;
   std::string state_dir_;
   std::string run_root_;
+  const oci::SpecDefaults spec_defaults_;
+  oci::HookSet hooks_;
 
   std::mutex runtimes_mutex_;
   std::map<std::string, std::unique_ptr<oci::Runtime>> runtimes_;  // by handler name; guarded by runtimes_mutex_

@@ -173,6 +173,7 @@ int serve(const CommandLine& command_line) {
         log::error("reload failed; keeping the current settings", {{"error", reloaded.status().message()}});
       } else {
         apply_log_level(reloaded->log_level);
+        containers.reload_hooks();
         log::info("reloaded the configuration", {{"log_level", reloaded->log_level}});
       }
       signals.async_wait(on_signal);

@@ -3,6 +3,8 @@
 #include "id_index.hpp"
 
 #include <crio/core/fs.hpp>
+#include <crio/core/id.hpp>
+#include <crio/core/undo.hpp>
 #include <crio/core/log.hpp>
 #include <crio/net/netns.hpp>
 
@@ -45,29 +47,8 @@ int64_t now_ns() {
       .count();
 }
 
-Result<std::string> random_id() {
-  unsigned char bytes[32];
-  fs::UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
-  if (!fd.valid() || ::read(fd.get(), bytes, sizeof bytes) != static_cast<ssize_t>(sizeof bytes)) {
-    return error(Code::kInternal, "reading /dev/urandom: {}", std::strerror(errno));
-  }
-  std::string hex;
-  for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
-  return hex;
-}
-
-// Runs `steps` backwards unless dismissed: what a failed RunPodSandbox undoes.
-class Undo {
- public:
-  ~Undo() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
-  }
-  void add(std::function<void()> step) { steps_.push_back(std::move(step)); }
-  void dismiss() { steps_.clear(); }
-
- private:
-  std::vector<std::function<void()>> steps_;
-};
+using core::random_id;
+using core::Undo;
 
 
 bool is_ipc_sysctl(const std::string& name) {

@@ -8,6 +8,7 @@
 
 #include <crio/core/config.hpp>
 #include <crio/net/cni_types.hpp>
+#include <crio/oci/container_spec.hpp>
 
 #include <condition_variable>
 #include <cstdint>
@@ -23,7 +24,7 @@
 
 namespace crio::daemon {
 
-enum class NamespaceMode { kPod = 0, kContainer = 1, kNode = 2, kTarget = 3 };
+using NamespaceMode = oci::NamespaceMode;
 enum class PodState { kReady = 0, kNotReady = 1 };
 
 struct PodSpec {

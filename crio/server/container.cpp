@@ -12,6 +12,21 @@
 namespace crio::daemon {
 namespace {
 
+oci::ResourceRequest resources_from(const v1::LinuxContainerResources& r) {
+  oci::ResourceRequest out;
+  out.cpu_period = r.cpu_period();
+  out.cpu_quota = r.cpu_quota();
+  out.cpu_shares = r.cpu_shares();
+  out.memory_limit = r.memory_limit_in_bytes();
+  out.memory_swap_limit = r.memory_swap_limit_in_bytes();
+  out.oom_score_adj = r.oom_score_adj();
+  out.cpuset_cpus = r.cpuset_cpus();
+  out.cpuset_mems = r.cpuset_mems();
+  for (const auto& h : r.hugepage_limits()) out.hugepages.push_back({h.page_size(), h.limit()});
+  out.unified = {r.unified().begin(), r.unified().end()};
+  return out;
+}
+
 ContainerSpec spec_from(const v1::ContainerConfig& config) {
   ContainerSpec spec;
   spec.name = config.metadata().name();
@@ -32,17 +47,7 @@ ContainerSpec spec_from(const v1::ContainerConfig& config) {
   spec.tty = config.tty();
 
   const auto& linux = config.linux();
-  if (linux.has_resources()) {
-    const auto& r = linux.resources();
-    spec.cpu_period = r.cpu_period();
-    spec.cpu_quota = r.cpu_quota();
-    spec.cpu_shares = r.cpu_shares();
-    spec.memory_limit = r.memory_limit_in_bytes();
-    spec.oom_score_adj = r.oom_score_adj();
-    spec.cpuset_cpus = r.cpuset_cpus();
-    spec.cpuset_mems = r.cpuset_mems();
-    for (const auto& h : r.hugepage_limits()) spec.hugepages.emplace_back(h.page_size(), h.limit());
-  }
+  if (linux.has_resources()) spec.resources = resources_from(linux.resources());
   const auto& sc = linux.security_context();
   spec.add_capabilities = {sc.capabilities().add_capabilities().begin(), sc.capabilities().add_capabilities().end()};
   spec.drop_capabilities = {sc.capabilities().drop_capabilities().begin(), sc.capabilities().drop_capabilities().end()};
@@ -94,19 +99,6 @@ void fill_summary(const Container& c, v1::Container* out) {
   out->mutable_annotations()->insert(c.spec.annotations.begin(), c.spec.annotations.end());
 }
 
-oci::Resources resources_from(const v1::LinuxContainerResources& r) {
-  oci::Resources out;
-  if (r.cpu_shares() > 0) out.cpu.shares = static_cast<uint64_t>(r.cpu_shares());
-  if (r.cpu_quota() != 0) out.cpu.quota = r.cpu_quota();
-  if (r.cpu_period() > 0) out.cpu.period = static_cast<uint64_t>(r.cpu_period());
-  out.cpu.cpus = r.cpuset_cpus();
-  out.cpu.mems = r.cpuset_mems();
-  if (r.memory_limit_in_bytes() > 0) out.memory.limit = r.memory_limit_in_bytes();
-  if (r.memory_swap_limit_in_bytes() > 0) out.memory.swap = r.memory_swap_limit_in_bytes();
-  for (const auto& h : r.hugepage_limits()) out.hugepages.push_back({h.page_size(), h.limit()});
-  out.unified = {r.unified().begin(), r.unified().end()};
-  return out;
-}
 
 ContainerFilter filter_from(const v1::ContainerFilter& filter) {
   ContainerFilter out;
@@ -238,7 +230,9 @@ grpc::Status RuntimeService::UpdateContainerResources(grpc::ServerContext*,
                                                       const v1::UpdateContainerResourcesRequest* request,
                                                       v1::UpdateContainerResourcesResponse*) {
   if (!request->has_linux()) return grpc::Status::OK;  // nothing Linux to change
-  return to_grpc(containers_.update_resources(request->container_id(), resources_from(request->linux())));
+  auto resources = oci::container_resources(resources_from(request->linux()), request->container_id());
+  if (!resources.ok()) return to_grpc(resources.status());
+  return to_grpc(containers_.update_resources(request->container_id(), *resources));
 }
 
 grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*, const v1::ReopenContainerLogRequest* request,

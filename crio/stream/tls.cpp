@@ -1,5 +1,7 @@
 #include "stream/tls.hpp"
 
+#include <crio/core/sigpipe.hpp>
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -61,30 +63,8 @@ int select_http11(SSL*, const unsigned char** out, unsigned char* out_len, const
 }
 
 // OpenSSL writes to the socket with plain write(), so a peer that has gone raises
-// SIGPIPE; the daemon ignores it, but these functions must not depend on that. The
-// signal is held back for the calling thread while one runs, and one raised meanwhile
-// is taken off before the old mask returns.
-class HoldSigpipe {
- public:
-  HoldSigpipe() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    ::pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
-  }
-  ~HoldSigpipe() {
-    if (sigismember(&previous_, SIGPIPE)) return;
-    const timespec no_wait{};
-    while (::sigtimedwait(&pipe_, nullptr, &no_wait) > 0) {
-    }
-    ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
-  }
-  HoldSigpipe(const HoldSigpipe&) = delete;
-  HoldSigpipe& operator=(const HoldSigpipe&) = delete;
-
- private:
-  sigset_t pipe_{};
-  sigset_t previous_{};
-};
+// SIGPIPE; the daemon ignores it, but these functions must not depend on that.
+using HoldSigpipe = core::SigpipeGuard;
 
 bool set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);

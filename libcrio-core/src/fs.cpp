@@ -116,4 +116,47 @@ Status remove_file(const std::string& path) {
   return ok_status();
 }
 
+DirReader::DirReader(const std::string& path) : dir_(::opendir(path.c_str())) {
+  if (dir_ == nullptr) errno_ = errno;
+}
+
+DirReader DirReader::from_fd(int fd) {
+  DirReader r;
+  int copy = ::dup(fd);
+  if (copy < 0) {
+    r.errno_ = errno;
+    return r;
+  }
+  r.dir_ = ::fdopendir(copy);
+  if (r.dir_ == nullptr) {
+    r.errno_ = errno;
+    ::close(copy);
+    return r;
+  }
+  // A dup shares the offset with `fd`: start from the beginning whatever it was.
+  ::rewinddir(r.dir_);
+  return r;
+}
+
+DirReader::~DirReader() {
+  if (dir_ != nullptr) ::closedir(dir_);
+}
+
+const char* DirReader::next() {
+  if (dir_ == nullptr) return nullptr;
+  while (dirent* e = ::readdir(dir_)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") return e->d_name;
+  }
+  return nullptr;
+}
+
+Result<std::vector<std::string>> list_dir(const std::string& path) {
+  DirReader dir(path);
+  if (!dir.valid()) return errno_status("listing", path, dir.error());
+  std::vector<std::string> names;
+  while (const char* n = dir.next()) names.emplace_back(n);
+  return names;
+}
+
 }  // namespace crio::fs

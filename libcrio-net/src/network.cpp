@@ -3,6 +3,7 @@
 #include <crio/core/fs.hpp>
 #include <crio/core/log.hpp>
 #include <crio/core/process.hpp>
+#include <crio/core/sigpipe.hpp>
 #include <crio/net/netns.hpp>
 
 #include <nlohmann/json.hpp>
@@ -138,30 +139,8 @@ struct Plan {
   bool disable_check = false;
 };
 
-// A plugin that exits before reading its stdin would raise SIGPIPE in the writer;
-// a library must not rely on its host ignoring it. Blocked for this thread during
-// the call, and a pending one is swallowed before unblocking.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeGuard() {
-    if (sigismember(&old_, SIGPIPE)) return;
-    const timespec zero{};
-    while (::sigtimedwait(&pipe_, nullptr, &zero) > 0) {
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t pipe_{};
-  sigset_t old_{};
-};
+// A plugin that exits before reading its stdin would raise SIGPIPE in the writer.
+using core::SigpipeGuard;
 
 class Runner {
  public:

@@ -53,13 +53,11 @@ struct ExitWatcher::Impl {
   }
 
   void scan() {
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      callback(e->d_name);
+    fs::DirReader d(dir);
+    while (const char* name = d.next()) {
+      if (name[0] == '.') continue;
+      callback(name);
     }
-    ::closedir(d);
   }
 };
 

@@ -1,6 +1,7 @@
 #include <crio/oci/runtime.hpp>
 
 #include <crio/core/fs.hpp>
+#include <crio/core/id.hpp>
 #include <crio/core/log.hpp>
 #include <crio/core/process.hpp>
 #include <crio/oci/cgroup_stats.hpp>
@@ -63,12 +64,6 @@ bool already_stopped(const std::string& text) {
          text.find("stopped") != std::string::npos || text.find("No such process") != std::string::npos;
 }
 
-std::string random_hex(size_t n) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string s;
-  while (s.size() < n) s += fmt::format("{:016x}", rng());
-  return s.substr(0, n);
-}
 
 bool wait_for_file(const std::string& path, milliseconds timeout, int alive_pidfd = -1) {
   auto deadline = Clock::now() + timeout;
@@ -539,7 +534,7 @@ Status Runtime::update_resources(const std::string& id, const Resources& resourc
   auto t = find(id);
   if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
   std::string body = detail::resources_to_json(resources).dump();
-  std::string file = t->proc.persist_dir + "/.resources-" + random_hex(8) + ".json";
+  std::string file = t->proc.persist_dir + "/.resources-" + core::random_hex(8) + ".json";
   CRIO_RETURN_IF_ERROR(fs::write_file_atomic(file, body, 0600));
   Status s = run_runtime(id, {"update", "--resources", file, id}).status();
   ::unlink(file.c_str());

@@ -5,7 +5,6 @@
 // that must leave nothing behind. Needs root, conmon, runc, crun, docker-registry,
 // python3 and busybox-static.
 
-#include "container_spec.hpp"
 #include "container_fixture.hpp"
 
 #include <fmt/format.h>
@@ -602,82 +601,6 @@ TEMPLATE_TEST_CASE("Dropped capabilities, RuntimeDefault seccomp and a user from
   CHECK_THAT(host_view["Uid"], Catch::StartsWith("65534\t65534"));
   CHECK_THAT(host_view["Gid"], Catch::StartsWith("65534\t65534"));
 }
-
-TEST_CASE("Container spec helpers: argv, image config, signals and users", "[container][unit]") {
-  using namespace crio::daemon;
-  ImageConfig image;
-  image.entrypoint = {"/entry"};
-  image.cmd = {"default"};
-  ContainerSpec spec;
-  spec.name = "c";
-  CHECK(container_argv(spec, image).value() == std::vector<std::string>{"/entry", "default"});
-  spec.args = {"a"};
-  CHECK(container_argv(spec, image).value() == std::vector<std::string>{"/entry", "a"});
-  spec.command = {"/cmd"};
-  CHECK(container_argv(spec, image).value() == std::vector<std::string>{"/cmd", "a"});
-  spec.args.clear();
-  CHECK(container_argv(spec, image).value() == std::vector<std::string>{"/cmd"});
-  CHECK(container_argv(ContainerSpec{}, ImageConfig{}).status().code() == crio::Code::kInvalidArgument);
-
-  auto parsed = parse_image_config(
-      R"({"config": {"User": "app:staff", "Env": ["A=1"], "Entrypoint": ["/e"], "Cmd": null, "StopSignal": "SIGINT"}})");
-  REQUIRE(parsed.ok());
-  CHECK(parsed->user == "app:staff");
-  CHECK(parsed->env == std::vector<std::string>{"A=1"});
-  CHECK(parsed->cmd.empty());
-  CHECK(parse_image_config("[1]").status().code() == crio::Code::kInvalidArgument);
-
-  CHECK(parse_signal("SIGINT").value() == SIGINT);
-  CHECK(parse_signal("KILL").value() == SIGKILL);
-  CHECK(parse_signal("15").value() == SIGTERM);
-  CHECK(parse_signal("").value() == SIGTERM);
-  CHECK(parse_signal("SIGNOPE").status().code() == crio::Code::kInvalidArgument);
-
-  crio::test::TempDir root("crio-rootfs");
-  crio::test::write_file(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002:app:/home/app:/bin/sh\n");
-  crio::test::write_file(root / "etc/group", "root:x:0:\nstaff:x:50:\nextra:x:60:app,other\n");
-  std::string home;
-  ContainerSpec by_image;
-  by_image.name = "c";
-  ImageConfig user_image;
-  user_image.user = "app:staff";
-  auto user = resolve_user(root.path(), by_image, user_image, &home);
-  REQUIRE(user.ok());
-  CHECK(user->uid == 1001);
-  CHECK(user->gid == 50);
-  CHECK(user->additional_gids == std::vector<uint32_t>{60});
-  CHECK(home == "/home/app");
-  user_image.user = "1001";
-  CHECK(resolve_user(root.path(), by_image, user_image, &home)->gid == 1002);
-  user_image.user = "4242:7";
-  user = resolve_user(root.path(), by_image, user_image, &home);
-  CHECK(user->uid == 4242);
-  CHECK(user->gid == 7);
-  CHECK(home == "/");
-  user_image.user = "ghost";
-  CHECK(resolve_user(root.path(), by_image, user_image, &home).status().code() == crio::Code::kInvalidArgument);
-  user_image.user = "app:nogroup";
-  CHECK(resolve_user(root.path(), by_image, user_image, &home).status().code() == crio::Code::kInvalidArgument);
-  ContainerSpec by_request;
-  by_request.run_as_user = 0;
-  by_request.run_as_group = 9;
-  by_request.supplemental_groups = {77};
-  user = resolve_user(root.path(), by_request, user_image, &home);
-  CHECK(user->uid == 0);
-  CHECK(user->gid == 9);
-  CHECK(user->additional_gids == std::vector<uint32_t>{77});
-
-  // /etc/passwd as a symlink to a host file is read inside the rootfs, not on the host.
-  crio::test::TempDir evil("crio-rootfs");
-  stdfs::create_directories(evil / "etc");
-  stdfs::create_symlink("/etc/passwd", evil / "etc/passwd");
-  ContainerSpec as_name;
-  as_name.run_as_username = "root";
-  auto resolved = resolve_user(evil.path(), as_name, ImageConfig{}, &home);
-  // The link resolves to <rootfs>/etc/passwd, itself: a loop, or absent, never the host's root entry.
-  CHECK_FALSE(resolved.ok());
-}
-
 
 TEMPLATE_TEST_CASE("A container joins its pod's network namespace", "[daemon][container]", Runc, Crun) {
   const std::string handler = TestType::kHandler;

@@ -1,9 +1,8 @@
-// OCI hooks from hooks_dir and default_ulimits: the matcher on its own, and through a
-// real daemon, registry and runtime, on runc and on crun (needs root, conmon, runc,
-// crun, docker-registry and busybox-static, like container_test).
+// OCI hooks from hooks_dir and default_ulimits through a real daemon, registry and
+// runtime, on runc and on crun (needs root, conmon, runc, crun, docker-registry and
+// busybox-static, like container_test). The matcher on its own: tests/oci/hooks_test.cpp.
 
 #include "container_fixture.hpp"
-#include "hooks.hpp"
 
 #include <crio/core/fs.hpp>
 #include "temp_dir.hpp"
@@ -17,8 +16,6 @@
 #include <sstream>
 #include <thread>
 
-using crio::daemon::HookDefinition;
-using crio::daemon::HookTarget;
 using crio::test::Daemon;
 using crio::test::set_deadline;
 using crio::test::TestRegistry;
@@ -36,105 +33,6 @@ std::string hook_json(const std::string& path, const std::string& when, const st
   return R"({"version": "1.0.0", "hook": {"path": ")" + path + R"(", "args": )" + args + R"(, "timeout": 10},
              "when": )" + when + R"(, "stages": )" + stages + "}";
 }
-
-HookDefinition parse_ok(const std::string& json) {
-  auto d = crio::daemon::parse_hook("test.json", json);
-  INFO(d.status().message());
-  REQUIRE(d.ok());
-  return *d;
-}
-
-std::string parse_error(const std::string& json) {
-  auto d = crio::daemon::parse_hook("test.json", json);
-  REQUIRE_FALSE(d.ok());
-  CHECK(d.status().code() == crio::Code::kInvalidArgument);
-  return d.status().message();
-}
-
-}  // namespace
-
-TEST_CASE("Hook conditions match annotations, commands, bind mounts and always", "[hooks]") {
-  std::map<std::string, std::string> annotations = {{"io.example/trace", "on"}, {"other", "x"}};
-  HookTarget target{&annotations, "/usr/bin/nginx", false};
-
-  CHECK(hook_matches(parse_ok(hook_json("/bin/sh", R"({"always": true})", R"(["prestart"])")), target));
-  CHECK_FALSE(hook_matches(parse_ok(hook_json("/bin/sh", R"({"always": false, "hasBindMounts": true})",
-                                              R"(["prestart"])")),
-                           target));
-  target.has_bind_mounts = true;
-  CHECK(hook_matches(parse_ok(hook_json("/bin/sh", R"({"hasBindMounts": true})", R"(["prestart"])")), target));
-  target.has_bind_mounts = false;
-
-  // Both the key and the value regex must match the same annotation.
-  auto by_annotation = parse_ok(hook_json("/bin/sh", R"({"annotations": {"^io\\.example/trace$": "^on$"}})",
-                                          R"(["prestart"])"));
-  CHECK(hook_matches(by_annotation, target));
-  annotations["io.example/trace"] = "off";
-  CHECK_FALSE(hook_matches(by_annotation, target));
-  annotations["other"] = "on";  // value matches, but under another key
-  CHECK_FALSE(hook_matches(by_annotation, target));
-
-  auto by_command = parse_ok(hook_json("/bin/sh", R"({"commands": ["/nginx$", "^/bin/false$"]})", R"(["poststop"])"));
-  CHECK(hook_matches(by_command, target));
-  target.argv0 = "/usr/bin/nginx-debug";
-  CHECK_FALSE(hook_matches(by_command, target));
-  target.argv0 = "/bin/false";
-  CHECK(hook_matches(by_command, target));
-}
-
-TEST_CASE("Matching hooks are put in every stage they name", "[hooks]") {
-  std::map<std::string, std::string> annotations;
-  HookTarget target{&annotations, "/bin/true", false};
-  std::vector<HookDefinition> hooks = {
-      parse_ok(hook_json("/bin/sh", R"({"always": true})",
-                         R"(["prestart", "createRuntime", "createContainer", "startContainer", "poststart",
-                             "poststop"])",
-                         R"(["sh", "-c", "true"])")),
-      parse_ok(hook_json("/bin/true", R"({"commands": ["^/nothing$"]})", R"(["prestart"])"))};
-  crio::oci::Hooks out;
-  crio::daemon::apply_hooks(hooks, target, out);
-  for (const auto* stage : {&out.prestart, &out.create_runtime, &out.create_container, &out.start_container,
-                            &out.poststart, &out.poststop}) {
-    REQUIRE(stage->size() == 1);
-    CHECK((*stage)[0].path == "/bin/sh");
-    CHECK((*stage)[0].args == std::vector<std::string>{"sh", "-c", "true"});
-    CHECK((*stage)[0].timeout == 10);
-  }
-}
-
-TEST_CASE("Invalid hook files are refused with the reason", "[hooks]") {
-  CHECK_THAT(parse_error("{"), Catch::Contains("test.json") && Catch::Contains("JSON"));
-  CHECK_THAT(parse_error(R"({"version": "2.0.0"})"), Catch::Contains("version"));
-  CHECK_THAT(parse_error(hook_json("relative/hook", R"({"always": true})", R"(["prestart"])")),
-             Catch::Contains("not absolute"));
-  CHECK_THAT(parse_error(hook_json("/nonexistent/hook", R"({"always": true})", R"(["prestart"])")),
-             Catch::Contains("not a file"));
-  CHECK_THAT(parse_error(hook_json("/bin/sh", R"({"always": true})", R"(["prestop"])")),
-             Catch::Contains("prestop"));
-  CHECK_THAT(parse_error(hook_json("/bin/sh", R"({"always": true})", "[]")), Catch::Contains("stages"));
-  CHECK_THAT(parse_error(hook_json("/bin/sh", R"({})", R"(["prestart"])")), Catch::Contains("no condition"));
-  CHECK_THAT(parse_error(hook_json("/bin/sh", R"({"commands": ["("]})", R"(["prestart"])")),
-             Catch::Contains("regular expression"));
-}
-
-TEST_CASE("Hook directories: later ones win, missing and invalid files are skipped", "[hooks]") {
-  crio::test::TempDir tmp;
-  std::string a = tmp / "a", b = tmp / "b";
-  crio::test::write_file(tmp / "a/10-same.json", hook_json("/bin/sh", R"({"always": true})", R"(["prestart"])",
-                                                          R"(["first"])"));
-  crio::test::write_file(tmp / "a/20-only-a.json", hook_json("/bin/sh", R"({"always": true})", R"(["prestart"])",
-                                                            R"(["only-a"])"));
-  crio::test::write_file(tmp / "b/10-same.json", hook_json("/bin/sh", R"({"always": true})", R"(["prestart"])",
-                                                          R"(["second"])"));
-  crio::test::write_file(tmp / "b/15-broken.json", "not json");
-  crio::test::write_file(tmp / "b/30-readme.txt", "ignored");
-  auto hooks = crio::daemon::load_hooks({a, tmp / "missing", b});
-  REQUIRE(hooks.size() == 2);
-  CHECK(hooks[0].hook.args == std::vector<std::string>{"second"});
-  CHECK(hooks[1].hook.args == std::vector<std::string>{"only-a"});
-}
-
-namespace {
 
 bool has_line(const std::string& text, const std::string& line) {
   std::istringstream in(text);

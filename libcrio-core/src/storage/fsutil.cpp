@@ -24,22 +24,10 @@ std::string join(const std::string& a, const std::string& b) { return a.empty() 
 
 // Names in a directory, without "." and "..". Uses a dup so the caller keeps its fd.
 Result<std::vector<std::string>> list_dir(int dirfd, const std::string& display) {
-  int fd = ::dup(dirfd);
-  if (fd < 0) return errno_error("listing", display, errno);
-  DIR* d = ::fdopendir(fd);
-  if (d == nullptr) {
-    int err = errno;
-    ::close(fd);
-    return errno_error("listing", display, err);
-  }
-  ::rewinddir(d);
+  fs::DirReader d = fs::DirReader::from_fd(dirfd);
+  if (!d.valid()) return errno_error("listing", display, d.error());
   std::vector<std::string> names;
-  errno = 0;
-  while (dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  ::closedir(d);
+  while (const char* n = d.next()) names.emplace_back(n);
   return names;
 }
 
@@ -387,18 +375,6 @@ Result<Usage> tree_usage(const std::string& path) {
   return u;
 }
 
-std::string random_hex(size_t n_bytes) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(n_bytes * 2);
-  for (size_t i = 0; i < n_bytes; ++i) {
-    auto b = static_cast<unsigned>(rng() & 0xff);
-    s.push_back(kHex[b >> 4]);
-    s.push_back(kHex[b & 0xf]);
-  }
-  return s;
-}
 
 bool is_mountpoint(const std::string& path) {
   struct stat st {

@@ -34,8 +34,6 @@ Status apply_diff(const std::string& diff, const std::string& target);
 // Bytes (allocated) and inodes under `path`, each inode once. Missing path → zero.
 Result<Usage> tree_usage(const std::string& path);
 
-// 2 * n random lowercase hex characters.
-std::string random_hex(size_t n_bytes);
 
 bool is_mountpoint(const std::string& path);
 

@@ -201,14 +201,13 @@ class OverlayDriver final : public Driver {
   std::string data_dir(const std::string& id) const override { return home() + "/" + id + "/diff"; }
 
   Status recover(const std::set<std::string>& ids) override {
-    DIR* d = ::opendir(home().c_str());
-    if (d == nullptr) return errno_error("listing", home(), errno);
+    fs::DirReader d(home());
+    if (!d.valid()) return errno_error("listing", home(), d.error());
     std::vector<std::string> stale;
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != ".." && n != "l" && ids.count(n) == 0) stale.push_back(n);
+    while (const char* e = d.next()) {
+      std::string n = e;
+      if (n != "l" && ids.count(n) == 0) stale.push_back(n);
     }
-    ::closedir(d);
     for (const auto& n : stale) {
       std::string merged = home() + "/" + n + "/merged";
       if (is_mountpoint(merged)) ::umount2(merged.c_str(), MNT_DETACH);
@@ -217,15 +216,13 @@ class OverlayDriver final : public Driver {
     }
     // Links whose layer is gone go; a layer whose link was not made yet gets it.
     std::string ldir = home() + "/l";
-    if (DIR* l = ::opendir(ldir.c_str())) {
+    if (fs::DirReader l(ldir); l.valid()) {
       std::vector<std::string> dangling;
-      while (dirent* e = ::readdir(l)) {
-        std::string n = e->d_name;
-        if (n == "." || n == "..") continue;
+      while (const char* e = l.next()) {
+        std::string n = e;
         struct stat st {};
         if (::stat((ldir + "/" + n).c_str(), &st) != 0) dangling.push_back(n);
       }
-      ::closedir(l);
       for (const auto& n : dangling) CRIO_RETURN_IF_ERROR(fs::remove_file(ldir + "/" + n));
     }
     for (const auto& id : ids) {

@@ -6,6 +6,7 @@
 
 #include <crio/core/digest.hpp>
 #include <crio/core/fs.hpp>
+#include <crio/core/id.hpp>
 #include <crio/core/log.hpp>
 
 #include <nlohmann/json.hpp>
@@ -138,15 +139,8 @@ Result<json> load_json_array(const std::string& path) {
 }
 
 std::vector<std::string> list_names(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != "..") out.push_back(n);
-    }
-    ::closedir(d);
-  }
-  return out;
+  auto names = fs::list_dir(dir);
+  return names.ok() ? std::move(*names) : std::vector<std::string>{};
 }
 
 }  // namespace
@@ -194,7 +188,7 @@ struct Store::Impl {
   }
 
   Result<std::string> new_staging() const {
-    std::string dir = staging_dir + "/" + detail::random_hex(16);
+    std::string dir = staging_dir + "/" + core::random_hex(32);
     if (::mkdir(dir.c_str(), 0700) != 0) return detail::errno_error("creating staging directory", dir, errno);
     return dir;
   }
@@ -729,7 +723,7 @@ Result<ContainerLayer> Store::create_container(const std::string& id, const std:
   ContainerLayer c;
   c.id = id;
   c.image_id = image_id;
-  c.layer_id = detail::random_hex(32);
+  c.layer_id = core::random_hex(64);
   c.created = now_unix();
   {
     std::lock_guard lock(s.mu);

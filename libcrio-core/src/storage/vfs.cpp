@@ -57,14 +57,12 @@ class VfsDriver final : public Driver {
   std::string data_dir(const std::string& id) const override { return home() + "/" + id; }
 
   Status recover(const std::set<std::string>& ids) override {
-    DIR* d = ::opendir(home().c_str());
-    if (d == nullptr) return errno_error("listing", home(), errno);
+    fs::DirReader d(home());
+    if (!d.valid()) return errno_error("listing", home(), d.error());
     std::vector<std::string> stale;
-    while (dirent* e = ::readdir(d)) {
-      std::string n = e->d_name;
-      if (n != "." && n != ".." && ids.count(n) == 0) stale.push_back(n);
+    while (const char* e = d.next()) {
+      if (ids.count(e) == 0) stale.push_back(e);
     }
-    ::closedir(d);
     for (const auto& n : stale) CRIO_RETURN_IF_ERROR(remove_tree(home() + "/" + n));
     return ok_status();
   }

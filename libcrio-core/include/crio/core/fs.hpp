@@ -6,8 +6,11 @@
 
 #include <sys/types.h>
 
+#include <dirent.h>
+
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace crio::fs {
 
@@ -48,5 +51,33 @@ class CRIO_CORE_EXPORT UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// A directory open for reading, closed on destruction. next() gives each entry's name
+// but "." and "..", then nullptr.
+class CRIO_CORE_EXPORT DirReader {
+ public:
+  // Opens `path`; valid() is false (and error() says why) when it cannot be read.
+  explicit DirReader(const std::string& path);
+  // Reads the directory `fd` refers to from its start; the caller keeps `fd`.
+  static DirReader from_fd(int fd);
+  DirReader(DirReader&& o) noexcept : dir_(o.dir_), errno_(o.errno_) { o.dir_ = nullptr; }
+  DirReader(const DirReader&) = delete;
+  DirReader& operator=(const DirReader&) = delete;
+  DirReader& operator=(DirReader&&) = delete;
+  ~DirReader();
+
+  bool valid() const { return dir_ != nullptr; }
+  int error() const { return errno_; }
+  const char* next();
+
+ private:
+  DirReader() = default;
+  DIR* dir_ = nullptr;
+  int errno_ = 0;
+};
+
+// The names in `path` but "." and ".."; an error naming the directory when it
+// cannot be read.
+CRIO_CORE_EXPORT Result<std::vector<std::string>> list_dir(const std::string& path);
 
 }  // namespace crio::fs

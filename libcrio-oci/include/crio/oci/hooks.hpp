@@ -3,18 +3,21 @@
 // 1.0.0) and the rule that decides which of them a container gets.
 
 #include <crio/core/status.hpp>
+#include <crio/oci/export.hpp>
 #include <crio/oci/spec.hpp>
 
 #include <map>
+#include <memory>
 #include <regex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
-namespace crio::daemon {
+namespace crio::oci {
 
 struct HookDefinition {
   std::string file;  // where it was read from, for messages
-  oci::Hook hook;
+  Hook hook;
   bool always = false;
   bool has_bind_mounts = false;
   std::vector<std::pair<std::regex, std::regex>> annotations;
@@ -24,11 +27,11 @@ struct HookDefinition {
 
 // One hook file; InvalidArgument naming the file and the reason when it is not a
 // valid version 1.0.0 hook.
-Result<HookDefinition> parse_hook(const std::string& file, const std::string& json);
+CRIO_OCI_EXPORT Result<HookDefinition> parse_hook(const std::string& file, const std::string& json);
 
 // Every *.json file of `dirs`, in file-name order; for the same file name the later
 // directory wins. Missing directories are skipped; invalid files are logged and skipped.
-std::vector<HookDefinition> load_hooks(const std::vector<std::string>& dirs);
+CRIO_OCI_EXPORT std::vector<HookDefinition> load_hooks(const std::vector<std::string>& dirs);
 
 // What the `when` conditions look at.
 struct HookTarget {
@@ -38,9 +41,25 @@ struct HookTarget {
 };
 
 // Whether any of the hook's conditions holds for the container.
-bool hook_matches(const HookDefinition& hook, const HookTarget& target);
+CRIO_OCI_EXPORT bool hook_matches(const HookDefinition& hook, const HookTarget& target);
 
 // Appends the matching hooks to the spec's stages.
-void apply_hooks(const std::vector<HookDefinition>& hooks, const HookTarget& target, oci::Hooks& out);
+CRIO_OCI_EXPORT void apply_hooks(const std::vector<HookDefinition>& hooks, const HookTarget& target, Hooks& out);
 
-}  // namespace crio::daemon
+// The hooks of a list of directories, read once (at start-up) rather than on every
+// container create; reload() reads them again. Safe to use from many threads.
+class CRIO_OCI_EXPORT HookSet {
+ public:
+  explicit HookSet(std::vector<std::string> dirs);
+
+  void reload();
+  void apply(const HookTarget& target, Hooks& out) const;
+  size_t size() const;
+
+ private:
+  std::vector<std::string> dirs_;
+  mutable std::shared_mutex mutex_;
+  std::shared_ptr<const std::vector<HookDefinition>> hooks_;  // guarded by mutex_
+};
+
+}  // namespace crio::oci

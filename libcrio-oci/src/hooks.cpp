@@ -1,4 +1,4 @@
-#include "hooks.hpp"
+#include <crio/oci/hooks.hpp>
 
 #include <crio/core/fs.hpp>
 #include <crio/core/log.hpp>
@@ -8,8 +8,9 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <mutex>
 
-namespace crio::daemon {
+namespace crio::oci {
 namespace {
 
 namespace stdfs = std::filesystem;
@@ -173,7 +174,7 @@ bool hook_matches(const HookDefinition& hook, const HookTarget& target) {
   return false;
 }
 
-void apply_hooks(const std::vector<HookDefinition>& hooks, const HookTarget& target, oci::Hooks& out) {
+void apply_hooks(const std::vector<HookDefinition>& hooks, const HookTarget& target, Hooks& out) {
   for (const auto& h : hooks) {
     if (!hook_matches(h, target)) continue;
     for (const auto& s : h.stages) {
@@ -187,4 +188,27 @@ void apply_hooks(const std::vector<HookDefinition>& hooks, const HookTarget& tar
   }
 }
 
-}  // namespace crio::daemon
+HookSet::HookSet(std::vector<std::string> dirs)
+    : dirs_(std::move(dirs)), hooks_(std::make_shared<const std::vector<HookDefinition>>(load_hooks(dirs_))) {}
+
+void HookSet::reload() {
+  auto fresh = std::make_shared<const std::vector<HookDefinition>>(load_hooks(dirs_));
+  std::unique_lock lock(mutex_);
+  hooks_ = std::move(fresh);
+}
+
+void HookSet::apply(const HookTarget& target, Hooks& out) const {
+  std::shared_ptr<const std::vector<HookDefinition>> hooks;
+  {
+    std::shared_lock lock(mutex_);
+    hooks = hooks_;
+  }
+  apply_hooks(*hooks, target, out);
+}
+
+size_t HookSet::size() const {
+  std::shared_lock lock(mutex_);
+  return hooks_->size();
+}
+
+}  // namespace crio::oci

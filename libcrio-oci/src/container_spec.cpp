@@ -1,0 +1,643 @@
+#include <crio/oci/container_spec.hpp>
+
+#include <crio/core/config.hpp>
+#include <crio/core/fs.hpp>
+#include <crio/oci/hooks.hpp>
+
+#include "cgroup_internal.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+namespace crio::oci {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+// "nofile=1024:2048" → RLIMIT_NOFILE; -1 is unlimited.
+Result<Rlimit> parse_ulimit(const std::string& entry) {
+  auto bad = [&](const char* why) {
+    return error(Code::kInvalidArgument, "default_ulimits entry \"{}\": {}", entry, why);
+  };
+  auto eq = entry.find('=');
+  if (eq == std::string::npos || eq == 0) return bad("not of the form name=soft:hard");
+  auto colon = entry.find(':', eq);
+  if (colon == std::string::npos) return bad("not of the form name=soft:hard");
+  std::string name = entry.substr(0, eq);
+  static const std::set<std::string> kNames = {"core",   "cpu",     "data",     "fsize",      "locks",
+                                               "memlock", "msgqueue", "nice",   "nofile",     "nproc",
+                                               "rss",    "rtprio",  "rttime",   "sigpending", "stack"};
+  if (!kNames.count(name)) return bad("unknown limit name");
+  auto number = [](const std::string& v, uint64_t& out) {
+    if (v == "-1") {
+      out = UINT64_MAX;
+      return true;
+    }
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 19) return false;
+    out = std::stoull(v);
+    return true;
+  };
+  Rlimit r;
+  if (!number(entry.substr(eq + 1, colon - eq - 1), r.soft) || !number(entry.substr(colon + 1), r.hard)) {
+    return bad("limits are not integers (-1 for unlimited)");
+  }
+  if (r.soft > r.hard) return bad("soft limit is above the hard limit");
+  for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  r.type = "RLIMIT_" + name;
+  return r;
+}
+
+constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Reads `path` (absolute inside the rootfs) with every symlink resolved inside the
+// rootfs, so a hostile image cannot make us read a host file. Absent → nullopt.
+Result<std::optional<std::string>> read_in_root(const std::string& rootfs, const std::string& path) {
+  fs::UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (root.get() < 0) return error(Code::kInternal, "opening rootfs {}: {}", rootfs, std::strerror(errno));
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  std::string rel = path.substr(path.find_first_not_of('/'));
+  int fd = static_cast<int>(::syscall(SYS_openat2, root.get(), rel.c_str(), &how, sizeof how));
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>{};
+    return error(Code::kInternal, "opening {} in {}: {}", path, rootfs, std::strerror(errno));
+  }
+  fs::UniqueFd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::optional<std::string>{};
+  std::string data;
+  char buf[8192];
+  constexpr size_t kMax = 4 << 20;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return error(Code::kInternal, "reading {} in {}: {}", path, rootfs, std::strerror(errno));
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > kMax) return error(Code::kInvalidArgument, "{} in the image is larger than 4 MiB", path);
+  }
+  return std::optional<std::string>{std::move(data)};
+}
+
+std::vector<std::vector<std::string>> colon_records(const std::string& text) {
+  std::vector<std::vector<std::string>> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    size_t start = 0;
+    for (;;) {
+      size_t colon = line.find(':', start);
+      fields.push_back(line.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    out.push_back(std::move(fields));
+  }
+  return out;
+}
+
+std::optional<uint32_t> parse_id(const std::string& s) {
+  if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  uint64_t v = std::stoull(s);
+  if (v > UINT32_MAX) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+const char* const kCapNames[] = {"CHOWN",
+                                 "DAC_OVERRIDE",
+                                 "DAC_READ_SEARCH",
+                                 "FOWNER",
+                                 "FSETID",
+                                 "KILL",
+                                 "SETGID",
+                                 "SETUID",
+                                 "SETPCAP",
+                                 "LINUX_IMMUTABLE",
+                                 "NET_BIND_SERVICE",
+                                 "NET_BROADCAST",
+                                 "NET_ADMIN",
+                                 "NET_RAW",
+                                 "IPC_LOCK",
+                                 "IPC_OWNER",
+                                 "SYS_MODULE",
+                                 "SYS_RAWIO",
+                                 "SYS_CHROOT",
+                                 "SYS_PTRACE",
+                                 "SYS_PACCT",
+                                 "SYS_ADMIN",
+                                 "SYS_BOOT",
+                                 "SYS_NICE",
+                                 "SYS_RESOURCE",
+                                 "SYS_TIME",
+                                 "SYS_TTY_CONFIG",
+                                 "MKNOD",
+                                 "LEASE",
+                                 "AUDIT_WRITE",
+                                 "AUDIT_CONTROL",
+                                 "SETFCAP",
+                                 "MAC_OVERRIDE",
+                                 "MAC_ADMIN",
+                                 "SYSLOG",
+                                 "WAKE_ALARM",
+                                 "BLOCK_SUSPEND",
+                                 "AUDIT_READ",
+                                 "PERFMON",
+                                 "BPF",
+                                 "CHECKPOINT_RESTORE"};
+
+// Every capability this kernel knows, "CAP_" prefixed.
+std::vector<std::string> all_capabilities() {
+  size_t last = std::size(kCapNames) - 1;
+  if (auto text = fs::read_file("/proc/sys/kernel/cap_last_cap"); text.ok()) {
+    if (auto v = parse_id(text->substr(0, text->find_first_of("\n ")))) last = std::min<size_t>(last, *v);
+  }
+  // A runtime cannot grant what we do not hold (root here may lack CAP_SYS_RESOURCE):
+  // "all" is all of our bounding set.
+  uint64_t bounding = ~uint64_t{0};
+  if (auto status = fs::read_file("/proc/self/status"); status.ok()) {
+    auto pos = status->find("CapBnd:\t");
+    if (pos != std::string::npos) bounding = std::stoull(status->substr(pos + 8, 16), nullptr, 16);
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i <= last; ++i) {
+    if (bounding & (uint64_t{1} << i)) out.push_back(std::string("CAP_") + kCapNames[i]);
+  }
+  return out;
+}
+
+std::string cap_name(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+  return name.rfind("CAP_", 0) == 0 ? name : "CAP_" + name;
+}
+
+Result<std::vector<std::string>> capabilities(const SpecDefaults& defaults, const ContainerRequest& spec) {
+  if (spec.privileged) return all_capabilities();
+  std::vector<std::string> all = all_capabilities();
+  auto known = [&](const std::string& cap) { return std::find(all.begin(), all.end(), cap) != all.end(); };
+  std::set<std::string> caps;
+  for (const auto& c : defaults.capabilities) caps.insert(cap_name(c));
+  for (const auto& c : spec.add_capabilities) {
+    if (cap_name(c) == "CAP_ALL") {
+      caps.insert(all.begin(), all.end());
+      continue;
+    }
+    if (!known(cap_name(c))) return error(Code::kInvalidArgument, "unknown capability \"{}\" to add", c);
+    caps.insert(cap_name(c));
+  }
+  for (const auto& c : spec.drop_capabilities) {
+    if (cap_name(c) == "CAP_ALL") {
+      caps.clear();
+      continue;
+    }
+    if (!known(cap_name(c))) return error(Code::kInvalidArgument, "unknown capability \"{}\" to drop", c);
+    caps.erase(cap_name(c));
+  }
+  // Capabilities added explicitly win over dropping ALL, as in CRI-O.
+  bool dropped_all = std::any_of(spec.drop_capabilities.begin(), spec.drop_capabilities.end(),
+                                 [](const std::string& c) { return cap_name(c) == "CAP_ALL"; });
+  if (dropped_all) {
+    for (const auto& c : spec.add_capabilities) {
+      if (cap_name(c) == "CAP_ALL")
+        caps.insert(all.begin(), all.end());
+      else
+        caps.insert(cap_name(c));
+    }
+  }
+  return std::vector<std::string>(caps.begin(), caps.end());
+}
+
+void set_env(std::vector<std::string>& env, const std::string& key, const std::string& value) {
+  std::string prefix = key + "=";
+  for (auto& e : env) {
+    if (e.rfind(prefix, 0) == 0) {
+      e = prefix + value;
+      return;
+    }
+  }
+  env.push_back(prefix + value);
+}
+
+bool has_env(const std::vector<std::string>& env, const std::string& key) {
+  return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(key + "=", 0) == 0; });
+}
+
+// Every device node of the host, for a privileged container (as CRI-O gives it).
+// /dev/pts, /dev/shm and /dev/mqueue are the container's own.
+std::vector<Device> host_devices() {
+  std::vector<Device> out;
+  std::error_code ec;
+  stdfs::recursive_directory_iterator it("/dev", stdfs::directory_options::none, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string path = it->path().string();
+    if (path == "/dev/pts" || path == "/dev/shm" || path == "/dev/mqueue" || path == "/dev/console") {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) continue;
+    Device d;
+    d.path = path;
+    d.type = S_ISCHR(st.st_mode) ? "c" : "b";
+    d.major = major(st.st_rdev);
+    d.minor = minor(st.st_rdev);
+    d.file_mode = st.st_mode & 07777;
+    d.uid = st.st_uid;
+    d.gid = st.st_gid;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> container_argv(const ContainerRequest& spec, const ImageDefaults& image) {
+  std::vector<std::string> argv;
+  if (!spec.command.empty()) {
+    argv = spec.command;
+    argv.insert(argv.end(), spec.args.begin(), spec.args.end());
+  } else {
+    argv = image.entrypoint;
+    const auto& rest = spec.args.empty() ? image.cmd : spec.args;
+    argv.insert(argv.end(), rest.begin(), rest.end());
+  }
+  if (argv.empty()) {
+    return error(Code::kInvalidArgument, "container {}: no command given and the image has no entrypoint or cmd",
+                 spec.name);
+  }
+  return argv;
+}
+
+Result<int> parse_signal(const std::string& name) {
+  if (name.empty()) return SIGTERM;
+  if (auto n = parse_id(name); n && *n > 0 && *n < 65) return static_cast<int>(*n);
+  std::string upper = name;
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+  if (upper.rfind("SIG", 0) == 0) upper = upper.substr(3);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    const char* abbrev = ::sigabbrev_np(sig);
+    if (abbrev && upper == abbrev) return sig;
+  }
+  return error(Code::kInvalidArgument, "unknown stop signal \"{}\"", name);
+}
+
+Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spec, const ImageDefaults& image,
+                               std::string* home) {
+  std::string user_part, group_part;
+  if (!spec.run_as_username.empty()) {
+    user_part = spec.run_as_username;
+  } else if (spec.run_as_user) {
+    user_part = std::to_string(*spec.run_as_user);
+  } else {
+    user_part = image.user;
+    if (auto colon = user_part.find(':'); colon != std::string::npos) {
+      group_part = user_part.substr(colon + 1);
+      user_part.resize(colon);
+    }
+  }
+  if (user_part.empty()) user_part = "0";
+
+  CRIO_ASSIGN_OR_RETURN(auto passwd_text, read_in_root(rootfs, "/etc/passwd"));
+  auto passwd = colon_records(passwd_text.value_or(""));
+  User user;
+  std::string user_name;
+  *home = "/";
+  auto numeric = parse_id(user_part);
+  bool found = false;
+  for (const auto& rec : passwd) {
+    if (rec.size() < 6) continue;
+    bool match = numeric ? parse_id(rec[2]) == numeric : rec[0] == user_part;
+    if (!match) continue;
+    auto uid = parse_id(rec[2]);
+    auto gid = parse_id(rec[3]);
+    if (!uid || !gid) continue;
+    user.uid = *uid;
+    user.gid = *gid;
+    user_name = rec[0];
+    if (!rec[5].empty()) *home = rec[5];
+    found = true;
+    break;
+  }
+  if (!found) {
+    if (!numeric) {
+      return error(Code::kInvalidArgument, "container {}: user \"{}\" is not in the image's /etc/passwd", spec.name,
+                   user_part);
+    }
+    user.uid = *numeric;
+    user.gid = 0;
+  }
+
+  CRIO_ASSIGN_OR_RETURN(auto group_text, read_in_root(rootfs, "/etc/group"));
+  auto groups = colon_records(group_text.value_or(""));
+  if (!group_part.empty()) {
+    if (auto gid = parse_id(group_part)) {
+      user.gid = *gid;
+    } else {
+      bool group_found = false;
+      for (const auto& rec : groups) {
+        if (rec.size() >= 3 && rec[0] == group_part && parse_id(rec[2])) {
+          user.gid = *parse_id(rec[2]);
+          group_found = true;
+          break;
+        }
+      }
+      if (!group_found) {
+        return error(Code::kInvalidArgument, "container {}: group \"{}\" is not in the image's /etc/group", spec.name,
+                     group_part);
+      }
+    }
+  }
+  if (spec.run_as_group) user.gid = static_cast<uint32_t>(*spec.run_as_group);
+
+  std::set<uint32_t> extra;
+  if (!user_name.empty()) {
+    for (const auto& rec : groups) {
+      if (rec.size() < 4 || !parse_id(rec[2])) continue;
+      std::istringstream members(rec[3]);
+      std::string m;
+      while (std::getline(members, m, ',')) {
+        if (m == user_name) extra.insert(*parse_id(rec[2]));
+      }
+    }
+  }
+  for (int64_t g : spec.supplemental_groups) extra.insert(static_cast<uint32_t>(g));
+  extra.erase(user.gid);
+  user.additional_gids.assign(extra.begin(), extra.end());
+  return user;
+}
+
+const HostCgroups& host_cgroups() {
+  static const HostCgroups host = [] {
+    HostCgroups h;
+    std::vector<detail::CgroupMount> mounts = detail::cgroup_mounts();
+    h.v2 = detail::unified_only(mounts);
+    for (const auto& m : mounts) {
+      if (h.v2 && m.v2) {
+        // v2 has no swap file at the root: look beside our own cgroup.
+        auto own = detail::proc_cgroups(::getpid());
+        if (own.ok() && own->count("")) {
+          h.memory_swap = fs::exists(detail::join_cgroup(m, own->at("")) + "/memory.swap.current");
+        }
+      } else if (!h.v2 && std::find(m.controllers.begin(), m.controllers.end(), "memory") != m.controllers.end()) {
+        h.memory_swap = fs::exists(m.mount_point + "/memory.memsw.limit_in_bytes");
+      }
+    }
+    return h;
+  }();
+  return host;
+}
+
+Result<Resources> container_resources(const ResourceRequest& r, const std::string& container,
+                                      const HostCgroups& host) {
+  Resources out;
+  if (r.cpu_shares > 0) out.cpu.shares = static_cast<uint64_t>(r.cpu_shares);
+  if (r.cpu_quota != 0) out.cpu.quota = r.cpu_quota;
+  if (r.cpu_period > 0) out.cpu.period = static_cast<uint64_t>(r.cpu_period);
+  out.cpu.cpus = r.cpuset_cpus;
+  out.cpu.mems = r.cpuset_mems;
+  if (r.memory_limit > 0) {
+    out.memory.limit = r.memory_limit;
+    int64_t swap = r.memory_limit;
+    if (r.memory_swap_limit != 0) {
+      if (r.memory_swap_limit > 0 && r.memory_swap_limit < r.memory_limit) {
+        return error(Code::kInvalidArgument,
+                     "container {}: memory_swap_limit_in_bytes {} is below memory_limit_in_bytes {} (it counts "
+                     "memory and swap together)",
+                     container, r.memory_swap_limit, r.memory_limit);
+      }
+      swap = r.memory_swap_limit;
+    }
+    if (host.memory_swap) out.memory.swap = swap;
+  }
+  out.hugepages = r.hugepages;
+  if (!r.unified.empty()) {
+    if (!host.v2) {
+      return error(Code::kInvalidArgument, "container {}: unified resources ({}...) need cgroup v2; this host has v1",
+                   container, r.unified.begin()->first);
+    }
+    out.unified = r.unified;
+  }
+  return out;
+}
+
+SpecDefaults spec_defaults(const core::Config& config) {
+  SpecDefaults d;
+  d.capabilities = config.default_capabilities;
+  d.env = config.default_env;
+  d.ulimits = config.default_ulimits;
+  d.absent_mount_sources_to_reject = config.absent_mount_sources_to_reject;
+  d.seccomp_profile = config.seccomp_profile;
+  d.pids_limit = config.pids_limit;
+  return d;
+}
+
+Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext& pod, const ImageDefaults& image,
+                                  const SpecDefaults& defaults, const SpecTarget& in, const HookSet* hooks) {
+
+  CRIO_ASSIGN_OR_RETURN(std::vector<std::string> argv, container_argv(spec, image));
+  Spec s = default_spec(argv);
+  s.root_path = in.rootfs;
+  s.root_readonly = spec.readonly_rootfs;
+  s.process.terminal = spec.tty;
+  s.process.no_new_privileges = spec.no_new_privs;
+
+  // Environment: the image's, then the config's defaults, then the request's.
+  std::vector<std::string> env;
+  for (const auto& e : image.env) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos) continue;
+    set_env(env, e.substr(0, eq), e.substr(eq + 1));
+  }
+  for (const auto& e : defaults.env) {
+    auto eq = e.find('=');
+    if (eq != std::string::npos) set_env(env, e.substr(0, eq), e.substr(eq + 1));
+  }
+  for (const auto& [k, v] : spec.envs) set_env(env, k, v);
+  if (!has_env(env, "PATH")) env.insert(env.begin(), kDefaultPath);
+  if (!has_env(env, "HOSTNAME") && !pod.hostname.empty()) set_env(env, "HOSTNAME", pod.hostname);
+
+  std::string home;
+  CRIO_ASSIGN_OR_RETURN(s.process.user, resolve_user(in.rootfs, spec, image, &home));
+  if (!has_env(env, "HOME")) set_env(env, "HOME", home);
+  s.process.env = std::move(env);
+
+  s.process.cwd = !spec.working_dir.empty() ? spec.working_dir : !image.working_dir.empty() ? image.working_dir : "/";
+  if (s.process.cwd[0] != '/') {
+    return error(Code::kInvalidArgument, "container {}: working directory \"{}\" is not absolute", spec.name,
+                 s.process.cwd);
+  }
+
+  CRIO_ASSIGN_OR_RETURN(std::vector<std::string> caps, capabilities(defaults, spec));
+  s.process.capabilities = Capabilities::of(caps);
+
+  // Mounts: the request's first, then the pod's files where the request has none.
+  std::vector<Mount> mounts;
+  std::set<std::string> destinations;
+  bool bidirectional = false;
+  for (const auto& m : spec.mounts) {
+    if (m.container_path.empty() || m.container_path[0] != '/') {
+      return error(Code::kInvalidArgument, "container {}: mount destination \"{}\" is not absolute", spec.name,
+                   m.container_path);
+    }
+    if (m.host_path.empty() || m.host_path[0] != '/') {
+      return error(Code::kInvalidArgument, "container {}: mount source \"{}\" is not absolute", spec.name, m.host_path);
+    }
+    std::error_code ec;
+    if (!stdfs::exists(m.host_path, ec)) {
+      const auto& reject = defaults.absent_mount_sources_to_reject;
+      if (std::find(reject.begin(), reject.end(), m.host_path) != reject.end()) {
+        return error(Code::kInvalidArgument, "container {}: mount source {} does not exist and may not be created",
+                     spec.name, m.host_path);
+      }
+      CRIO_RETURN_IF_ERROR(fs::make_dirs(m.host_path, 0755));
+    }
+    Propagation propagation = m.propagation == 2   ? Propagation::kShared
+                                   : m.propagation == 1 ? Propagation::kSlave
+                                                        : Propagation::kPrivate;
+    mounts.push_back(bind_mount(m.host_path, m.container_path, m.readonly, propagation));
+    destinations.insert(m.container_path);
+    if (propagation == Propagation::kShared) bidirectional = true;
+  }
+  auto pod_bind = [&](const std::string& source, const std::string& dest, bool readonly) {
+    if (source.empty() || destinations.count(dest)) return;
+    mounts.push_back(bind_mount(source, dest, readonly));
+    destinations.insert(dest);
+  };
+  pod_bind(pod.hosts_path, "/etc/hosts", false);
+  pod_bind(pod.resolv_path, "/etc/resolv.conf", false);
+  pod_bind(pod.hostname_path, "/etc/hostname", false);
+  pod_bind(pod.shm_path, "/dev/shm", false);
+  std::vector<Mount> all;
+  for (const auto& m : s.mounts) {
+    if (!destinations.count(m.destination)) all.push_back(m);
+  }
+  all.insert(all.end(), mounts.begin(), mounts.end());
+  s.mounts = std::move(all);
+  if (bidirectional) s.rootfs_propagation = "rshared";
+
+  // Namespaces: the pod's pinned ones, or the host's when the pod uses the node's.
+  if (!pod.netns_path.empty())
+    set_namespace(s, "network", pod.netns_path);
+  else
+    remove_namespace(s, "network");
+  if (!pod.ipcns_path.empty())
+    set_namespace(s, "ipc", pod.ipcns_path);
+  else
+    remove_namespace(s, "ipc");
+  if (!pod.utsns_path.empty())
+    set_namespace(s, "uts", pod.utsns_path);
+  else
+    remove_namespace(s, "uts");
+  if (spec.pid_mode == NamespaceMode::kNode || pod.pid == NamespaceMode::kNode) {
+    remove_namespace(s, "pid");
+  } else if (spec.pid_mode == NamespaceMode::kTarget && in.target_pid > 0) {
+    set_namespace(s, "pid", "/proc/" + std::to_string(in.target_pid) + "/ns/pid");
+  } else {
+    set_namespace(s, "pid");
+  }
+  s.hostname.clear();
+
+  if (spec.privileged) {
+    s.seccomp.kind = Seccomp::Kind::kUnconfined;
+    s.masked_paths.clear();
+    s.readonly_paths.clear();
+    DeviceRule all_devices;
+    all_devices.allow = true;
+    all_devices.type = "a";
+    all_devices.access = "rwm";
+    s.resources.devices = {all_devices};
+    // The host's devices replace the default ones; /sys and cgroups become writable.
+    std::set<std::string> host_paths;
+    std::vector<Device> devices = host_devices();
+    for (const auto& d : devices) host_paths.insert(d.path);
+    for (const auto& d : s.devices) {
+      if (!host_paths.count(d.path)) devices.push_back(d);
+    }
+    s.devices = std::move(devices);
+    for (auto& m : s.mounts) {
+      if (m.destination == "/sys" || m.destination == "/sys/fs/cgroup") {
+        m.options.erase(std::remove(m.options.begin(), m.options.end(), "ro"), m.options.end());
+        m.options.push_back("rw");
+      }
+    }
+  } else {
+    if (spec.masked_paths_set) s.masked_paths = spec.masked_paths;
+    if (spec.readonly_paths_set) s.readonly_paths = spec.readonly_paths;
+    switch (spec.seccomp.kind) {
+      case SeccompProfile::Kind::kUnconfined:
+        s.seccomp.kind = Seccomp::Kind::kUnconfined;
+        break;
+      case SeccompProfile::Kind::kLocalhost:
+        s.seccomp.kind = Seccomp::Kind::kLocalhost;
+        s.seccomp.localhost_path = spec.seccomp.localhost_path;
+        break;
+      case SeccompProfile::Kind::kRuntimeDefault:
+        // seccomp_profile, when set, is the profile RuntimeDefault stands for.
+        if (defaults.seccomp_profile.empty()) {
+          s.seccomp.kind = Seccomp::Kind::kRuntimeDefault;
+        } else {
+          s.seccomp.kind = Seccomp::Kind::kLocalhost;
+          s.seccomp.localhost_path = defaults.seccomp_profile;
+        }
+        break;
+      case SeccompProfile::Kind::kDefault:
+        // No profile in the request is Unconfined, as Kubernetes defines it: the
+        // kubelet asks for RuntimeDefault explicitly when it wants it.
+        s.seccomp.kind = Seccomp::Kind::kUnconfined;
+        break;
+    }
+  }
+
+  // Resources.
+  // The request's resources as UpdateContainerResources would set them; the device
+  // rules are the spec's own.
+  std::vector<DeviceRule> device_rules = std::move(s.resources.devices);
+  CRIO_ASSIGN_OR_RETURN(s.resources, container_resources(spec.resources, spec.name));
+  s.resources.devices = std::move(device_rules);
+  if (defaults.pids_limit > 0) s.resources.pids_limit = defaults.pids_limit;
+  if (spec.resources.oom_score_adj) s.process.oom_score_adj = static_cast<int>(*spec.resources.oom_score_adj);
+  s.cgroups_path = cgroupfs_path(pod.cgroup_parent.empty() ? "/crio" : pod.cgroup_parent, in.id);
+
+  for (const auto& [k, v] : pod.sysctls) s.sysctl[k] = v;
+  s.annotations = spec.annotations;
+  s.annotations["io.kubernetes.cri-o.ContainerID"] = in.id;
+  s.annotations["io.kubernetes.cri-o.SandboxID"] = pod.id;
+  s.annotations["io.kubernetes.container.name"] = spec.name;
+  s.annotations["io.kubernetes.pod.name"] = pod.name;
+  s.annotations["io.kubernetes.pod.namespace"] = pod.pod_namespace;
+  for (const auto& entry : defaults.ulimits) {
+    CRIO_ASSIGN_OR_RETURN(Rlimit r, parse_ulimit(entry));
+    auto& rl = s.process.rlimits;
+    rl.erase(std::remove_if(rl.begin(), rl.end(), [&](const Rlimit& x) { return x.type == r.type; }), rl.end());
+    rl.push_back(std::move(r));
+  }
+
+  HookTarget target;
+  target.annotations = &s.annotations;
+  target.argv0 = s.process.args.empty() ? std::string() : s.process.args[0];
+  target.has_bind_mounts = !spec.mounts.empty();
+  if (hooks) hooks->apply(target, s.hooks);
+
+  HostLimits limits = host_limits();
+  clamp_to_host(s, limits);
+  return s;
+}
+
+}  // namespace crio::oci

@@ -1,0 +1,315 @@
+// The container spec builder through its one entry point, linking crio::oci alone: no
+// daemon, root, runtime or registry. A Kubernetes container's spec from a request, a
+// pod context, image defaults and configured defaults, and the helpers beneath it.
+
+#include <crio/oci/container_spec.hpp>
+#include <crio/oci/hooks.hpp>
+
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
+
+using crio::Code;
+using crio::Result;
+using namespace crio::oci;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+bool has_env(const Spec& s, const std::string& entry) {
+  return std::find(s.process.env.begin(), s.process.env.end(), entry) != s.process.env.end();
+}
+
+const Mount* mount_at(const Spec& s, const std::string& destination) {
+  for (const auto& m : s.mounts) {
+    if (m.destination == destination) return &m;
+  }
+  return nullptr;
+}
+
+const Namespace* namespace_of(const Spec& s, const std::string& type) {
+  for (const auto& n : s.namespaces) {
+    if (n.type == type) return &n;
+  }
+  return nullptr;
+}
+
+// A pod's files and a rootfs with users, in a temp dir.
+struct Fixture {
+  crio::test::TempDir dir{"crio-spec"};
+  PodContext pod;
+  ImageDefaults image;
+  SpecDefaults defaults;
+  ContainerRequest request;
+  SpecTarget target;
+
+  Fixture() {
+    crio::test::write_file(dir / "rootfs/etc/passwd",
+                           "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000:web:/srv/web:/bin/sh\n");
+    crio::test::write_file(dir / "rootfs/etc/group", "root:x:0:\nweb:x:1000:\nlogs:x:4:web\n");
+    for (const char* f : {"hosts", "resolv.conf", "hostname"}) crio::test::write_file(dir / (std::string("pod/") + f), "");
+    stdfs::create_directories(dir / "pod/shm");
+    pod.id = "pod0123";
+    pod.name = "web-0";
+    pod.pod_namespace = "default";
+    pod.hostname = "web-0";
+    pod.netns_path = "/var/run/netns/test-web-0";
+    pod.ipcns_path = "/var/run/ipcns/test-web-0";
+    pod.utsns_path = "/var/run/utsns/test-web-0";
+    pod.hosts_path = dir / "pod/hosts";
+    pod.resolv_path = dir / "pod/resolv.conf";
+    pod.hostname_path = dir / "pod/hostname";
+    pod.shm_path = dir / "pod/shm";
+    pod.cgroup_parent = "/kubepods/besteffort/pod0123";
+    image.user = "web";
+    image.env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
+    image.entrypoint = {"/usr/bin/server"};
+    image.cmd = {"--port=80"};
+    image.working_dir = "/srv";
+    defaults.capabilities = {"CHOWN", "KILL", "NET_BIND_SERVICE"};
+    defaults.env = {"NODE=1"};
+    defaults.pids_limit = 1024;
+    request.name = "web";
+    request.image = "example.com/web:1";
+    request.envs = {{"MODE", "prod"}};
+    request.annotations = {{"example.com/owner", "team-a"}};
+    request.seccomp.kind = SeccompProfile::Kind::kRuntimeDefault;
+    target.id = "c0ffee";
+    target.rootfs = dir / "rootfs";
+  }
+  Result<Spec> build(const HookSet* hooks = nullptr) {
+    return build_container_spec(request, pod, image, defaults, target, hooks);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("A Kubernetes container's spec from the request, the pod, the image and the defaults", "[spec]") {
+  Fixture f;
+  f.request.resources.memory_limit = 64 << 20;
+  f.request.resources.cpu_shares = 512;
+  f.request.resources.cpu_quota = 50000;
+  f.request.resources.cpu_period = 100000;
+  f.request.resources.oom_score_adj = 500;
+  f.request.add_capabilities = {"SYS_TIME"};
+  f.request.drop_capabilities = {"KILL"};
+  f.request.mounts.push_back({"/data", f.dir / "volumes/data", true, 0});
+  crio::test::write_file(f.dir / "hooks.d/trace.json",
+                         R"({"version": "1.0.0", "hook": {"path": "/bin/sh"},
+                             "when": {"annotations": {"^example\\.com/owner$": "^team-a$"}}, "stages": ["prestart"]})");
+  HookSet hooks({f.dir / "hooks.d"});
+
+  auto built = f.build(&hooks);
+  INFO(built.status().message());
+  REQUIRE(built.ok());
+  const Spec& s = *built;
+
+  CHECK(s.process.args == std::vector<std::string>{"/usr/bin/server", "--port=80"});
+  CHECK(s.process.cwd == "/srv");
+  CHECK(s.process.user.uid == 1000);
+  CHECK(s.process.user.gid == 1000);
+  CHECK(s.process.user.additional_gids == std::vector<uint32_t>{4});
+  CHECK(has_env(s, "PATH=/usr/bin:/bin"));
+  CHECK(has_env(s, "LANG=C.UTF-8"));
+  CHECK(has_env(s, "NODE=1"));
+  CHECK(has_env(s, "MODE=prod"));
+  CHECK(has_env(s, "HOSTNAME=web-0"));
+  CHECK(has_env(s, "HOME=/srv/web"));
+  const auto& caps = s.process.capabilities.effective;
+  CHECK(std::count(caps.begin(), caps.end(), "CAP_CHOWN") == 1);
+  CHECK(std::count(caps.begin(), caps.end(), "CAP_KILL") == 0);
+  CHECK(std::count(caps.begin(), caps.end(), "CAP_NET_BIND_SERVICE") == 1);
+
+  // The request's volume (created on the host), then the pod's files.
+  CHECK(stdfs::is_directory(f.dir / "volumes/data"));
+  REQUIRE(mount_at(s, "/data"));
+  CHECK(std::count(mount_at(s, "/data")->options.begin(), mount_at(s, "/data")->options.end(), "ro") == 1);
+  REQUIRE(mount_at(s, "/etc/hosts"));
+  CHECK(mount_at(s, "/etc/hosts")->source == f.pod.hosts_path);
+  REQUIRE(mount_at(s, "/etc/resolv.conf"));
+  REQUIRE(mount_at(s, "/etc/hostname"));
+  REQUIRE(mount_at(s, "/dev/shm"));
+  CHECK(mount_at(s, "/dev/shm")->source == f.pod.shm_path);
+
+  REQUIRE(namespace_of(s, "network"));
+  CHECK(namespace_of(s, "network")->path == f.pod.netns_path);
+  CHECK(namespace_of(s, "ipc")->path == f.pod.ipcns_path);
+  CHECK(namespace_of(s, "uts")->path == f.pod.utsns_path);
+  REQUIRE(namespace_of(s, "pid"));
+  CHECK(namespace_of(s, "pid")->path.empty());
+  CHECK(namespace_of(s, "mount"));
+
+  CHECK(s.cgroups_path == "/kubepods/besteffort/pod0123/crio-c0ffee");
+  CHECK(s.resources.memory.limit == 64 << 20);
+  if (host_cgroups().memory_swap) CHECK(s.resources.memory.swap == 64 << 20);
+  CHECK(s.resources.cpu.shares == 512u);
+  CHECK(s.resources.cpu.quota == 50000);
+  CHECK(s.resources.cpu.period == 100000u);
+  CHECK(s.resources.pids_limit == 1024);
+  CHECK_FALSE(s.resources.devices.empty());  // the default allow-list stays
+  CHECK(s.seccomp.kind == Seccomp::Kind::kRuntimeDefault);
+
+  CHECK(s.annotations.at("example.com/owner") == "team-a");
+  CHECK(s.annotations.at("io.kubernetes.cri-o.ContainerID") == "c0ffee");
+  CHECK(s.annotations.at("io.kubernetes.cri-o.SandboxID") == "pod0123");
+  CHECK(s.annotations.at("io.kubernetes.container.name") == "web");
+  CHECK(s.annotations.at("io.kubernetes.pod.name") == "web-0");
+  CHECK(s.annotations.at("io.kubernetes.pod.namespace") == "default");
+  REQUIRE(s.hooks.prestart.size() == 1);
+  CHECK(s.hooks.prestart[0].path == "/bin/sh");
+
+  auto json = spec_to_json(s);
+  INFO(json.status().message());
+  REQUIRE(json.ok());
+  auto j = nlohmann::json::parse(*json);
+  CHECK(j["root"]["path"] == f.target.rootfs);
+  CHECK(j["linux"]["resources"]["memory"]["limit"] == 64 << 20);
+}
+
+TEST_CASE("The spec builder refuses what cannot run, naming the container", "[spec]") {
+  Fixture f;
+  SECTION("nothing to run") {
+    f.image.entrypoint.clear();
+    f.image.cmd.clear();
+    auto s = f.build();
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(s.status().message(), Catch::Contains("web"));
+  }
+  SECTION("a relative working directory") {
+    f.request.working_dir = "srv";
+    CHECK(f.build().status().code() == Code::kInvalidArgument);
+  }
+  SECTION("a user the image does not have") {
+    f.image.user = "ghost";
+    CHECK_THAT(f.build().status().message(), Catch::Contains("ghost"));
+  }
+  SECTION("an unknown capability") {
+    f.request.add_capabilities = {"NOT_A_CAP"};
+    CHECK_THAT(f.build().status().message(), Catch::Contains("NOT_A_CAP"));
+  }
+  SECTION("a mount source that may not be created") {
+    std::string absent = f.dir / "absent";
+    f.defaults.absent_mount_sources_to_reject = {absent};
+    f.request.mounts.push_back({"/data", absent, false, 0});
+    auto s = f.build();
+    CHECK(s.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(s.status().message(), Catch::Contains(absent));
+    CHECK_FALSE(stdfs::exists(absent));
+  }
+  SECTION("a swap limit below the memory limit") {
+    f.request.resources.memory_limit = 64 << 20;
+    f.request.resources.memory_swap_limit = 32 << 20;
+    CHECK_THAT(f.build().status().message(), Catch::Contains("memory_swap_limit_in_bytes"));
+  }
+}
+
+TEST_CASE("Resources map one way for create and update", "[spec]") {
+  HostCgroups v1{.v2 = false, .memory_swap = true};
+  ResourceRequest r;
+  r.memory_limit = 100 << 20;
+  auto m = container_resources(r, "c", v1);
+  REQUIRE(m.ok());
+  CHECK(m->memory.limit == 100 << 20);
+  CHECK(m->memory.swap == 100 << 20);  // no swap beyond the limit unless asked
+  r.memory_swap_limit = 200 << 20;
+  CHECK(container_resources(r, "c", v1)->memory.swap == 200 << 20);
+  r.memory_swap_limit = -1;
+  CHECK(container_resources(r, "c", v1)->memory.swap == -1);
+  r.memory_swap_limit = 50 << 20;
+  CHECK(container_resources(r, "c", v1).status().code() == Code::kInvalidArgument);
+  r.memory_swap_limit = 0;
+  CHECK_FALSE(container_resources(r, "c", HostCgroups{.v2 = false, .memory_swap = false})->memory.swap);
+
+  r.unified = {{"memory.high", "50000000"}};
+  auto refused = container_resources(r, "c", v1);
+  CHECK(refused.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(refused.status().message(), Catch::Contains("memory.high") && Catch::Contains("cgroup v2"));
+  auto v2 = container_resources(r, "c", HostCgroups{.v2 = true, .memory_swap = true});
+  REQUIRE(v2.ok());
+  CHECK(v2->unified.at("memory.high") == "50000000");
+
+  ResourceRequest cpu;
+  cpu.cpu_shares = 2;
+  cpu.cpuset_cpus = "0";
+  cpu.hugepages = {{"2MB", 4 << 20}};
+  auto c = container_resources(cpu, "c", v1);
+  CHECK(c->cpu.shares == 2u);
+  CHECK_FALSE(c->cpu.quota);
+  CHECK(c->cpu.cpus == "0");
+  CHECK(c->hugepages.size() == 1);
+  CHECK_FALSE(c->memory.limit);
+}
+
+TEST_CASE("Spec helpers: argv, signals and users from the image", "[spec]") {
+  ImageDefaults image;
+  image.entrypoint = {"/entry"};
+  image.cmd = {"default"};
+  ContainerRequest spec;
+  spec.name = "c";
+  CHECK(container_argv(spec, image).value() == std::vector<std::string>{"/entry", "default"});
+  spec.args = {"a"};
+  CHECK(container_argv(spec, image).value() == std::vector<std::string>{"/entry", "a"});
+  spec.command = {"/cmd"};
+  CHECK(container_argv(spec, image).value() == std::vector<std::string>{"/cmd", "a"});
+  spec.args.clear();
+  CHECK(container_argv(spec, image).value() == std::vector<std::string>{"/cmd"});
+  CHECK(container_argv(ContainerRequest{}, ImageDefaults{}).status().code() == crio::Code::kInvalidArgument);
+
+  CHECK(parse_signal("SIGINT").value() == SIGINT);
+  CHECK(parse_signal("KILL").value() == SIGKILL);
+  CHECK(parse_signal("15").value() == SIGTERM);
+  CHECK(parse_signal("").value() == SIGTERM);
+  CHECK(parse_signal("SIGNOPE").status().code() == crio::Code::kInvalidArgument);
+
+  crio::test::TempDir root("crio-rootfs");
+  crio::test::write_file(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1001:1002:app:/home/app:/bin/sh\n");
+  crio::test::write_file(root / "etc/group", "root:x:0:\nstaff:x:50:\nextra:x:60:app,other\n");
+  std::string home;
+  ContainerRequest by_image;
+  by_image.name = "c";
+  ImageDefaults user_image;
+  user_image.user = "app:staff";
+  auto user = resolve_user(root.path(), by_image, user_image, &home);
+  REQUIRE(user.ok());
+  CHECK(user->uid == 1001);
+  CHECK(user->gid == 50);
+  CHECK(user->additional_gids == std::vector<uint32_t>{60});
+  CHECK(home == "/home/app");
+  user_image.user = "1001";
+  CHECK(resolve_user(root.path(), by_image, user_image, &home)->gid == 1002);
+  user_image.user = "4242:7";
+  user = resolve_user(root.path(), by_image, user_image, &home);
+  CHECK(user->uid == 4242);
+  CHECK(user->gid == 7);
+  CHECK(home == "/");
+  user_image.user = "ghost";
+  CHECK(resolve_user(root.path(), by_image, user_image, &home).status().code() == crio::Code::kInvalidArgument);
+  user_image.user = "app:nogroup";
+  CHECK(resolve_user(root.path(), by_image, user_image, &home).status().code() == crio::Code::kInvalidArgument);
+  ContainerRequest by_request;
+  by_request.run_as_user = 0;
+  by_request.run_as_group = 9;
+  by_request.supplemental_groups = {77};
+  user = resolve_user(root.path(), by_request, user_image, &home);
+  CHECK(user->uid == 0);
+  CHECK(user->gid == 9);
+  CHECK(user->additional_gids == std::vector<uint32_t>{77});
+
+  // /etc/passwd as a symlink to a host file is read inside the rootfs, not on the host.
+  crio::test::TempDir evil("crio-rootfs");
+  stdfs::create_directories(evil / "etc");
+  stdfs::create_symlink("/etc/passwd", evil / "etc/passwd");
+  ContainerRequest as_name;
+  as_name.run_as_username = "root";
+  auto resolved = resolve_user(evil.path(), as_name, ImageDefaults{}, &home);
+  // The link resolves to <rootfs>/etc/passwd, itself: a loop, or absent, never the host's root entry.
+  CHECK_FALSE(resolved.ok());
+}
+
+
