@@ -49,7 +49,17 @@ int main(int argc, char** argv) {
       return 0;
     case CommandLine::Command::kConfig:
       for (const auto& w : cl.warnings) fmt::print(stderr, "crio: warning: {}\n", w);
-      fmt::print("{}", crio::core::to_toml(cl.config));
+      if (cl.print_defaults) {
+        // As CRI-O: --default shows every option, none commented out.
+        fmt::print("{}", crio::core::to_toml(cl.config));
+      } else {
+        auto defaults = crio::core::defaults_for(cl.sources);
+        if (!defaults.ok()) {
+          fmt::print(stderr, "crio: {}\n", defaults.status().message());
+          return 2;
+        }
+        fmt::print("{}", crio::core::to_commented_toml(cl.config, *defaults));
+      }
       return 0;
     case CommandLine::Command::kStatus: {
       std::vector<const char*> args = {"crio status"};
@@ -57,6 +67,10 @@ int main(int argc, char** argv) {
       return crio::status::run_cli(static_cast<int>(args.size()), args.data(), std::cout, std::cerr);
     }
     case CommandLine::Command::kServe:
+      if (auto s = crio::core::prepare_for_execution(cl.config, cl.notes); !s.ok()) {
+        fmt::print(stderr, "crio: {}\n", s.message());
+        return 1;
+      }
       return crio::daemon::serve(cl);
   }
   return 0;
