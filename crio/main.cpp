@@ -11,22 +11,54 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
+#include <string_view>
 
 #include <iostream>
 
 namespace {
 
+bool file_starts_with(const char* path, std::string_view prefix) {
+  std::ifstream in(path);
+  std::string line;
+  return std::getline(in, line) && line.rfind(prefix, 0) == 0;
+}
+
+bool seccomp_enabled() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Seccomp:", 0) == 0) return true;
+  }
+  return false;
+}
+
+// The fields of CRI-O's `crio version`. GoVersion and BuildTags have no meaning for a
+// C++ build and say so; Linkmode is what the binary is.
 void print_version(bool json) {
   const auto& b = crio::build_info();
+  bool seccomp = seccomp_enabled();
+  bool apparmor = file_starts_with("/sys/module/apparmor/parameters/enabled", "Y");
+  std::string go_version = "none (C++, see compiler)";
   if (json) {
-    nlohmann::json out = {{"version", b.version},       {"gitCommit", b.git_commit}, {"gitTreeState", b.git_tree_state},
-                          {"buildDate", b.build_date}, {"compiler", b.compiler},    {"platform", b.platform}};
+    nlohmann::json out = {{"version", b.version},
+                          {"gitCommit", b.git_commit},
+                          {"gitTreeState", b.git_tree_state},
+                          {"buildDate", b.build_date},
+                          {"goVersion", go_version},
+                          {"compiler", b.compiler},
+                          {"platform", b.platform},
+                          {"linkmode", "dynamic"},
+                          {"buildTags", nlohmann::json::array()},
+                          {"seccompEnabled", seccomp},
+                          {"appArmorEnabled", apparmor}};
     fmt::print("{}\n", out.dump(2));
     return;
   }
-  fmt::print("Version:       {}\nGitCommit:     {}\nGitTreeState:  {}\nBuildDate:     {}\nCompiler:      {}\n"
-             "Platform:      {}\n",
-             b.version, b.git_commit, b.git_tree_state, b.build_date, b.compiler, b.platform);
+  fmt::print("Version:          {}\nGitCommit:        {}\nGitTreeState:     {}\nBuildDate:        {}\n"
+             "GoVersion:        {}\nCompiler:         {}\nPlatform:         {}\nLinkmode:         dynamic\n"
+             "BuildTags:        none\nSeccompEnabled:   {}\nAppArmorEnabled:  {}\n",
+             b.version, b.git_commit, b.git_tree_state, b.build_date, go_version, b.compiler, b.platform, seccomp,
+             apparmor);
 }
 
 }  // namespace
