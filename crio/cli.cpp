@@ -90,10 +90,10 @@ po::options_description describe(const std::vector<Flag>& flags) {
 
     if (!f.option) {
       if (f.takes_value) {
-        desc.add_options()(names.c_str(),
-                           po::value<std::vector<std::string>>()->composing()->value_name(
-                               f.name == "runtimes" ? "value" : "path"),
-                           help.c_str());
+        desc.add_options()(
+            names.c_str(),
+            po::value<std::vector<std::string>>()->composing()->value_name(f.name == "runtimes" ? "value" : "path"),
+            help.c_str());
       } else {
         desc.add_options()(names.c_str(), help.c_str());
       }

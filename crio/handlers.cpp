@@ -18,8 +18,8 @@ Result<oci::RuntimeHandler> runtime_handler(const core::Config& config, const st
   if (handler.runtime_path.empty()) handler.runtime_path = process::find_executable(name).value_or(name);
   handler.runtime_root = conf.runtime_root.empty() ? "/run/" + name : conf.runtime_root;
   handler.monitor_path = !conf.monitor_path.empty() ? conf.monitor_path
-                         : !config.conmon.empty()     ? config.conmon
-                                                      : process::find_executable("conmon").value_or("conmon");
+                         : !config.conmon.empty()   ? config.conmon
+                                                    : process::find_executable("conmon").value_or("conmon");
   return handler;
 }
 

@@ -475,9 +475,9 @@ struct Reader {
         break;
       }
     }
-    unknown_keys.emplace_back(n.source().begin.line,
-                              fmt::format("{}: {} is a CRI-O option this daemon does not implement; ignored",
-                                          where(source, n), dotted));
+    unknown_keys.emplace_back(
+        n.source().begin.line,
+        fmt::format("{}: {} is a CRI-O option this daemon does not implement; ignored", where(source, n), dotted));
     return ok_status();
   }
 
@@ -712,12 +712,10 @@ Status check_supported(const Config& c, const Locations* locs) {
                         "output to journald is not implemented; set it to false");
   }
   if (!c.uid_mappings.empty()) {
-    return refuse("crio.runtime.uid_mappings",
-                  "user namespace mappings are not implemented yet; leave it empty");
+    return refuse("crio.runtime.uid_mappings", "user namespace mappings are not implemented yet; leave it empty");
   }
   if (!c.gid_mappings.empty()) {
-    return refuse("crio.runtime.gid_mappings",
-                  "user namespace mappings are not implemented yet; leave it empty");
+    return refuse("crio.runtime.gid_mappings", "user namespace mappings are not implemented yet; leave it empty");
   }
   if (c.enable_criu_support) {
     return refuse("crio.runtime.enable_criu_support",
@@ -752,18 +750,8 @@ Status check_supported(const Config& c, const Locations* locs) {
   if (c.enable_metrics) {
     return refuse("crio.metrics.enable_metrics", "the metrics server is not implemented yet; set it to false");
   }
-  // Without a metrics server these have nothing to configure.
-  const std::pair<const char*, bool> metrics[] = {
-      {"crio.metrics.metrics_host", c.metrics_host != d.metrics_host},
-      {"crio.metrics.metrics_port", c.metrics_port != d.metrics_port},
-      {"crio.metrics.metrics_socket", c.metrics_socket != d.metrics_socket},
-      {"crio.metrics.metrics_cert", c.metrics_cert != d.metrics_cert},
-      {"crio.metrics.metrics_key", c.metrics_key != d.metrics_key},
-  };
-  for (auto& [dotted, changed] : metrics) {
-    if (changed) return refuse(dotted, "the metrics server is not implemented yet, so it has nothing to configure; "
-                                       "leave it at its default");
-  }
+  // The other [crio.metrics] options stay accepted: CRI-O too leaves them unused while
+  // enable_metrics is false, which is the only value this daemon takes.
   for (auto& [name, h] : c.runtimes) {
     std::string prefix = std::string(kHandlers) + "." + name;
     if (h.runtime_type == "vm" || h.runtime_type == "pod") {
@@ -772,8 +760,9 @@ Status check_supported(const Config& c, const Locations* locs) {
                                 checks::quote(h.runtime_type)));
     }
     if (!h.runtime_config_path.empty()) {
-      return refuse(prefix + ".runtime_config_path", "only a runtime of type \"vm\" takes a configuration file, "
-                                                     "and vm runtimes are not supported; leave it empty");
+      return refuse(prefix + ".runtime_config_path",
+                    "only a runtime of type \"vm\" takes a configuration file, "
+                    "and vm runtimes are not supported; leave it empty");
     }
   }
   return ok_status();
@@ -1189,13 +1178,13 @@ std::string maybe_commented(const std::string& text, bool commented) {
 // The TOML writer of to_toml (defaults == nullptr: every value set) and
 // to_commented_toml (values equal to *defaults commented out).
 std::string write_toml(const Config& config, const Config* defaults) {
-  std::string out =
-      defaults ? "# The configuration of crio, in the format described in crio.conf(5), as `crio config`\n"
-                 "# prints it: options at their default value are commented out, so this file loads\n"
-                 "# as a drop-in (/etc/crio/crio.conf.d/) that changes only the others.\n"
-               : "# The configuration of crio, in the format described in crio.conf(5).\n"
-                 "# Every option is listed with its value; drop-in files in /etc/crio/crio.conf.d/\n"
-                 "# override single options.\n";
+  std::string out = defaults
+                        ? "# The configuration of crio, in the format described in crio.conf(5), as `crio config`\n"
+                          "# prints it: options at their default value are commented out, so this file loads\n"
+                          "# as a drop-in (/etc/crio/crio.conf.d/) that changes only the others.\n"
+                        : "# The configuration of crio, in the format described in crio.conf(5).\n"
+                          "# Every option is listed with its value; drop-in files in /etc/crio/crio.conf.d/\n"
+                          "# override single options.\n";
   std::string table;
   auto& od = options();
   for (size_t i = 0; i < od.size(); ++i) {

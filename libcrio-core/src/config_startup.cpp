@@ -123,8 +123,7 @@ Status prepare_for_execution(Config& config, std::vector<std::string>& notes) {
     if (h.monitor_path.empty()) {
       auto found = process::find_executable("conmon");
       if (!found) {
-        return error(Code::kInvalidArgument, "{}: empty, and conmon is not in $PATH; set crio.runtime.conmon",
-                     dotted);
+        return error(Code::kInvalidArgument, "{}: empty, and conmon is not in $PATH; set crio.runtime.conmon", dotted);
       }
       h.monitor_path = *found;
     } else if (!process::is_executable(h.monitor_path)) {

@@ -267,8 +267,8 @@ TEST_CASE("cli: CONTAINER_* variables set flags, below the command line and abov
   INFO(cl.status().message());
   REQUIRE(cl.ok());
   const auto& c = cl->config;
-  CHECK(c.log_level == "error");  // the flag beats the variable
-  CHECK_FALSE(c.drop_infra_ctr);  // the variable beats the file
+  CHECK(c.log_level == "error");   // the flag beats the variable
+  CHECK_FALSE(c.drop_infra_ctr);   // the variable beats the file
   CHECK(c.log_size_max == 30000);  // and the drop-in
   CHECK(c.pids_limit == 5);
   CHECK(c.plugin_dirs == std::vector<std::string>{"/env/cni", "/env/cni2"});

@@ -174,6 +174,11 @@ plugin_dirs = ["/usr/lib/cni/"]
 
 [crio.metrics]
 metrics_collectors = ["operations"]
+metrics_host = "0.0.0.0"
+metrics_port = 9537
+metrics_socket = "/run/test/metrics.sock"
+metrics_cert = "/etc/test/metrics.crt"
+metrics_key = "/etc/test/metrics.key"
 
 [crio.stats]
 )";
@@ -460,8 +465,9 @@ TEST_CASE("an invalid value names the file, line and key") {
     return c.status().message();
   };
   CHECK(error_for("[crio]\n\n[crio.runtime]\n\n\n\n\n\n\n\n\nlog_level = \"loud\"\n") ==
-        file + ":12: crio.runtime.log_level: not a valid logrus level: \"loud\" (one of fatal, panic, error, warn, info, "
-               "debug, trace)");
+        file +
+            ":12: crio.runtime.log_level: not a valid logrus level: \"loud\" (one of fatal, panic, error, warn, info, "
+            "debug, trace)");
   CHECK(error_for("[crio.runtime]\ncgroup_manager = \"cgroupv3\"\n") ==
         file + ":2: crio.runtime.cgroup_manager: \"cgroupv3\" is not one of cgroupfs, systemd");
   CHECK(error_for("[crio]\nroot = \"var/lib/containers\"\n") ==
@@ -653,9 +659,10 @@ TEST_CASE("apply_toml leaves the config untouched on error") {
   auto st =
       crio::core::apply_toml(c, "[crio]\nroot = \"/new\"\n[crio.runtime]\nlog_level = \"nope\"\n", "drop-in", warnings);
   REQUIRE_FALSE(st.ok());
-  CHECK(st.message() ==
-        "drop-in:4: crio.runtime.log_level: not a valid logrus level: \"nope\" (one of fatal, panic, error, warn, info, "
-        "debug, trace)");
+  CHECK(
+      st.message() ==
+      "drop-in:4: crio.runtime.log_level: not a valid logrus level: \"nope\" (one of fatal, panic, error, warn, info, "
+      "debug, trace)");
   CHECK(c == before);
 
   // Empty values CRI-O documents as "the default" come out as the default.
@@ -681,9 +688,10 @@ TEST_CASE("validate checks a config built in code") {
 
   c = crio::core::default_config();
   c.runtimes["kata"].runtime_type = "vm";
-  CHECK(crio::core::validate(c).message() ==
-        "crio.runtime.runtimes.kata.runtime_type: \"vm\" handlers are not supported; only \"oci\" runtimes (runc, crun) "
-        "run here");
+  CHECK(
+      crio::core::validate(c).message() ==
+      "crio.runtime.runtimes.kata.runtime_type: \"vm\" handlers are not supported; only \"oci\" runtimes (runc, crun) "
+      "run here");
   c.runtimes["kata"].runtime_type = "oci";
   CHECK(crio::core::validate(c).ok());
 

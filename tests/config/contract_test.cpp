@@ -6,8 +6,8 @@
 #include <crio/core/config.hpp>
 #include <crio/core/log.hpp>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include "option_contract.hpp"
 #include "temp_dir.hpp"
@@ -93,7 +93,8 @@ class StderrCapture {
 }  // namespace
 
 TEST_CASE("every crio.conf option keeps its contract: a behaviour test or a refusal") {
-  bool strict = std::getenv("CRIO_OPTION_CONTRACT_STRICT") && std::string(std::getenv("CRIO_OPTION_CONTRACT_STRICT")) == "1";
+  bool strict =
+      std::getenv("CRIO_OPTION_CONTRACT_STRICT") && std::string(std::getenv("CRIO_OPTION_CONTRACT_STRICT")) == "1";
   std::map<std::string, const OptionContract*> by_option;
   for (const auto& c : crio::test::option_contracts()) {
     INFO(c.option);
@@ -247,8 +248,8 @@ TEST_CASE("`crio config` output comments out the defaults and loads back as a dr
   auto back = load(sources_in(dir));
   INFO(back.status().message());
   REQUIRE(back.ok());
-  CHECK(back->pids_limit == 1234);       // set in the drop-in
-  CHECK(back->log_level == "debug");     // commented out in the drop-in: the file's value stays
+  CHECK(back->pids_limit == 1234);    // set in the drop-in
+  CHECK(back->log_level == "debug");  // commented out in the drop-in: the file's value stays
   CHECK(back->runtimes == changed.runtimes);
 }
 
@@ -317,7 +318,7 @@ TEST_CASE("log_filter keeps only the messages that match and is replaced on relo
   auto c = load(sources_in(dir));
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().message().rfind(dir / "crio.conf:2: crio.runtime.log_filter: \"(unclosed\" is not a regular "
-                                              "expression",
+                                         "expression",
                                    0) == 0);
 }
 
@@ -380,5 +381,29 @@ TEST_CASE("prepare_for_execution: conmon from $PATH, pinns_path checked, AppArmo
 
   c.runtimes.at("runc").monitor_path = dir / "no-conmon";
   st = crio::core::prepare_for_execution(c, notes);
-  CHECK(st.message() == "crio.runtime.runtimes.runc.monitor_path: " + (dir / "no-conmon") + " is not an executable file");
+  CHECK(st.message() ==
+        "crio.runtime.runtimes.runc.monitor_path: " + (dir / "no-conmon") + " is not an executable file");
+}
+
+TEST_CASE("the metrics options are unused while enable_metrics is false, as in CRI-O, and enable_metrics is refused") {
+  TempDir dir;
+  write_file(dir / "crio.conf", R"([crio.metrics]
+metrics_collectors = ["operations"]
+metrics_host = "0.0.0.0"
+metrics_port = 9537
+metrics_socket = "/run/metrics.sock"
+metrics_cert = "/etc/metrics.crt"
+metrics_key = "/etc/metrics.key"
+)");
+  auto c = load(sources_in(dir));
+  INFO(c.status().message());
+  REQUIRE(c.ok());
+  CHECK_FALSE(c->enable_metrics);
+
+  write_file(dir / "crio.conf.d/10-on.conf", "[crio.metrics]\nenable_metrics = true\n");
+  auto on = load(sources_in(dir));
+  REQUIRE_FALSE(on.ok());
+  CHECK(on.status().message() == dir /
+                                     "crio.conf.d/10-on.conf:2: crio.metrics.enable_metrics: the metrics server is "
+                                     "not implemented yet; set it to false");
 }
