@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -19,17 +20,19 @@ struct Flag {
   std::string name;  // long name without dashes
   char short_name = 0;
   bool takes_value = true;
-  const OptionInfo* option = nullptr;  // null for config, config-dir, help, version
+  const OptionInfo* option = nullptr;  // null for config, config-dir, runtimes, help, version
+  std::string env;                     // CRI-O's environment variable for it, if any
 };
 
 std::vector<Flag> all_flags() {
   std::vector<Flag> flags = {
-      {"config", 'c', true, nullptr},
-      {"config-dir", 'd', true, nullptr},
+      {"config", 'c', true, nullptr, "CONTAINER_CONFIG"},
+      {"config-dir", 'd', true, nullptr, "CONTAINER_CONFIG_DIR"},
+      {"runtimes", 0, true, nullptr, "CONTAINER_RUNTIMES"},
   };
   for (const auto& o : core::config_options()) {
     if (o.flag.empty() || o.table == core::kRuntimeHandlerTable) continue;
-    flags.push_back({o.flag, o.short_flag, o.type != OptionType::kBool, &o});
+    flags.push_back({o.flag, o.short_flag, o.type != OptionType::kBool, &o, o.env});
   }
   flags.push_back({"help", 'h', false, nullptr});
   flags.push_back({"version", 'v', false, nullptr});
@@ -62,11 +65,17 @@ po::options_description describe(const std::vector<Flag>& flags) {
     std::string names = f.short_name ? fmt::format("{},{}", f.name, f.short_name) : f.name;
     std::string help;
     if (f.name == "config")
-      help = "Path of the configuration file (default: /etc/crio/crio.conf).";
+      help = "Path of the configuration file; \"\" reads none (default: /etc/crio/crio.conf).";
     else if (f.name == "config-dir") {
       help =
-          "Directory of drop-in configuration files (*.conf), applied in name order over the "
-          "configuration file; flags override both (default: /etc/crio/crio.conf.d).";
+          "Directory of drop-in configuration files: every file in it, recursively, applied in name "
+          "order over the configuration file; \"\" reads none. Environment variables and flags "
+          "override both (default: /etc/crio/crio.conf.d).";
+    } else if (f.name == "runtimes") {
+      help =
+          "Runtime handlers, each as name:path:root with the optional fields :type, "
+          ":privileged_without_host_devices and :runtime_config_path after it (as CRI-O); each replaces the "
+          "handler of that name. May be repeated or comma-separated.";
     } else if (f.name == "help")
       help = "Show this help.";
     else if (f.name == "version")
@@ -77,11 +86,14 @@ po::options_description describe(const std::vector<Flag>& flags) {
       if (f.option->type == OptionType::kStringList) help += " May be repeated or comma-separated.";
       if (!def.empty()) help += fmt::format(" (default: {})", def);
     }
+    if (!f.env.empty()) help += fmt::format(" [${}]", f.env);
 
     if (!f.option) {
       if (f.takes_value) {
-        desc.add_options()(names.c_str(), po::value<std::vector<std::string>>()->composing()->value_name("path"),
-                           help.c_str());
+        desc.add_options()(
+            names.c_str(),
+            po::value<std::vector<std::string>>()->composing()->value_name(f.name == "runtimes" ? "value" : "path"),
+            help.c_str());
       } else {
         desc.add_options()(names.c_str(), help.c_str());
       }
@@ -122,8 +134,9 @@ std::string help_text(const po::options_description& desc) {
          "  help                 show this help\n"
          "\n"
          "Configuration is read from the storage.conf file ($CONTAINERS_STORAGE_CONF or\n"
-         "/etc/containers/storage.conf), then the configuration file, then each *.conf in the\n"
-         "drop-in directory in name order; flags override them all. See crio.conf(5).\n"
+         "/etc/containers/storage.conf), then the configuration file, then each file of the\n"
+         "drop-in directory in name order; the environment variables shown as [$NAME] override\n"
+         "them, and flags override those. See crio.conf(5).\n"
          "\n"
       << desc;
   return out.str();
@@ -220,7 +233,25 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   }
 
   for (auto& f : flags) {
-    if (!vm.count(f.name)) continue;
+    if (!vm.count(f.name)) {
+      // CRI-O takes every flag also from its environment variable, below the command line.
+      const char* env = f.env.empty() ? nullptr : std::getenv(f.env.c_str());
+      if (!env) continue;
+      std::string value = env;
+      bool takes_empty = !f.option || f.option->type == OptionType::kString;
+      if (value.empty() && !takes_empty) continue;
+      if (f.name == "config") {
+        cl.sources.config_file = value;
+        cl.sources.config_file_named = !value.empty();
+      } else if (f.name == "config-dir") {
+        cl.sources.config_dir = value;
+      } else if (f.name == "runtimes") {
+        cl.sources.runtimes = {value};
+      } else {
+        cl.sources.flags.emplace_back(f.option->key, std::vector<std::string>{value});
+      }
+      continue;
+    }
     if (f.name == "help") {
       cl.command = CommandLine::Command::kHelp;
       continue;
@@ -232,8 +263,11 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
     const auto& values = vm[f.name].as<std::vector<std::string>>();
     if (f.name == "config") {
       cl.sources.config_file = values.back();
+      cl.sources.config_file_named = !values.back().empty();
     } else if (f.name == "config-dir") {
       cl.sources.config_dir = values.back();
+    } else if (f.name == "runtimes") {
+      cl.sources.runtimes = values;
     } else {
       cl.sources.flags.emplace_back(f.option->key, values);
     }
@@ -264,7 +298,10 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   }
 
   if (default_only) {
-    cl.config = core::default_config();
+    auto defaults = core::defaults_for(cl.sources);
+    if (!defaults.ok()) return defaults.status();
+    cl.config = std::move(defaults).value();
+    cl.print_defaults = true;
     return cl;
   }
   auto loaded = core::load_config(cl.sources, cl.warnings);

@@ -60,12 +60,29 @@ void apply_log_level(const std::string& name) {
   if (level.ok()) log::set_level(*level);
 }
 
+// The kernel's mask of CPUs that take interrupts by default; all set after a boot.
+constexpr const char* kSmpAffinityFile = "/proc/irq/default_smp_affinity";
+
 }  // namespace
 
 int serve(const CommandLine& command_line) {
   const core::Config& config = command_line.config;
   apply_log_level(config.log_level);
+  if (Status s = log::set_filter(config.log_filter); !s.ok()) {
+    log::error("invalid log filter", {{"error", s.message()}});
+    return 1;
+  }
   for (const auto& warning : command_line.warnings) log::warn(warning);
+  for (const auto& note : command_line.notes) log::info(note);
+  if (config.irqbalance_config_restore_file != "disable") {
+    auto restored = core::restore_irqbalance_config(config.irqbalance_config_file,
+                                                    config.irqbalance_config_restore_file, kSmpAffinityFile);
+    if (!restored.ok()) {
+      log::error("cannot restore the irqbalance configuration", {{"error", restored.status().message()}});
+      return 1;
+    }
+    log::info(*restored);
+  }
   std::signal(SIGPIPE, SIG_IGN);
 
   // The marker is removed while we run, so finding it at start means the last run
@@ -174,7 +191,11 @@ int serve(const CommandLine& command_line) {
       } else {
         apply_log_level(reloaded->log_level);
         containers.reload_hooks();
-        log::info("reloaded the configuration", {{"log_level", reloaded->log_level}});
+        if (Status s = log::set_filter(reloaded->log_filter); !s.ok()) {
+          log::error("reload: keeping the current log filter", {{"error", s.message()}});
+        }
+        log::info("reloaded the configuration",
+                  {{"log_level", reloaded->log_level}, {"log_filter", reloaded->log_filter}});
       }
       signals.async_wait(on_signal);
       return;

@@ -17,7 +17,9 @@ Result<oci::RuntimeHandler> runtime_handler(const core::Config& config, const st
   handler.runtime_path = conf.runtime_path;
   if (handler.runtime_path.empty()) handler.runtime_path = process::find_executable(name).value_or(name);
   handler.runtime_root = conf.runtime_root.empty() ? "/run/" + name : conf.runtime_root;
-  handler.monitor_path = conf.monitor_path.empty() ? config.conmon : conf.monitor_path;
+  handler.monitor_path = !conf.monitor_path.empty() ? conf.monitor_path
+                         : !config.conmon.empty()   ? config.conmon
+                                                    : process::find_executable("conmon").value_or("conmon");
   return handler;
 }
 

@@ -61,6 +61,12 @@ Result<std::unique_ptr<Images>> Images::open(const core::Config& config) {
   load.insecure_registries = config.insecure_registries;
   auto registries = image::load_registries_config(load);
   if (!registries.ok()) return registries.status();
+  // CRI-O's deprecated --registry: tried for short names before registries.conf's own.
+  auto& search = registries->unqualified_search_registries;
+  for (auto it = config.registries.rbegin(); it != config.registries.rend(); ++it) {
+    search.erase(std::remove(search.begin(), search.end(), *it), search.end());
+    search.insert(search.begin(), *it);
+  }
   if (config.short_name_mode == "permissive") registries->short_name_mode = image::ShortNameMode::kPermissive;
   else if (config.short_name_mode == "disabled") registries->short_name_mode = image::ShortNameMode::kDisabled;
   else registries->short_name_mode = image::ShortNameMode::kEnforcing;

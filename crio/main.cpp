@@ -11,22 +11,54 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
+#include <string_view>
 
 #include <iostream>
 
 namespace {
 
+bool file_starts_with(const char* path, std::string_view prefix) {
+  std::ifstream in(path);
+  std::string line;
+  return std::getline(in, line) && line.rfind(prefix, 0) == 0;
+}
+
+bool seccomp_enabled() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Seccomp:", 0) == 0) return true;
+  }
+  return false;
+}
+
+// The fields of CRI-O's `crio version`. GoVersion and BuildTags have no meaning for a
+// C++ build and say so; Linkmode is what the binary is.
 void print_version(bool json) {
   const auto& b = crio::build_info();
+  bool seccomp = seccomp_enabled();
+  bool apparmor = file_starts_with("/sys/module/apparmor/parameters/enabled", "Y");
+  std::string go_version = "none (C++, see compiler)";
   if (json) {
-    nlohmann::json out = {{"version", b.version},       {"gitCommit", b.git_commit}, {"gitTreeState", b.git_tree_state},
-                          {"buildDate", b.build_date}, {"compiler", b.compiler},    {"platform", b.platform}};
+    nlohmann::json out = {{"version", b.version},
+                          {"gitCommit", b.git_commit},
+                          {"gitTreeState", b.git_tree_state},
+                          {"buildDate", b.build_date},
+                          {"goVersion", go_version},
+                          {"compiler", b.compiler},
+                          {"platform", b.platform},
+                          {"linkmode", "dynamic"},
+                          {"buildTags", nlohmann::json::array()},
+                          {"seccompEnabled", seccomp},
+                          {"appArmorEnabled", apparmor}};
     fmt::print("{}\n", out.dump(2));
     return;
   }
-  fmt::print("Version:       {}\nGitCommit:     {}\nGitTreeState:  {}\nBuildDate:     {}\nCompiler:      {}\n"
-             "Platform:      {}\n",
-             b.version, b.git_commit, b.git_tree_state, b.build_date, b.compiler, b.platform);
+  fmt::print("Version:          {}\nGitCommit:        {}\nGitTreeState:     {}\nBuildDate:        {}\n"
+             "GoVersion:        {}\nCompiler:         {}\nPlatform:         {}\nLinkmode:         dynamic\n"
+             "BuildTags:        none\nSeccompEnabled:   {}\nAppArmorEnabled:  {}\n",
+             b.version, b.git_commit, b.git_tree_state, b.build_date, go_version, b.compiler, b.platform, seccomp,
+             apparmor);
 }
 
 }  // namespace
@@ -49,7 +81,17 @@ int main(int argc, char** argv) {
       return 0;
     case CommandLine::Command::kConfig:
       for (const auto& w : cl.warnings) fmt::print(stderr, "crio: warning: {}\n", w);
-      fmt::print("{}", crio::core::to_toml(cl.config));
+      if (cl.print_defaults) {
+        // As CRI-O: --default shows every option, none commented out.
+        fmt::print("{}", crio::core::to_toml(cl.config));
+      } else {
+        auto defaults = crio::core::defaults_for(cl.sources);
+        if (!defaults.ok()) {
+          fmt::print(stderr, "crio: {}\n", defaults.status().message());
+          return 2;
+        }
+        fmt::print("{}", crio::core::to_commented_toml(cl.config, *defaults));
+      }
       return 0;
     case CommandLine::Command::kStatus: {
       std::vector<const char*> args = {"crio status"};
@@ -57,6 +99,10 @@ int main(int argc, char** argv) {
       return crio::status::run_cli(static_cast<int>(args.size()), args.data(), std::cout, std::cerr);
     }
     case CommandLine::Command::kServe:
+      if (auto s = crio::core::prepare_for_execution(cl.config, cl.notes); !s.ok()) {
+        fmt::print(stderr, "crio: {}\n", s.message());
+        return 1;
+      }
       return crio::daemon::serve(cl);
   }
   return 0;

@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,8 @@ namespace {
 namespace stdfs = std::filesystem;
 using checks::IntCheck;
 using checks::StrCheck;
+
+std::string env_for_flag(const std::string& flag);
 
 constexpr int64_t kDefaultGrpcMsgSize = 80 * 1024 * 1024;
 
@@ -128,12 +131,15 @@ const std::vector<Desc<Config>>& options() {
       opt(kRuntime, "default_runtime", "default-runtime", &C::default_runtime, non_empty,
           "Runtime handler used when a pod names none; must be one of [crio.runtime.runtimes]."),
       opt(kRuntime, "conmon", "conmon", &C::conmon, abs_path_or_empty,
-          "Path of conmon, the monitor process that holds each container; empty looks it up in $PATH. "
-          "A handler's monitor_path takes precedence."),
+          "Path of conmon, the monitor process that holds each container. Deprecated: when set, it "
+          "replaces the monitor_path of every oci runtime handler; a handler without one looks up "
+          "conmon in $PATH."),
       opt(kRuntime, "conmon_cgroup", "conmon-cgroup", &C::conmon_cgroup, checks::conmon_cgroup,
-          "Cgroup for conmon: \"pod\" puts it in the pod's cgroup; with systemd a NAME.slice may be given."),
+          "Cgroup for conmon: \"pod\" puts it in the pod's cgroup; with systemd a NAME.slice may be given. "
+          "Deprecated: when set, it replaces the monitor_cgroup of every oci runtime handler."),
       opt(kRuntime, "conmon_env", "conmon-env", &C::conmon_env, key_value,
-          "Environment of conmon and of the runtime it starts, as KEY=VALUE."),
+          "Environment of conmon and of the runtime it starts, as KEY=VALUE. Deprecated: when not "
+          "empty, it replaces the monitor_env of every oci runtime handler."),
       opt(kRuntime, "default_env", "default-env", &C::default_env, key_value,
           "Environment variables (KEY=VALUE) added to every container; the image and the pod spec "
           "override them."),
@@ -146,7 +152,9 @@ const std::vector<Desc<Config>>& options() {
       opt(kRuntime, "seccomp_profile", "seccomp-profile", &C::seccomp_profile, abs_path_or_empty,
           "seccomp profile (JSON) used for RuntimeDefault; empty uses the built-in profile."),
       opt(kRuntime, "apparmor_profile", "apparmor-profile", &C::apparmor_profile, nullptr,
-          "AppArmor profile for containers that do not name one; ignored where AppArmor is absent."),
+          "AppArmor profile for containers that do not name one. Where the host has no AppArmor, "
+          "AppArmor is disabled (as in CRI-O) and the daemon logs so at start-up; on a host with "
+          "AppArmor, a profile other than \"\" or \"unconfined\" is refused."),
       opt(kRuntime, "cgroup_manager", "cgroup-manager", &C::cgroup_manager, checks::cgroup_manager,
           "How container cgroups are made: cgroupfs (directly in /sys/fs/cgroup) or systemd."),
       opt(kRuntime, "default_capabilities", "default-capabilities", &C::default_capabilities, capability,
@@ -179,8 +187,9 @@ const std::vector<Desc<Config>>& options() {
           "Run every unprivileged container with a read-only root file system."),
       opt(kRuntime, "log_level", "log-level,l", &C::log_level, checks::log_level,
           "Daemon log verbosity: fatal, panic, error, warn, info, debug or trace."),
-      opt(kRuntime, "log_filter", "log-filter", &C::log_filter, nullptr,
-          "Only log messages matching this regular expression."),
+      opt(kRuntime, "log_filter", "log-filter", &C::log_filter, checks::regex,
+          "Only log messages matching this regular expression (\"request.*\" keeps the gRPC requests); "
+          "reloaded on SIGHUP."),
       opt(kRuntime, "uid_mappings", "uid-mappings", &C::uid_mappings, id_mappings,
           "User namespace UID ranges for every container, as containerUID:hostUID:size[,...]."),
       opt(kRuntime, "gid_mappings", "gid-mappings", &C::gid_mappings, id_mappings,
@@ -200,6 +209,14 @@ const std::vector<Desc<Config>>& options() {
           "Host paths that make container creation fail when missing, instead of being created."),
       opt(kRuntime, "enable_criu_support", "enable-criu-support", &C::enable_criu_support,
           "Allow checkpoint and restore of containers with CRIU."),
+      opt(kRuntime, "irqbalance_config_file", "irqbalance-config-file", &C::irqbalance_config_file, abs_path,
+          "irqbalance's configuration file, whose IRQBALANCE_BANNED_CPUS the daemon restores at start-up "
+          "(see irqbalance_config_restore_file)."),
+      opt(kRuntime, "irqbalance_config_restore_file", "irqbalance-config-restore-file",
+          &C::irqbalance_config_restore_file, checks::restore_file,
+          "File keeping irqbalance's original banned CPU mask. At start-up after a reboot, it is created "
+          "from irqbalance_config_file when missing, else its mask is written back there. \"disable\" "
+          "turns the restore off."),
 
       // [crio.image]
       opt(kImage, "default_transport", "default-transport", &C::default_transport, non_empty,
@@ -222,6 +239,9 @@ const std::vector<Desc<Config>>& options() {
           "namespace."),
       opt(kImage, "insecure_registries", "insecure-registry", &C::insecure_registries, non_empty,
           "Registries (or CIDR ranges) reached without TLS verification. For testing only."),
+      opt(kImage, "registries", "registry", &C::registries, non_empty,
+          "Registries tried, in order, for short image names before registries.conf's "
+          "unqualified-search-registries. Deprecated in CRI-O; prefer registries.conf."),
       opt(kImage, "image_volumes", "image-volumes", &C::image_volumes, checks::image_volumes,
           "What to do with VOLUMEs declared by images: mkdir, bind or ignore."),
       opt(kImage, "big_files_temporary_dir", "big-files-temporary-dir", &C::big_files_temporary_dir, abs_path_or_empty,
@@ -282,11 +302,14 @@ const std::vector<Desc<RuntimeHandler>>& handler_options() {
       opt(kHandlers, "runtime_config_path", "", &H::runtime_config_path, abs_path_or_empty,
           "Configuration file of a vm runtime."),
       opt(kHandlers, "monitor_path", "", &H::monitor_path, abs_path_or_empty,
-          "conmon binary for this handler; empty uses [crio.runtime] conmon."),
+          "conmon binary for this handler; empty looks up conmon in $PATH at start-up. [crio.runtime] "
+          "conmon replaces it when set."),
       opt(kHandlers, "monitor_cgroup", "", &H::monitor_cgroup, checks::conmon_cgroup,
-          "Cgroup for this handler's conmon; empty uses [crio.runtime] conmon_cgroup."),
+          "Cgroup for this handler's conmon; empty means \"pod\" (system.slice with the systemd cgroup "
+          "manager). [crio.runtime] conmon_cgroup replaces it when set."),
       opt(kHandlers, "monitor_env", "", &H::monitor_env, key_value,
-          "Environment of this handler's conmon; empty uses [crio.runtime] conmon_env."),
+          "Environment of this handler's conmon, as KEY=VALUE. [crio.runtime] conmon_env replaces it when "
+          "not empty."),
       opt(kHandlers, "allowed_annotations", "", &H::allowed_annotations, non_empty,
           "Experimental annotations (io.kubernetes.cri-o.*) this handler acts on."),
       opt(kHandlers, "privileged_without_host_devices", "", &H::privileged_without_host_devices,
@@ -351,6 +374,53 @@ Status wrong_type(std::string_view source, const toml::node& n, const std::strin
   return error(Code::kInvalidArgument, "{}: {}: expected {}, found {}", where(source, n), dotted, want, type_name(n));
 }
 
+// Options CRI-O 1.29 reads that this daemon does not implement. Their values are still
+// type-checked (CRI-O stops on a wrong type), then ignored with a warning.
+enum class ForeignKind { kString, kBool, kInt, kStringList, kTable, kDuration };
+
+const std::map<std::string, ForeignKind>& foreign_options() {
+  using K = ForeignKind;
+  static const std::map<std::string, ForeignKind> table = {
+      {"crio.imagestore", K::kString},
+      {"crio.internal_repair", K::kBool},
+      {"crio.runtime.seccomp_use_default_when_empty", K::kBool},
+      {"crio.runtime.add_inheritable_capabilities", K::kBool},
+      {"crio.runtime.cdi_spec_dirs", K::kStringList},
+      {"crio.runtime.device_ownership_from_security_context", K::kBool},
+      {"crio.runtime.decryption_keys_path", K::kString},
+      {"crio.runtime.blockio_config_file", K::kString},
+      {"crio.runtime.blockio_reload", K::kBool},
+      {"crio.runtime.rdt_config_file", K::kString},
+      {"crio.runtime.minimum_mappable_uid", K::kInt},
+      {"crio.runtime.minimum_mappable_gid", K::kInt},
+      {"crio.runtime.workloads", K::kTable},
+      {"crio.runtime.separate_pull_cgroup", K::kString},
+      {"crio.runtime.shared_cpuset", K::kString},
+      {"crio.runtime.enable_pod_events", K::kBool},
+      {"crio.runtime.hostnetwork_disable_selinux", K::kBool},
+      {"crio.runtime.disable_hostport_mapping", K::kBool},
+      {"crio.runtime.runtimes.*.monitor_exec_cgroup", K::kString},
+      {"crio.runtime.runtimes.*.platform_runtime_paths", K::kTable},
+      {"crio.runtime.runtimes.*.runtime_pull_image", K::kBool},
+      {"crio.runtime.runtimes.*.container_min_memory", K::kString},
+      {"crio.network.plugin_dir", K::kString},
+      {"crio.tracing.enable_tracing", K::kBool},
+      {"crio.tracing.tracing_endpoint", K::kString},
+      {"crio.tracing.tracing_sampling_rate_per_million", K::kInt},
+      {"crio.nri.enable_nri", K::kBool},
+      {"crio.nri.nri_listen", K::kString},
+      {"crio.nri.nri_plugin_dir", K::kString},
+      {"crio.nri.nri_plugin_config_dir", K::kString},
+      {"crio.nri.nri_plugin_registration_timeout", K::kDuration},
+      {"crio.nri.nri_plugin_request_timeout", K::kDuration},
+      {"crio.nri.nri_disable_connections", K::kBool},
+  };
+  return table;
+}
+
+// Tables CRI-O has that hold only foreign options.
+bool foreign_table(const std::string& dotted) { return dotted == "crio.tracing" || dotted == "crio.nri"; }
+
 struct Reader {
   std::string_view source;
   std::vector<std::string>& warnings;
@@ -362,6 +432,53 @@ struct Reader {
 
   void unknown(const toml::node& n, const std::string& dotted) {
     unknown_keys.emplace_back(n.source().begin.line, fmt::format("{}: unknown key {}", where(source, n), dotted));
+  }
+
+  // A key this daemon does not implement: CRI-O's own are type-checked first. `lookup`
+  // is the dotted name with a handler's name replaced by "*".
+  Status not_implemented(const toml::node& n, const std::string& dotted, const std::string& lookup) {
+    auto& foreign = foreign_options();
+    auto it = foreign.find(lookup);
+    if (it == foreign.end()) {
+      unknown(n, dotted);
+      return ok_status();
+    }
+    switch (it->second) {
+      case ForeignKind::kString:
+        if (!n.is_string()) return wrong_type(source, n, dotted, "a string");
+        break;
+      case ForeignKind::kBool:
+        if (!n.is_boolean()) return wrong_type(source, n, dotted, "a boolean");
+        break;
+      case ForeignKind::kInt:
+        if (!n.is_integer()) return wrong_type(source, n, dotted, "an integer");
+        break;
+      case ForeignKind::kTable:
+        if (!n.is_table()) return wrong_type(source, n, dotted, "a table");
+        break;
+      case ForeignKind::kDuration:
+        if (!n.is_string() && !n.is_integer()) return wrong_type(source, n, dotted, "a duration");
+        if (auto* str = n.as_string()) {
+          if (auto d = parse_duration(str->get()); !d.ok()) {
+            return error(Code::kInvalidArgument, "{}: {}: {}", where(source, n), dotted, d.status().message());
+          }
+        }
+        break;
+      case ForeignKind::kStringList: {
+        auto* arr = n.as_array();
+        if (!arr) return wrong_type(source, n, dotted, "an array of strings");
+        for (size_t i = 0; i < arr->size(); ++i) {
+          if (!arr->get(i)->is_string()) {
+            return wrong_type(source, *arr->get(i), fmt::format("{}[{}]", dotted, i), "a string");
+          }
+        }
+        break;
+      }
+    }
+    unknown_keys.emplace_back(
+        n.source().begin.line,
+        fmt::format("{}: {} is a CRI-O option this daemon does not implement; ignored", where(source, n), dotted));
+    return ok_status();
   }
 
   template <typename S>
@@ -415,7 +532,7 @@ struct Reader {
       auto& hd = handler_options();
       auto it = std::find_if(hd.begin(), hd.end(), [&](auto& d) { return key == d.key; });
       if (it == hd.end()) {
-        unknown(v, dotted);
+        CRIO_RETURN_IF_ERROR(not_implemented(v, dotted, std::string(kRuntimeHandlerTable) + "." + key));
         continue;
       }
       CRIO_RETURN_IF_ERROR(read(h, *it, v, dotted));
@@ -436,6 +553,15 @@ struct Reader {
         CRIO_RETURN_IF_ERROR(read_table(config, dotted, *sub));
         continue;
       }
+      if (foreign_table(dotted)) {
+        auto* sub = v.as_table();
+        if (!sub) return wrong_type(source, v, dotted, "a table");
+        for (auto&& [fk, fv] : *sub) {
+          std::string fdotted = dotted + "." + std::string(fk.str());
+          CRIO_RETURN_IF_ERROR(not_implemented(fv, fdotted, fdotted));
+        }
+        continue;
+      }
       if (dotted == kHandlers) {
         auto* sub = v.as_table();
         if (!sub) return wrong_type(source, v, dotted, "a table of runtime handlers");
@@ -445,7 +571,7 @@ struct Reader {
       auto& od = options();
       auto it = std::find_if(od.begin(), od.end(), [&](auto& d) { return name == d.table && key == d.key; });
       if (it == od.end()) {
-        unknown(v, dotted);
+        CRIO_RETURN_IF_ERROR(not_implemented(v, dotted, dotted));
         continue;
       }
       CRIO_RETURN_IF_ERROR(read(config, *it, v, dotted));
@@ -481,10 +607,35 @@ Result<toml::table> parse(std::string_view text, std::string_view source) {
 
 // Values CRI-O documents as meaning "the default" are stored as that default, so the
 // rest of the daemon sees one spelling.
-void normalize(Config& c) {
+//
+// The deprecated [crio.runtime] conmon, conmon_cgroup and conmon_env are copied over the
+// monitor fields of every oci handler when set, as CRI-O's TranslateMonitorFields does;
+// `locs` then points those fields at where the [crio.runtime] value came from.
+void normalize(Config& c, Locations* locs = nullptr) {
   if (c.storage_driver.empty() || c.storage_driver == "overlay2") c.storage_driver = "overlay";
   if (c.grpc_max_send_msg_size == 0) c.grpc_max_send_msg_size = kDefaultGrpcMsgSize;
   if (c.grpc_max_recv_msg_size == 0) c.grpc_max_recv_msg_size = kDefaultGrpcMsgSize;
+  auto carry = [&](const std::string& from, const std::string& to) {
+    if (!locs) return;
+    if (auto it = locs->find(from); it != locs->end()) (*locs)[to] = it->second;
+  };
+  for (auto& [name, h] : c.runtimes) {
+    if (!h.runtime_type.empty() && h.runtime_type != "oci") continue;
+    std::string prefix = std::string(kHandlers) + "." + name;
+    if (!c.conmon_cgroup.empty()) {
+      h.monitor_cgroup = c.conmon_cgroup;
+      carry("crio.runtime.conmon_cgroup", prefix + ".monitor_cgroup");
+    }
+    if (!c.conmon.empty()) {
+      h.monitor_path = c.conmon;
+      carry("crio.runtime.conmon", prefix + ".monitor_path");
+    }
+    if (!c.conmon_env.empty()) {
+      h.monitor_env = c.conmon_env;
+      carry("crio.runtime.conmon_env", prefix + ".monitor_env");
+    }
+    if (h.monitor_cgroup.empty()) h.monitor_cgroup = c.cgroup_manager == "systemd" ? "system.slice" : "pod";
+  }
 }
 
 // Checks each value against its option's check; with `only`, just the options set in
@@ -529,6 +680,94 @@ Status check_cgroup_pairing(const std::string& manager, const std::string& cgrou
   return ok_status();
 }
 
+bool path_exists(const char* path) {
+  std::error_code ec;
+  return stdfs::exists(path, ec);
+}
+
+bool host_has_apparmor() {
+  auto text = fs::read_file("/sys/module/apparmor/parameters/enabled");
+  return text.ok() && !text->empty() && (*text)[0] == 'Y';
+}
+
+// Values CRI-O gives a meaning this daemon cannot provide (on this host, or at all yet)
+// are refused here, naming the option and why, instead of being accepted and ignored.
+// crio.conf(5) lists them.
+Status check_supported(const Config& c, const Locations* locs) {
+  auto refuse = [&](const std::string& dotted, std::string_view why) {
+    return error(Code::kInvalidArgument, "{}{}: {}", at(locs, dotted), dotted, why);
+  };
+  const Config d;
+  if (c.selinux) {
+    return refuse("crio.runtime.selinux",
+                  path_exists("/sys/fs/selinux/enforce")
+                      ? "SELinux labelling of containers is not implemented; set it to false"
+                      : "SELinux is not enabled on this host (and labelling is not implemented); set it to false");
+  }
+  if (c.log_to_journald) {
+    return refuse("crio.runtime.log_to_journald",
+                  path_exists("/run/systemd/journal/socket")
+                      ? "sending container output to journald is not implemented; set it to false"
+                      : "this host has no journald socket (/run/systemd/journal/socket) and sending container "
+                        "output to journald is not implemented; set it to false");
+  }
+  if (!c.uid_mappings.empty()) {
+    return refuse("crio.runtime.uid_mappings", "user namespace mappings are not implemented yet; leave it empty");
+  }
+  if (!c.gid_mappings.empty()) {
+    return refuse("crio.runtime.gid_mappings", "user namespace mappings are not implemented yet; leave it empty");
+  }
+  if (c.enable_criu_support) {
+    return refuse("crio.runtime.enable_criu_support",
+                  "checkpoint/restore is not implemented (CheckpointContainer answers Unimplemented), and CRIU "
+                  "does not run on this host (`criu check` fails); set it to false");
+  }
+  if (!c.apparmor_profile.empty() && c.apparmor_profile != "unconfined" && host_has_apparmor()) {
+    return refuse("crio.runtime.apparmor_profile",
+                  "this host has AppArmor but the daemon does not apply AppArmor profiles; use \"unconfined\"");
+  }
+  if (c.default_transport != d.default_transport) {
+    return refuse("crio.image.default_transport",
+                  fmt::format("only {} is supported: images come from registries", checks::quote(d.default_transport)));
+  }
+  if (!c.big_files_temporary_dir.empty()) {
+    return refuse("crio.image.big_files_temporary_dir",
+                  "pulls stream each layer into a staging directory under the storage root and write no big "
+                  "temporary files, so there is nothing to place there; leave it empty");
+  }
+  if (!c.internal_wipe) {
+    return refuse("crio.internal_wipe",
+                  "false defers wiping to `crio wipe`, which this daemon does not provide; leave it true");
+  }
+  if (c.stats_collection_period != 0) {
+    return refuse("crio.stats.stats_collection_period",
+                  "stats are collected when asked for; periodic collection is not implemented, set it to 0");
+  }
+  if (c.collection_period != 0) {
+    return refuse("crio.stats.collection_period",
+                  "stats are collected when asked for; periodic collection is not implemented, set it to 0");
+  }
+  if (c.enable_metrics) {
+    return refuse("crio.metrics.enable_metrics", "the metrics server is not implemented yet; set it to false");
+  }
+  // The other [crio.metrics] options stay accepted: CRI-O too leaves them unused while
+  // enable_metrics is false, which is the only value this daemon takes.
+  for (auto& [name, h] : c.runtimes) {
+    std::string prefix = std::string(kHandlers) + "." + name;
+    if (h.runtime_type == "vm" || h.runtime_type == "pod") {
+      return refuse(prefix + ".runtime_type",
+                    fmt::format("{} handlers are not supported; only \"oci\" runtimes (runc, crun) run here",
+                                checks::quote(h.runtime_type)));
+    }
+    if (!h.runtime_config_path.empty()) {
+      return refuse(prefix + ".runtime_config_path",
+                    "only a runtime of type \"vm\" takes a configuration file, "
+                    "and vm runtimes are not supported; leave it empty");
+    }
+  }
+  return ok_status();
+}
+
 Status validate_impl(const Config& c, const Locations* locs, const Locations* only) {
   CRIO_RETURN_IF_ERROR(check_values(c, options(), "", locs, only));
   for (auto& [name, h] : c.runtimes) {
@@ -540,7 +779,7 @@ Status validate_impl(const Config& c, const Locations* locs, const Locations* on
   }
   // Rules that tie options together hold only for a whole configuration, not for the
   // one document of a drop-in.
-  if (only) return ok_status();
+  if (only) return check_supported(c, locs);
 
   if (!c.runtimes.count(c.default_runtime)) {
     std::string names;
@@ -553,11 +792,6 @@ Status validate_impl(const Config& c, const Locations* locs, const Locations* on
   for (auto& [name, h] : c.runtimes) {
     CRIO_RETURN_IF_ERROR(check_cgroup_pairing(c.cgroup_manager, h.monitor_cgroup,
                                               std::string(kHandlers) + "." + name + ".monitor_cgroup", locs));
-    if (h.runtime_type == "vm" && h.runtime_config_path.empty()) {
-      std::string dotted = std::string(kHandlers) + "." + name + ".runtime_config_path";
-      return error(Code::kInvalidArgument, "{}{}: a runtime of type \"vm\" needs a runtime_config_path",
-                   at(locs, std::string(kHandlers) + "." + name), dotted);
-    }
   }
   if (c.stream_enable_tls && (c.stream_tls_cert.empty() || c.stream_tls_key.empty())) {
     return error(Code::kInvalidArgument,
@@ -568,7 +802,7 @@ Status validate_impl(const Config& c, const Locations* locs, const Locations* on
     const char* set = c.metrics_cert.empty() ? "crio.metrics.metrics_key" : "crio.metrics.metrics_cert";
     return error(Code::kInvalidArgument, "{}{}: metrics_cert and metrics_key must be set together", at(locs, set), set);
   }
-  return ok_status();
+  return check_supported(c, locs);
 }
 
 // ---------------------------------------------------------------------------------
@@ -643,6 +877,48 @@ Status apply_flags(Config& c, const std::vector<std::pair<std::string, std::vect
   return ok_status();
 }
 
+// --runtimes (CONTAINER_RUNTIMES): "name:path:root[:type[:privileged_without_host_devices[:config_path]]]",
+// each replacing the handler of that name entirely, as CRI-O does.
+Status apply_runtimes_flag(Config& c, const std::vector<std::string>& values, Locations& locs) {
+  for (auto& entry : split_list(values)) {
+    std::vector<std::string> f;
+    size_t start = 0;
+    for (;;) {
+      size_t colon = entry.find(':', start);
+      f.push_back(entry.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    if (f.size() < 3 || f.size() > 7) {
+      return error(Code::kInvalidArgument,
+                   "command line flag --runtimes: {} is not of the form "
+                   "name:path:root[:type[:privileged_without_host_devices[:config_path]]]",
+                   checks::quote(entry));
+    }
+    if (f.size() == 7 && !f[6].empty()) {
+      return error(Code::kInvalidArgument,
+                   "command line flag --runtimes: {}: container_min_memory is not supported; leave the seventh "
+                   "field out",
+                   checks::quote(entry));
+    }
+    if (!usable_handler_name(f[0])) {
+      return error(Code::kInvalidArgument, "command line flag --runtimes: {} is not a usable runtime handler name",
+                   checks::quote(f[0]));
+    }
+    RuntimeHandler h;
+    h.runtime_path = f[1];
+    h.runtime_root = f[2];
+    if (f.size() > 3 && !f[3].empty()) h.runtime_type = f[3];
+    if (f.size() > 4) h.privileged_without_host_devices = f[4] == "true";
+    if (f.size() > 5) h.runtime_config_path = f[5];
+    c.runtimes[f[0]] = h;
+    std::string prefix = std::string(kHandlers) + "." + f[0];
+    locs[prefix] = "command line flag --runtimes";
+    for (auto& hd : handler_options()) locs[prefix + "." + hd.key] = "command line flag --runtimes";
+  }
+  return ok_status();
+}
+
 // ---------------------------------------------------------------------------------
 // Files.
 
@@ -654,9 +930,13 @@ Result<std::optional<std::string>> read_optional(const std::string& path, std::s
   return text.status().wrap(fmt::format("reading {}", what));
 }
 
-Status apply_file(Config& c, const std::string& path, std::vector<std::string>& warnings, Locations& locs) {
+Status apply_file(Config& c, const std::string& path, std::vector<std::string>& warnings, Locations& locs,
+                  bool required = false) {
   CRIO_ASSIGN_OR_RETURN(auto text, read_optional(path, "crio.conf"));
-  if (!text) return ok_status();
+  if (!text) {
+    if (required) return error(Code::kInvalidArgument, "config file {}: no such file", path);
+    return ok_status();
+  }
   CRIO_ASSIGN_OR_RETURN(auto doc, parse(*text, path));
   Reader r{path, warnings, locs};
   return r.read_document(c, doc);
@@ -702,6 +982,26 @@ Status apply_storage_conf(Config& c, const std::string& path, Locations& locs) {
   return ok_status();
 }
 
+// Every regular file under `dir`, whatever its name, depth first with each directory's
+// entries in name order: the order in which CRI-O's filepath.Walk applies them.
+Status walk_dropins(const std::string& dir, std::vector<std::string>& files) {
+  std::error_code ec;
+  std::vector<stdfs::directory_entry> entries;
+  for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) entries.push_back(*it);
+  if (ec) return error(Code::kInvalidArgument, "config dir {}: {}", dir, ec.message());
+  std::sort(entries.begin(), entries.end(),
+            [](auto& a, auto& b) { return a.path().filename().string() < b.path().filename().string(); });
+  for (auto& e : entries) {
+    std::error_code fec;
+    if (e.is_directory(fec) && !e.is_symlink(fec)) {
+      CRIO_RETURN_IF_ERROR(walk_dropins(e.path().string(), files));
+    } else if (e.is_regular_file(fec)) {
+      files.push_back(e.path().string());
+    }
+  }
+  return ok_status();
+}
+
 Result<std::vector<std::string>> dropin_files(const std::string& dir) {
   std::error_code ec;
   auto status = stdfs::status(dir, ec);
@@ -713,15 +1013,7 @@ Result<std::vector<std::string>> dropin_files(const std::string& dir) {
   }
   if (!stdfs::is_directory(status)) return error(Code::kInvalidArgument, "config dir {}: not a directory", dir);
   std::vector<std::string> files;
-  for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const auto& p = it->path();
-    if (p.extension() != ".conf" || p.filename().string().front() == '.') continue;
-    std::error_code fec;
-    if (!stdfs::is_regular_file(it->status(fec))) continue;
-    files.push_back(p.string());
-  }
-  if (ec) return error(Code::kInvalidArgument, "config dir {}: {}", dir, ec.message());
-  std::sort(files.begin(), files.end());
+  CRIO_RETURN_IF_ERROR(walk_dropins(dir, files));
   return files;
 }
 
@@ -781,6 +1073,7 @@ OptionInfo info(const Desc<S>& d, const S& defaults, std::string table) {
   std::string f = d.flag;
   if (auto comma = f.find(','); comma != std::string::npos && comma + 1 < f.size()) i.short_flag = f[comma + 1];
   i.help = d.help;
+  i.env = env_for_flag(i.flag);
   i.type = std::visit(
       [](auto member) {
         using T = std::remove_reference_t<decltype(std::declval<S&>().*member)>;
@@ -807,8 +1100,10 @@ Config default_config() {
   RuntimeHandler runc;
   runc.runtime_path = "/usr/sbin/runc";
   runc.runtime_root = "/run/runc";
+  runc.monitor_cgroup = "pod";
+  runc.monitor_env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   c.runtimes["runc"] = runc;
-  RuntimeHandler crun;
+  RuntimeHandler crun = runc;
   crun.runtime_path = "/usr/bin/crun";
   crun.runtime_root = "/run/crun";
   c.runtimes["crun"] = crun;
@@ -821,17 +1116,28 @@ std::string storage_conf_path(const ConfigSources& sources) {
   return "/etc/containers/storage.conf";
 }
 
+Result<Config> defaults_for(const ConfigSources& sources) {
+  Config c = default_config();
+  Locations locs;
+  CRIO_RETURN_IF_ERROR(apply_storage_conf(c, storage_conf_path(sources), locs));
+  normalize(c);
+  return c;
+}
+
 Result<Config> load_config(const ConfigSources& sources, std::vector<std::string>& warnings) {
   Config c = default_config();
   Locations locs;
   CRIO_RETURN_IF_ERROR(apply_storage_conf(c, storage_conf_path(sources), locs));
-  if (!sources.config_file.empty()) CRIO_RETURN_IF_ERROR(apply_file(c, sources.config_file, warnings, locs));
+  if (!sources.config_file.empty()) {
+    CRIO_RETURN_IF_ERROR(apply_file(c, sources.config_file, warnings, locs, sources.config_file_named));
+  }
   if (!sources.config_dir.empty()) {
     CRIO_ASSIGN_OR_RETURN(auto files, dropin_files(sources.config_dir));
     for (auto& f : files) CRIO_RETURN_IF_ERROR(apply_file(c, f, warnings, locs));
   }
   CRIO_RETURN_IF_ERROR(apply_flags(c, sources.flags, locs));
-  normalize(c);
+  CRIO_RETURN_IF_ERROR(apply_runtimes_flag(c, sources.runtimes, locs));
+  normalize(c, &locs);
   CRIO_RETURN_IF_ERROR(validate_impl(c, &locs, nullptr));
   return c;
 }
@@ -844,7 +1150,7 @@ Status apply_toml(Config& config, std::string_view toml_text, std::string_view s
   std::vector<std::string> found;
   Reader r{source, found, locs};
   CRIO_RETURN_IF_ERROR(r.read_document(next, doc));
-  normalize(next);
+  normalize(next, &locs);
   CRIO_RETURN_IF_ERROR(validate_impl(next, &locs, &locs));
   config = std::move(next);
   warnings.insert(warnings.end(), found.begin(), found.end());
@@ -853,11 +1159,32 @@ Status apply_toml(Config& config, std::string_view toml_text, std::string_view s
 
 Status validate(const Config& config) { return validate_impl(config, nullptr, nullptr); }
 
-std::string to_toml(const Config& config) {
-  std::string out =
-      "# The configuration of crio, in the format described in crio.conf(5).\n"
-      "# Every option is listed with its value; drop-in files in /etc/crio/crio.conf.d/\n"
-      "# override single options.\n";
+namespace {
+
+// "# " before every line of `text` when `commented`.
+std::string maybe_commented(const std::string& text, bool commented) {
+  if (!commented) return text;
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    size_t end = nl == std::string::npos ? text.size() : nl + 1;
+    out += "# " + text.substr(start, end - start);
+    start = end;
+  }
+  return out;
+}
+
+// The TOML writer of to_toml (defaults == nullptr: every value set) and
+// to_commented_toml (values equal to *defaults commented out).
+std::string write_toml(const Config& config, const Config* defaults) {
+  std::string out = defaults
+                        ? "# The configuration of crio, in the format described in crio.conf(5), as `crio config`\n"
+                          "# prints it: options at their default value are commented out, so this file loads\n"
+                          "# as a drop-in (/etc/crio/crio.conf.d/) that changes only the others.\n"
+                        : "# The configuration of crio, in the format described in crio.conf(5).\n"
+                          "# Every option is listed with its value; drop-in files in /etc/crio/crio.conf.d/\n"
+                          "# override single options.\n";
   std::string table;
   auto& od = options();
   for (size_t i = 0; i < od.size(); ++i) {
@@ -868,19 +1195,21 @@ std::string to_toml(const Config& config) {
     }
     out += "\n";
     comment(out, d.help);
-    out += fmt::format("{} = {}\n", d.key, render_field(config, d));
+    bool is_default = defaults && render_field(config, d) == render_field(*defaults, d);
+    out += maybe_commented(fmt::format("{} = {}\n", d.key, render_field(config, d)), is_default);
     bool table_ends = i + 1 == od.size() || table != od[i + 1].table;
     if (table_ends && table == kRuntime) {
       out += "\n";
       comment(out,
               "Runtime handlers, chosen by the runtime handler of a pod ([crio.runtime.runtimes.NAME]). "
               "A drop-in may add a handler or change single fields of one.");
+      bool handlers_default = defaults && config.runtimes == defaults->runtimes;
       bool first = true;
       for (auto& [name, h] : config.runtimes) {
-        out += fmt::format("\n[{}.{}]\n", kHandlers, render_key(name));
+        out += "\n" + maybe_commented(fmt::format("[{}.{}]\n", kHandlers, render_key(name)), handlers_default);
         for (auto& hd : handler_options()) {
           if (first) comment(out, hd.help);
-          out += fmt::format("{} = {}\n", hd.key, render_field(h, hd));
+          out += maybe_commented(fmt::format("{} = {}\n", hd.key, render_field(h, hd)), handlers_default);
         }
         first = false;
       }
@@ -888,6 +1217,39 @@ std::string to_toml(const Config& config) {
   }
   return out;
 }
+
+// CRI-O's environment variable for a flag: CONTAINER_ and the flag in upper case, but
+// for the few it names otherwise or not at all (flags CRI-O does not have get none).
+std::string env_for_flag(const std::string& flag) {
+  static const std::map<std::string, std::string> kSpecial = {
+      {"container-attach-socket-dir", "CONTAINER_ATTACH_SOCKET_DIR"},
+      {"container-exits-dir", "CONTAINER_EXITS_DIR"},
+      {"ctr-stop-timeout", "CONTAINER_STOP_TIMEOUT"},
+      {"stream-enable-tls", "CONTAINER_ENABLE_TLS"},
+      {"stream-tls-ca", "CONTAINER_TLS_CA"},
+      {"stream-tls-cert", "CONTAINER_TLS_CERT"},
+      {"stream-tls-key", "CONTAINER_TLS_KEY"},
+      {"stream-idle-timeout", "STREAM_IDLE_TIMEOUT"},
+      // Flags without an environment variable in CRI-O, or not CRI-O flags at all.
+      {"irqbalance-config-file", ""},
+      {"irqbalance-config-restore-file", ""},
+      {"collection-period", ""},
+      {"max-parallel-downloads", ""},
+      {"pull-progress-timeout", ""},
+      {"short-name-mode", ""},
+  };
+  if (flag.empty()) return {};
+  if (auto it = kSpecial.find(flag); it != kSpecial.end()) return it->second;
+  std::string env = "CONTAINER_";
+  for (char ch : flag) env += ch == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return env;
+}
+
+}  // namespace
+
+std::string to_toml(const Config& config) { return write_toml(config, nullptr); }
+
+std::string to_commented_toml(const Config& config, const Config& defaults) { return write_toml(config, &defaults); }
 
 const std::vector<OptionInfo>& config_options() {
   static const std::vector<OptionInfo> all = [] {

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <initializer_list>
+#include <regex>
 #include <vector>
 
 namespace crio::core {
@@ -114,9 +115,28 @@ std::string abs_path_or_empty(const std::string& v) { return v.empty() ? std::st
 std::string non_empty(const std::string& v) { return v.empty() ? "must not be empty" : std::string(); }
 
 std::string log_level(const std::string& v) {
-  // logrus also takes "warning"; keep accepting what CRI-O accepts.
-  if (v == "warning") return {};
-  return one_of(v, {"fatal", "panic", "error", "warn", "info", "debug", "trace"});
+  // logrus also takes "warning"; keep accepting what CRI-O accepts. The wording is
+  // logrus's, which CRI-O passes on and scripts match.
+  for (auto l : {"fatal", "panic", "error", "warn", "warning", "info", "debug", "trace"}) {
+    if (v == l) return {};
+  }
+  return fmt::format("not a valid logrus level: {} (one of fatal, panic, error, warn, info, debug, trace)", quote(v));
+}
+
+std::string regex(const std::string& v) {
+  if (v.empty()) return {};
+  try {
+    std::regex re(v, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return fmt::format("{} is not a regular expression: {}", quote(v), e.what());
+  }
+  return {};
+}
+
+std::string restore_file(const std::string& v) {
+  if (v == "disable") return {};
+  if (v.empty() || v[0] != '/') return fmt::format("{} is neither an absolute path nor \"disable\"", quote(v));
+  return {};
 }
 
 std::string cgroup_manager(const std::string& v) { return one_of(v, {"cgroupfs", "systemd"}); }

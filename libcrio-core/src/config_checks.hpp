@@ -35,6 +35,8 @@ std::string device(const std::string& v);          // "/dev/a[:/dev/b[:rwm]]"
 std::string id_mappings(const std::string& v);     // "0:100000:65536[,...]"
 std::string cpuset(const std::string& v);          // "0-3,5" or empty
 std::string conmon_cgroup(const std::string& v);
+std::string regex(const std::string& v);         // an ECMAScript regular expression, or empty
+std::string restore_file(const std::string& v);  // an absolute path or "disable"
 
 std::string non_negative(int64_t v);
 std::string positive(int64_t v);

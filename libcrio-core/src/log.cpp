@@ -6,11 +6,25 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <memory>
+#include <mutex>
+#include <regex>
 
 namespace crio::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+
+// Replaced whole on reload, so a writer holds its own reference while it matches.
+std::mutex g_filter_mutex;
+std::shared_ptr<const std::regex> g_filter;
+std::atomic<bool> g_filtered{false};  // spares unfiltered writes the lock
+
+std::shared_ptr<const std::regex> current_filter() {
+  if (!g_filtered.load(std::memory_order_acquire)) return nullptr;
+  std::lock_guard lock(g_filter_mutex);
+  return g_filter;
+}
 
 constexpr std::array<std::string_view, 7> kNames = {"fatal", "panic", "error", "warning",
                                                     "info",  "debug", "trace"};
@@ -69,8 +83,24 @@ void set_level(Level level) { g_level.store(static_cast<int>(level), std::memory
 Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 bool enabled(Level l) { return static_cast<int>(l) <= g_level.load(std::memory_order_relaxed); }
 
+Status set_filter(const std::string& pattern) {
+  std::shared_ptr<const std::regex> next;
+  if (!pattern.empty()) {
+    try {
+      next = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return error(Code::kInvalidArgument, "log filter \"{}\" is not a regular expression: {}", pattern, e.what());
+    }
+  }
+  std::lock_guard lock(g_filter_mutex);
+  g_filtered.store(next != nullptr, std::memory_order_release);
+  g_filter = std::move(next);
+  return ok_status();
+}
+
 void write(Level l, std::string_view message, std::initializer_list<Field> fields) {
   if (!enabled(l)) return;
+  if (auto filter = current_filter(); filter && !std::regex_search(message.begin(), message.end(), *filter)) return;
   std::string line;
   line.reserve(128);
   line.append("time=\"").append(timestamp()).append("\" level=").append(level_name(l)).append(" msg=");

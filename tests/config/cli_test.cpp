@@ -7,6 +7,7 @@
 #include "temp_dir.hpp"
 
 #include <cstdlib>
+#include <map>
 #include <optional>
 
 using crio::Code;
@@ -25,6 +26,8 @@ class Cli {
   Cli() : storage_(dir_ / "storage.conf") {
     if (const char* old = std::getenv("CONTAINERS_STORAGE_CONF")) old_env_ = old;
     ::setenv("CONTAINERS_STORAGE_CONF", storage_.c_str(), 1);
+    // -c names the file, so it must exist (as in CRI-O); tests overwrite it at will.
+    write_file(dir_ / "crio.conf", "");
   }
   ~Cli() {
     if (old_env_)
@@ -81,12 +84,12 @@ TEST_CASE("cli: flags override the files and are kept for reload") {
                      "vfs",
                      "--storage-opt",
                      "vfs.ignore_chown_errors=true",
-                     "--selinux",
+                     "--read-only",
                      "--drop-infra-ctr=false",
                      "--hooks-dir",
                      "/h1",
                      "--hooks-dir=/h2,/h3",
-                     "--metrics-port",
+                     "--pids-limit",
                      "9100",
                      "--cni-plugin-dir",
                      "/usr/lib/cni",
@@ -100,10 +103,10 @@ TEST_CASE("cli: flags override the files and are kept for reload") {
   CHECK(c.runroot == "/run/rr");
   CHECK(c.storage_driver == "vfs");
   CHECK(c.storage_option == std::vector<std::string>{"vfs.ignore_chown_errors=true"});
-  CHECK(c.selinux);
+  CHECK(c.read_only);
   CHECK_FALSE(c.drop_infra_ctr);
   CHECK(c.hooks_dir == std::vector<std::string>{"/h1", "/h2", "/h3"});
-  CHECK(c.metrics_port == 9100);
+  CHECK(c.pids_limit == 9100);
   CHECK(c.plugin_dirs == std::vector<std::string>{"/usr/lib/cni"});
   CHECK(c.insecure_registries == std::vector<std::string>{"localhost:5000"});
 
@@ -212,7 +215,8 @@ TEST_CASE("cli: bad command lines are InvalidArgument with a clear message") {
   };
   check_error({"--no-such-flag"}, "no-such-flag");
   check_error({"--log-lev", "debug"}, "log-lev");  // no guessing of abbreviations
-  check_error({"--log-level", "loud"}, "command line flag --log-level: crio.runtime.log_level: \"loud\" is not one of");
+  check_error({"--log-level", "loud"},
+              "command line flag --log-level: crio.runtime.log_level: not a valid logrus level: \"loud\"");
   check_error({"--metrics-port", "ninety"}, "--metrics-port: \"ninety\" is not an integer");
   check_error({"--selinux=maybe"}, "--selinux: \"maybe\" is not true or false");
   check_error({"--root", "relative/path"}, "\"relative/path\" is not an absolute path");
@@ -220,4 +224,114 @@ TEST_CASE("cli: bad command lines are InvalidArgument with a clear message") {
   check_error({"frobnicate"}, "unknown command \"frobnicate\"");
   check_error({"--selinux", "false"}, "write --selinux=false");
   check_error({"--root"}, "root");
+}
+
+// Sets environment variables for the scope, restoring the old values after.
+class ScopedEnvs {
+ public:
+  ScopedEnvs(std::initializer_list<std::pair<std::string, std::string>> vars) {
+    for (auto& [name, value] : vars) {
+      const char* old = std::getenv(name.c_str());
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  ~ScopedEnvs() {
+    for (auto& [name, old] : saved_) {
+      if (old)
+        ::setenv(name.c_str(), old->c_str(), 1);
+      else
+        ::unsetenv(name.c_str());
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST_CASE("cli: CONTAINER_* variables set flags, below the command line and above the files") {
+  Cli cli;
+  write_file(cli.dir() / "crio.conf", "[crio.runtime]\nlog_level = \"warn\"\ndrop_infra_ctr = true\npids_limit = 5\n");
+  write_file(cli.dir() / "crio.conf.d/10.conf", "[crio.runtime]\nlog_size_max = 20000\n");
+  ScopedEnvs env({{"CONTAINER_LOG_LEVEL", "debug"},
+                  {"CONTAINER_DROP_INFRA_CTR", "false"},
+                  {"CONTAINER_LOG_SIZE_MAX", "30000"},
+                  {"CONTAINER_CNI_PLUGIN_DIR", "/env/cni,/env/cni2"},
+                  {"CONTAINER_PINNS_PATH", "/env/pinns"},
+                  {"CONTAINER_STOP_TIMEOUT", "45"},
+                  {"CONTAINER_EXITS_DIR", "/env/exits"},
+                  {"STREAM_IDLE_TIMEOUT", "5m"},
+                  {"CONTAINER_REGISTRY", "quay.io"},
+                  {"CONTAINER_RUNTIMES", "runc:/env/runc:/env/root:oci::"}});
+  auto cl = cli.run({"--log-level", "error"});
+  INFO(cl.status().message());
+  REQUIRE(cl.ok());
+  const auto& c = cl->config;
+  CHECK(c.log_level == "error");   // the flag beats the variable
+  CHECK_FALSE(c.drop_infra_ctr);   // the variable beats the file
+  CHECK(c.log_size_max == 30000);  // and the drop-in
+  CHECK(c.pids_limit == 5);
+  CHECK(c.plugin_dirs == std::vector<std::string>{"/env/cni", "/env/cni2"});
+  CHECK(c.pinns_path == "/env/pinns");
+  CHECK(c.ctr_stop_timeout == 45);
+  CHECK(c.container_exits_dir == "/env/exits");
+  CHECK(c.stream_idle_timeout == "5m");
+  CHECK(c.registries == std::vector<std::string>{"quay.io"});
+  CHECK(c.runtimes.at("runc").runtime_path == "/env/runc");
+  CHECK(c.runtimes.at("runc").runtime_root == "/env/root");
+
+  SECTION("a bad value names the variable's flag") {
+    ScopedEnvs bad({{"CONTAINER_PIDS_LIMIT", "many"}});
+    auto r = cli.run({});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().message() == "command line flag --pids-limit: \"many\" is not an integer");
+  }
+  SECTION("CONTAINER_CONFIG and CONTAINER_CONFIG_DIR name the files") {
+    write_file(cli.dir() / "other.conf", "[crio.runtime]\npids_limit = 77\n");
+    ScopedEnvs files({{"CONTAINER_CONFIG", cli.dir() / "other.conf"}, {"CONTAINER_CONFIG_DIR", ""}});
+    auto r = cli.run({}, false);
+    REQUIRE(r.ok());
+    CHECK(r->config.pids_limit == 77);
+    CHECK(r->config.log_size_max == 30000);
+  }
+}
+
+TEST_CASE("cli: every flag has CRI-O's environment variable, where CRI-O has one") {
+  std::map<std::string, std::string> env;
+  for (const auto& o : crio::core::config_options()) env[o.flag] = o.env;
+  CHECK(env["log-level"] == "CONTAINER_LOG_LEVEL");
+  CHECK(env["cni-plugin-dir"] == "CONTAINER_CNI_PLUGIN_DIR");
+  CHECK(env["cni-config-dir"] == "CONTAINER_CNI_CONFIG_DIR");
+  CHECK(env["drop-infra-ctr"] == "CONTAINER_DROP_INFRA_CTR");
+  CHECK(env["log-size-max"] == "CONTAINER_LOG_SIZE_MAX");
+  CHECK(env["pinns-path"] == "CONTAINER_PINNS_PATH");
+  CHECK(env["ctr-stop-timeout"] == "CONTAINER_STOP_TIMEOUT");
+  CHECK(env["stream-enable-tls"] == "CONTAINER_ENABLE_TLS");
+  CHECK(env["stream-idle-timeout"] == "STREAM_IDLE_TIMEOUT");
+  CHECK(env["container-attach-socket-dir"] == "CONTAINER_ATTACH_SOCKET_DIR");
+  CHECK(env["log-journald"] == "CONTAINER_LOG_JOURNALD");
+  CHECK(env["insecure-registry"] == "CONTAINER_INSECURE_REGISTRY");
+  CHECK(env["registry"] == "CONTAINER_REGISTRY");
+  CHECK(env["irqbalance-config-file"].empty());
+  CHECK(env["short-name-mode"].empty());  // not a CRI-O flag
+}
+
+TEST_CASE("cli: the flags of CRI-O's test helpers are taken") {
+  Cli cli;
+  auto cl = cli.run({"--irqbalance-config-file", "/tmp/irq", "--irqbalance-config-restore-file", "disable",
+                     "--registry", "quay.io", "--registry", "docker.io", "--runtimes",
+                     "runc:/usr/sbin/runc:/run/x:oci::", "--pinns-path", "/usr/bin/pinns", "--default-mounts-file",
+                     "/etc/mounts.conf", "--cni-default-network", "crio", "--apparmor-profile", ""});
+  INFO(cl.status().message());
+  REQUIRE(cl.ok());
+  CHECK(cl->config.irqbalance_config_file == "/tmp/irq");
+  CHECK(cl->config.irqbalance_config_restore_file == "disable");
+  CHECK(cl->config.registries == std::vector<std::string>{"quay.io", "docker.io"});
+  CHECK(cl->config.runtimes.at("runc").runtime_root == "/run/x");
+  CHECK(cl->config.apparmor_profile.empty());
+
+  auto none = cli.run({"-c", "", "-d", "", "config"}, false);
+  REQUIRE(none.ok());
+  CHECK(none->sources.config_file.empty());
+  CHECK(none->sources.config_dir.empty());
 }

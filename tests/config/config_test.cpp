@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 #include <catch2/catch.hpp>
 
+#include "option_contract.hpp"
 #include "temp_dir.hpp"
 
 #include <cstdlib>
@@ -57,6 +58,13 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
+bool refused(const std::string& dotted) {
+  for (const auto& c : crio::test::option_contracts()) {
+    if (c.option == dotted) return c.kind == crio::test::OptionContract::kRefused;
+  }
+  return false;
+}
+
 // The value of a dotted option in a config, as the TOML text to_toml writes for it.
 std::string value_of(const Config& c, const std::string& dotted) {
   toml::table doc = toml::parse(crio::core::to_toml(c));
@@ -87,7 +95,6 @@ log_dir = "/srv/logs"
 version_file = "/run/test/version"
 version_file_persist = "/srv/test/version"
 clean_shutdown_file = "/srv/test/clean.shutdown"
-internal_wipe = false
 
 [crio.api]
 listen = "/run/test/crio.sock"
@@ -109,7 +116,6 @@ conmon_env = ["PATH=/bin", "LANG=C"]
 default_env = ["TZ=UTC"]
 default_ulimits = ["nofile=1024:2048"]
 no_pivot = true
-selinux = true
 seccomp_profile = "/etc/test/seccomp.json"
 apparmor_profile = "unconfined"
 cgroup_manager = "systemd"
@@ -121,28 +127,25 @@ hooks_dir = ["/etc/containers/oci/hooks.d", "/srv/hooks"]
 default_mounts_file = "/etc/test/mounts.conf"
 pids_limit = 2048
 log_size_max = 16384
-log_to_journald = true
 container_exits_dir = "/run/test/exits"
 container_attach_socket_dir = "/run/test"
 bind_mount_prefix = "/host"
 read_only = true
 log_level = "debug"
 log_filter = "request:.*"
-uid_mappings = "0:100000:65536"
-gid_mappings = "0:200000:65536"
 ctr_stop_timeout = 60
 drop_infra_ctr = false
 infra_ctr_cpuset = "0-1"
 namespaces_dir = "/run/test/ns"
 pinns_path = "/usr/bin/pinns"
 absent_mount_sources_to_reject = ["/etc/hostname"]
-enable_criu_support = true
+irqbalance_config_file = "/etc/default/irqbalance"
+irqbalance_config_restore_file = "disable"
 
 [crio.runtime.runtimes.kata]
 runtime_path = "/usr/bin/kata-runtime"
-runtime_type = "vm"
+runtime_type = "oci"
 runtime_root = "/run/kata"
-runtime_config_path = "/etc/kata/configuration.toml"
 monitor_path = "/usr/libexec/kata-monitor"
 monitor_cgroup = "kata.slice"
 monitor_env = ["DEBUG=1"]
@@ -150,7 +153,6 @@ allowed_annotations = ["io.kubernetes.cri-o.Devices"]
 privileged_without_host_devices = true
 
 [crio.image]
-default_transport = "oci:"
 global_auth_file = "/var/lib/kubelet/config.json"
 pause_image = "localhost/pause:test"
 pause_image_auth_file = "/etc/test/pause-auth.json"
@@ -159,8 +161,8 @@ pinned_images = ["localhost/pause*"]
 signature_policy = "/etc/test/policy.json"
 signature_policy_dir = "/etc/test/policies"
 insecure_registries = ["localhost:5000", "10.0.0.0/8"]
+registries = ["quay.io", "docker.io"]
 image_volumes = "bind"
-big_files_temporary_dir = "/srv/tmp"
 pull_progress_timeout = "1m30s"
 max_parallel_downloads = 2
 short_name_mode = "permissive"
@@ -171,7 +173,6 @@ network_dir = "/etc/test/net.d/"
 plugin_dirs = ["/usr/lib/cni/"]
 
 [crio.metrics]
-enable_metrics = true
 metrics_collectors = ["operations"]
 metrics_host = "0.0.0.0"
 metrics_port = 9537
@@ -180,8 +181,6 @@ metrics_cert = "/etc/test/metrics.crt"
 metrics_key = "/etc/test/metrics.key"
 
 [crio.stats]
-stats_collection_period = 10
-collection_period = 5
 )";
 
 }  // namespace
@@ -195,7 +194,10 @@ TEST_CASE("defaults follow crio.conf(5) and this machine") {
   CHECK(c.log_level == "info");
   CHECK(c.cgroup_manager == "cgroupfs");
   CHECK(c.default_runtime == "runc");
-  CHECK(c.conmon == "/usr/bin/conmon");
+  CHECK(c.conmon.empty());  // as CRI-O: conmon is looked up in $PATH
+  CHECK(c.conmon_cgroup.empty());
+  CHECK(c.irqbalance_config_file == "/etc/sysconfig/irqbalance");
+  CHECK(c.irqbalance_config_restore_file == "/etc/sysconfig/orig_irq_banned_cpus");
   CHECK(c.grpc_max_send_msg_size == 83886080);
   CHECK(c.ctr_stop_timeout == 30);
   CHECK(c.pause_image == "registry.k8s.io/pause:3.9");
@@ -210,6 +212,9 @@ TEST_CASE("defaults follow crio.conf(5) and this machine") {
   CHECK(c.runtimes["runc"].runtime_type == "oci");
   CHECK(c.runtimes["crun"].runtime_path == "/usr/bin/crun");
   CHECK(c.runtimes["crun"].runtime_root == "/run/crun");
+  CHECK(c.runtimes["runc"].monitor_cgroup == "pod");
+  CHECK(c.runtimes["runc"].monitor_env ==
+        std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"});
   CHECK(crio::core::validate(c).ok());
 
   // Nothing on disk: the defaults, no warnings.
@@ -246,9 +251,12 @@ TEST_CASE("every option is read from TOML and printed back") {
   const Config& c = *loaded;
   Config defaults = crio::core::default_config();
 
-  // The file covers every option: each one now differs from its default.
+  // The file covers every option that is not refused: each one now differs from its
+  // default. (The refused ones are read too, or they could not be refused: see the
+  // option contract.)
   for (const auto& o : crio::core::config_options()) {
     INFO(o.dotted());
+    if (refused(o.dotted())) continue;
     if (o.table == crio::core::kRuntimeHandlerTable) {
       REQUIRE(c.runtimes.count("kata"));
       Config bare = defaults;
@@ -266,7 +274,11 @@ TEST_CASE("every option is read from TOML and printed back") {
   CHECK(c.grpc_max_recv_msg_size == 2097152);
   CHECK(c.hooks_dir == std::vector<std::string>{"/etc/containers/oci/hooks.d", "/srv/hooks"});
   CHECK(c.runtimes.at("kata").privileged_without_host_devices);
-  CHECK(c.runtimes.at("kata").monitor_env == std::vector<std::string>{"DEBUG=1"});
+  // [crio.runtime] conmon* replace the monitor fields of oci handlers, as in CRI-O.
+  CHECK(c.runtimes.at("kata").monitor_path == "/usr/local/bin/conmon");
+  CHECK(c.runtimes.at("kata").monitor_cgroup == "system.slice");
+  CHECK(c.runtimes.at("kata").monitor_env == std::vector<std::string>{"PATH=/bin", "LANG=C"});
+  CHECK(c.registries == std::vector<std::string>{"quay.io", "docker.io"});
   CHECK(c.runtimes.count("runc"));  // defaults are kept beside the new handler
 
   // Printed and read back over the defaults, it is the same configuration.
@@ -292,6 +304,7 @@ TEST_CASE("strings that need escaping and odd handler names survive the round tr
   c.log_filter = "quote \" backslash \\ tab \t newline \n unicode \xc3\xa9";
   c.default_env = {"A=1", "B=\"two\""};
   c.runtimes["my.handler"].runtime_path = "/usr/local/bin/my runtime";
+  c.runtimes["my.handler"].monitor_cgroup = "pod";  // what loading makes of an empty one
   std::vector<std::string> warnings;
   Config back = crio::core::default_config();
   auto st = crio::core::apply_toml(back, crio::core::to_toml(c), "generated", warnings);
@@ -309,8 +322,7 @@ pids_limit = 10
 
 [crio.runtime.runtimes.kata]
 runtime_path = "/usr/bin/kata-runtime"
-runtime_type = "vm"
-runtime_config_path = "/etc/kata/configuration.toml"
+runtime_type = "oci"
 )");
   write_file(dir / "crio.conf.d/10-second.conf", R"(
 [crio.runtime]
@@ -327,20 +339,26 @@ pids_limit = 100
 [crio.runtime.runtimes.youki]
 runtime_path = "/usr/bin/youki"
 )");
-  // Not a drop-in: the name does not end in .conf.
-  write_file(dir / "crio.conf.d/20-ignored.conf.bak", "[crio.runtime]\nlog_level = \"trace\"\n");
+  // As in CRI-O, every file is a drop-in whatever its name, and directories are walked
+  // in place: 05-dir/ comes between 01-first and 10-second.
+  write_file(dir / "crio.conf.d/05-dir/a", "[crio.runtime]\nlog_level = \"debug\"\npids_limit = 50\n");
+  write_file(dir / "crio.conf.d/20-no-suffix", "[crio.runtime]\nlog_level = \"trace\"\n");
 
   auto c = load(sources_in(dir));
   INFO(c.status().message());
   REQUIRE(c.ok());
-  CHECK(c->log_level == "error");  // 10-second is applied after 01-first
-  CHECK(c->pids_limit == 100);     // set by 01-first, untouched by 10-second
+  CHECK(c->log_level == "trace");  // 20-no-suffix is applied last
+  CHECK(c->pids_limit == 50);      // 05-dir/a after 01-first, untouched by the later ones
+  write_file(dir / "crio.conf.d/20-no-suffix", "");
+  c = load(sources_in(dir));
+  REQUIRE(c.ok());
+  CHECK(c->log_level == "error");  // 10-second is applied after 05-dir/a
   // runc: one field changed, the others keep their defaults.
   CHECK(c->runtimes.at("runc").runtime_root == "/run/test-runc");
   CHECK(c->runtimes.at("runc").runtime_path == "/usr/sbin/runc");
   CHECK(c->runtimes.at("youki").runtime_path == "/usr/bin/youki");
   CHECK(c->runtimes.at("youki").runtime_type == "oci");
-  CHECK(c->runtimes.at("kata").runtime_type == "vm");
+  CHECK(c->runtimes.at("kata").runtime_path == "/usr/bin/kata-runtime");
   CHECK(c->runtimes.count("crun"));
 }
 
@@ -362,7 +380,7 @@ TEST_CASE("flags override the files") {
   s.flags = {{"log_level", {"info", "trace"}},  // the last value counts
              {"selinux", {"false"}},
              {"hooks_dir", {"/a", "/b,/c"}},
-             {"metrics_port", {"9999"}},
+             {"pids_limit", {"9999"}},
              {"root", {"/flag/root"}}};
   auto c = load(s);
   INFO(c.status().message());
@@ -370,7 +388,7 @@ TEST_CASE("flags override the files") {
   CHECK(c->log_level == "trace");
   CHECK_FALSE(c->selinux);
   CHECK(c->hooks_dir == std::vector<std::string>{"/a", "/b", "/c"});
-  CHECK(c->metrics_port == 9999);
+  CHECK(c->pids_limit == 9999);
   CHECK(c->root == "/flag/root");
 
   SECTION("a bad flag value names the flag") {
@@ -379,14 +397,14 @@ TEST_CASE("flags override the files") {
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.status().code() == Code::kInvalidArgument);
     CHECK(bad.status().message() ==
-          "command line flag --log-level: crio.runtime.log_level: \"loud\" is not one of fatal, panic, error, warn, "
-          "info, debug, trace");
+          "command line flag --log-level: crio.runtime.log_level: not a valid logrus level: \"loud\" (one of fatal, "
+          "panic, error, warn, info, debug, trace)");
   }
   SECTION("a flag that is not an integer") {
-    s.flags = {{"metrics_port", {"90x"}}};
+    s.flags = {{"pids_limit", {"90x"}}};
     auto bad = load(s);
     REQUIRE_FALSE(bad.ok());
-    CHECK(bad.status().message() == "command line flag --metrics-port: \"90x\" is not an integer");
+    CHECK(bad.status().message() == "command line flag --pids-limit: \"90x\" is not an integer");
   }
   SECTION("an unknown option key") {
     s.flags = {{"no_such_option", {"1"}}};
@@ -447,7 +465,9 @@ TEST_CASE("an invalid value names the file, line and key") {
     return c.status().message();
   };
   CHECK(error_for("[crio]\n\n[crio.runtime]\n\n\n\n\n\n\n\n\nlog_level = \"loud\"\n") ==
-        file + ":12: crio.runtime.log_level: \"loud\" is not one of fatal, panic, error, warn, info, debug, trace");
+        file +
+            ":12: crio.runtime.log_level: not a valid logrus level: \"loud\" (one of fatal, panic, error, warn, info, "
+            "debug, trace)");
   CHECK(error_for("[crio.runtime]\ncgroup_manager = \"cgroupv3\"\n") ==
         file + ":2: crio.runtime.cgroup_manager: \"cgroupv3\" is not one of cgroupfs, systemd");
   CHECK(error_for("[crio]\nroot = \"var/lib/containers\"\n") ==
@@ -535,8 +555,10 @@ x = 1
   CHECK(warnings == std::vector<std::string>{
                         file + ":3: unknown key crio.file_locking",
                         file + ":7: unknown key crio.runtime.manage_ns_lifecycle",
-                        file + ":11: unknown key crio.runtime.runtimes.runc.platform_runtime_paths",
-                        file + ":13: unknown key crio.tracing",
+                        file + ":11: crio.runtime.runtimes.runc.platform_runtime_paths is a CRI-O option this daemon "
+                               "does not implement; ignored",
+                        file + ":14: crio.tracing.enable_tracing is a CRI-O option this daemon does not implement; "
+                               "ignored",
                         file + ":16: unknown key other",
                     });
 }
@@ -637,8 +659,10 @@ TEST_CASE("apply_toml leaves the config untouched on error") {
   auto st =
       crio::core::apply_toml(c, "[crio]\nroot = \"/new\"\n[crio.runtime]\nlog_level = \"nope\"\n", "drop-in", warnings);
   REQUIRE_FALSE(st.ok());
-  CHECK(st.message() ==
-        "drop-in:4: crio.runtime.log_level: \"nope\" is not one of fatal, panic, error, warn, info, debug, trace");
+  CHECK(
+      st.message() ==
+      "drop-in:4: crio.runtime.log_level: not a valid logrus level: \"nope\" (one of fatal, panic, error, warn, info, "
+      "debug, trace)");
   CHECK(c == before);
 
   // Empty values CRI-O documents as "the default" come out as the default.
@@ -664,8 +688,11 @@ TEST_CASE("validate checks a config built in code") {
 
   c = crio::core::default_config();
   c.runtimes["kata"].runtime_type = "vm";
-  CHECK_FALSE(crio::core::validate(c).ok());
-  c.runtimes["kata"].runtime_config_path = "/etc/kata.toml";
+  CHECK(
+      crio::core::validate(c).message() ==
+      "crio.runtime.runtimes.kata.runtime_type: \"vm\" handlers are not supported; only \"oci\" runtimes (runc, crun) "
+      "run here");
+  c.runtimes["kata"].runtime_type = "oci";
   CHECK(crio::core::validate(c).ok());
 
   c.runtimes["../escape"] = {};
@@ -867,12 +894,16 @@ enable_nri = false
   CHECK(c->runtimes.at("runc").runtime_path.empty());
   CHECK(c->runtimes.at("runc").monitor_cgroup == "system.slice");
   std::string file = dir / "crio.conf";
+  auto not_implemented = [](const std::string& dotted) {
+    return dotted + " is a CRI-O option this daemon does not implement; ignored";
+  };
   CHECK(warnings == std::vector<std::string>{
-                        file + ":11: unknown key crio.internal_repair",
-                        file + ":28: unknown key crio.runtime.decryption_keys_path",
-                        file + ":61: unknown key crio.runtime.enable_pod_events",
-                        file + ":70: unknown key crio.runtime.runtimes.runc.monitor_exec_cgroup",
-                        file + ":103: unknown key crio.tracing",
-                        file + ":110: unknown key crio.nri",
+                        file + ":11: " + not_implemented("crio.internal_repair"),
+                        file + ":28: " + not_implemented("crio.runtime.decryption_keys_path"),
+                        file + ":61: " + not_implemented("crio.runtime.enable_pod_events"),
+                        file + ":70: " + not_implemented("crio.runtime.runtimes.runc.monitor_exec_cgroup"),
+                        file + ":104: " + not_implemented("crio.tracing.enable_tracing"),
+                        file + ":105: " + not_implemented("crio.tracing.tracing_endpoint"),
+                        file + ":111: " + not_implemented("crio.nri.enable_nri"),
                     });
 }

@@ -322,6 +322,29 @@ TEST_CASE("An ambiguous short name is refused in enforcing mode and tried in ord
   CHECK(images.status(registry.host() + "/test/multi:v1").has_image());
 }
 
+TEST_CASE("crio.image.registries (--registry) is searched for short names before registries.conf's list",
+          "[daemon][image]") {
+  TestRegistry registry;
+  registry.push_test_images("/nonexistent", "multi");
+  // registries.conf knows the registry but lists no search registries: short names
+  // resolve only through crio's own list.
+  Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "registries.conf",
+                         "[[registry]]\nlocation = \"" + registry.host() + "\"\ninsecure = true\n");
+  daemon.start();
+  CHECK_FALSE(ImageClient(daemon).pull("test/multi:v1").ok());
+  daemon.stop(SIGTERM);
+
+  crio::test::write_file(daemon.dir() / "crio.conf.d/10-registry.conf",
+                         "[crio.image]\nregistries = [\"" + registry.host() + "\"]\n");
+  daemon.start();
+  ImageClient images(daemon);
+  grpc::Status found = images.pull("test/multi:v1");
+  INFO(found.error_message());
+  CHECK(found.ok());
+  CHECK(images.status(registry.host() + "/test/multi:v1").has_image());
+}
+
 TEST_CASE("pinned_images marks images by exact name and by glob", "[daemon][image]") {
   TestRegistry registry;
   registry.push_test_images("/nonexistent", "multi,docker,zstd");

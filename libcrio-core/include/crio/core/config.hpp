@@ -23,7 +23,9 @@ struct RuntimeHandler {
   std::string runtime_type = "oci";  // "oci", "vm" or "pod"
   std::string runtime_root;          // empty → /run/<name>
   std::string runtime_config_path;   // only for runtime_type "vm"
-  std::string monitor_path;          // conmon; empty → [crio.runtime] conmon
+  // The monitor (conmon) of this handler's containers. Loading copies [crio.runtime]
+  // conmon, conmon_cgroup and conmon_env over these when those are set, as CRI-O does.
+  std::string monitor_path;  // empty → "conmon" looked up in $PATH when the daemon starts
   std::string monitor_cgroup;
   std::vector<std::string> monitor_env;
   std::vector<std::string> allowed_annotations;
@@ -59,9 +61,11 @@ struct Config {
   // [crio.runtime]
   std::string default_runtime = "runc";
   std::map<std::string, RuntimeHandler> runtimes;  // filled with runc and crun by default
-  std::string conmon = "/usr/bin/conmon";
-  std::string conmon_cgroup = "pod";
-  std::vector<std::string> conmon_env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  // Deprecated in CRI-O in favour of the handlers' monitor_* fields; when set, they
+  // override those of every "oci" handler (see RuntimeHandler).
+  std::string conmon;
+  std::string conmon_cgroup;
+  std::vector<std::string> conmon_env;
   std::vector<std::string> default_env;
   std::vector<std::string> default_ulimits;
   bool no_pivot = false;
@@ -94,6 +98,8 @@ struct Config {
   std::string pinns_path = "";
   std::vector<std::string> absent_mount_sources_to_reject;
   bool enable_criu_support = false;
+  std::string irqbalance_config_file = "/etc/sysconfig/irqbalance";
+  std::string irqbalance_config_restore_file = "/etc/sysconfig/orig_irq_banned_cpus";  // "disable": no restore
 
   // [crio.image]
   std::string default_transport = "docker://";
@@ -105,6 +111,9 @@ struct Config {
   std::string signature_policy = "";
   std::string signature_policy_dir = "/etc/crio/policies";
   std::vector<std::string> insecure_registries;
+  // Registries tried for short image names before registries.conf's
+  // unqualified-search-registries (CRI-O's deprecated --registry).
+  std::vector<std::string> registries;
   std::string image_volumes = "mkdir";
   std::string big_files_temporary_dir = "";
   std::string pull_progress_timeout = "0s";
@@ -152,16 +161,23 @@ CRIO_CORE_EXPORT Config default_config();
 // Where configuration comes from, in increasing precedence:
 // defaults < storage.conf < config_file < config_dir/*.conf (name order) < flags.
 struct ConfigSources {
-  std::string config_file = "/etc/crio/crio.conf";
-  std::string config_dir = "/etc/crio/crio.conf.d";
+  std::string config_file = "/etc/crio/crio.conf";  // empty: no configuration file
+  std::string config_dir = "/etc/crio/crio.conf.d";  // empty: no drop-ins
+  // Set when the file was named (-c, $CONTAINER_CONFIG): then a missing file is an error.
+  bool config_file_named = false;
   // Empty: $CONTAINERS_STORAGE_CONF, else /etc/containers/storage.conf.
   std::string storage_conf;
   // Values given on the command line, by option key ("log_level", "root", ...);
   // a list-valued option may carry several values.
   std::vector<std::pair<std::string, std::vector<std::string>>> flags;
+  // --runtimes entries, "name:path:root[:type[:privileged_without_host_devices[:config_path]]]";
+  // each replaces the handler of that name. Applied with the flags.
+  std::vector<std::string> runtimes;
 };
 
-// A missing config file or drop-in directory is not an error. Keys the project does
+// A missing config file or drop-in directory is not an error (unless the file was named).
+// Drop-ins are every regular file under config_dir, recursively, in lexical path order
+// (as CRI-O walks it). Keys the project does
 // not know are reported in `warnings` ("FILE:LINE: unknown key crio.runtime.foo")
 // and otherwise ignored; a syntax error, a wrong type or an invalid value is an
 // InvalidArgument error naming the file, line and key. Values are checked once all
@@ -184,6 +200,29 @@ CRIO_CORE_EXPORT Status validate(const Config& config);
 // back to an equal Config.
 CRIO_CORE_EXPORT std::string to_toml(const Config& config);
 
+// What `crio config` prints, in CRI-O's manner: each option with its description, those
+// equal to `defaults` commented out ("# key = value"), so the output loads as a drop-in
+// that changes only what differs. The runtime handler tables are commented out when
+// all of them equal the defaults' handlers.
+CRIO_CORE_EXPORT std::string to_commented_toml(const Config& config, const Config& defaults);
+
+// The defaults as load_config starts from them for `sources`: default_config() with
+// storage.conf applied (CRI-O takes its storage defaults from there too).
+CRIO_CORE_EXPORT Result<Config> defaults_for(const ConfigSources& sources);
+
+// Checks made only when the daemon is about to serve, as CRI-O's validation "on
+// execution": a handler without monitor_path gets conmon from $PATH, pinns_path (when
+// set) must be an executable file. `notes` receives what is worth logging (AppArmor
+// disabled because the host has none, ...).
+CRIO_CORE_EXPORT Status prepare_for_execution(Config& config, std::vector<std::string>& notes);
+
+// CRI-O's irqbalance restore at start-up (see irqbalance_config_restore_file in
+// crio.conf(5)). `smp_affinity_file` is /proc/irq/default_smp_affinity outside tests.
+// Returns what was done, for the log.
+CRIO_CORE_EXPORT Result<std::string> restore_irqbalance_config(const std::string& config_file,
+                                                               const std::string& restore_file,
+                                                               const std::string& smp_affinity_file);
+
 // One entry per option, for flags, docs checks and `crio config`.
 enum class OptionType { kString, kBool, kInt, kStringList };
 
@@ -194,6 +233,7 @@ struct OptionInfo {
   std::string help;
   OptionType type = OptionType::kString;
   char short_flag = 0;        // 'l' for -l, 0 when there is none
+  std::string env;            // CRI-O's environment variable for the flag ("CONTAINER_LOG_LEVEL"), or empty
   std::string default_value;  // the built-in default, written as TOML ("\"info\"", "true", "[]")
   std::string dotted() const { return table + "." + key; }
 };

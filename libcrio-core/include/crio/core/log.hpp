@@ -21,6 +21,10 @@ CRIO_CORE_EXPORT Result<Level> parse_level(std::string_view name);
 CRIO_CORE_EXPORT std::string_view level_name(Level level);
 
 CRIO_CORE_EXPORT void set_level(Level level);
+
+// Only messages matching `pattern` (an ECMAScript regular expression, searched anywhere
+// in the message) are written, at every level; "" writes all. CRI-O's log_filter.
+CRIO_CORE_EXPORT Status set_filter(const std::string& pattern);
 CRIO_CORE_EXPORT Level level();
 CRIO_CORE_EXPORT bool enabled(Level level);
 
