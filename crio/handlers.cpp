@@ -20,6 +20,8 @@ Result<oci::RuntimeHandler> runtime_handler(const core::Config& config, const st
   handler.monitor_path = !conf.monitor_path.empty() ? conf.monitor_path
                          : !config.conmon.empty()   ? config.conmon
                                                     : process::find_executable("conmon").value_or("conmon");
+  // As CRI-O: [crio.runtime] conmon_env, when set, replaces every handler's monitor_env.
+  handler.monitor_env = config.conmon_env.empty() ? conf.monitor_env : config.conmon_env;
   return handler;
 }
 
