@@ -195,7 +195,7 @@ monitor_env = ["A=1"]
   }
 }
 
-TEST_CASE("--runtimes entries replace handlers, as CRI-O's name:path:root:type:privileged:config_path") {
+TEST_CASE("The runtimes flag replaces handlers with CRI-O's name:path:root:type:privileged:config_path entries") {
   TempDir dir;
   auto s = sources_in(dir);
   s.runtimes = {"runc:/usr/local/sbin/runc:/run/test-runc:oci::", "fast:/usr/bin/crun:/run/fast:oci:true,slow:/x:/y"};
@@ -276,7 +276,7 @@ TEST_CASE("CRI-O's own options this daemon lacks are still type-checked") {
   CHECK(nil_workloads.ok());
 }
 
-TEST_CASE("a named configuration file must exist; -c \"\" and -d \"\" read none") {
+TEST_CASE("A named configuration file must exist, and empty -c and -d read none") {
   TempDir dir;
   auto s = sources_in(dir);
   s.config_file_named = true;
