@@ -180,6 +180,7 @@ int serve(const CommandLine& command_line) {
   log::info("listening", {{"socket", config.listen}});
 
   std::thread shutdown_thread;
+  std::string live_log_level = config.log_level, live_log_filter = config.log_filter;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
@@ -187,14 +188,24 @@ int serve(const CommandLine& command_line) {
       std::vector<std::string> warnings;
       auto reloaded = core::load_config(command_line.sources, warnings);
       if (!reloaded.ok()) {
-        log::error("reload failed; keeping the current settings", {{"error", reloaded.status().message()}});
+        // CRI-O's wording, which its tooling looks for; the running settings stay.
+        log::error("unable to reload configuration: " + reloaded.status().message());
       } else {
-        apply_log_level(reloaded->log_level);
-        if (Status s = log::set_filter(reloaded->log_filter); !s.ok()) {
-          log::error("reload: keeping the current log filter", {{"error", s.message()}});
+        // Only what is applied here is reported as set, as CRI-O reports each option.
+        if (reloaded->log_level != live_log_level) {
+          apply_log_level(reloaded->log_level);
+          live_log_level = reloaded->log_level;
+          log::info(fmt::format("set config log_level to \"{}\"", live_log_level));
         }
-        log::info("reloaded the configuration",
-                  {{"log_level", reloaded->log_level}, {"log_filter", reloaded->log_filter}});
+        if (reloaded->log_filter != live_log_filter) {
+          if (Status s = log::set_filter(reloaded->log_filter); !s.ok()) {
+            log::error("unable to reload configuration: " + s.message());
+          } else {
+            live_log_filter = reloaded->log_filter;
+            log::info(fmt::format("set config log_filter to \"{}\"", live_log_filter));
+          }
+        }
+        log::info("reloaded the configuration");
       }
       signals.async_wait(on_signal);
       return;
