@@ -22,6 +22,7 @@
 #include <fcntl.h>
 
 #include <csignal>
+#include <regex>
 #include <cstdlib>
 #include <thread>
 
@@ -58,6 +59,15 @@ nlohmann::json info_json(const core::Config& config) {
 void apply_log_level(const std::string& name) {
   auto level = log::parse_level(name);
   if (level.ok()) log::set_level(*level);
+}
+
+// "FILE:LINE: crio.table.key: reason" as "reason (FILE:LINE: crio.table.key)": a reload
+// error reads as CRI-O's, which leads with the reason; others stay as they are.
+std::string reason_first(const std::string& message) {
+  static const std::regex kPlaced(R"(^(\S+:\d+): (crio\.[A-Za-z0-9_.*/-]+): (.*)$)");
+  std::smatch m;
+  if (!std::regex_match(message, m, kPlaced)) return message;
+  return fmt::format("{} ({}: {})", m[3].str(), m[1].str(), m[2].str());
 }
 
 // The kernel's mask of CPUs that take interrupts by default; all set after a boot.
@@ -185,11 +195,16 @@ int serve(const CommandLine& command_line) {
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
+      // As CRI-O, a reload reads the files again but not the command line or the
+      // environment: those were for the start.
+      core::ConfigSources files = command_line.sources;
+      files.flags.clear();
+      files.runtimes.clear();
       std::vector<std::string> warnings;
-      auto reloaded = core::load_config(command_line.sources, warnings);
+      auto reloaded = core::load_config(files, warnings);
       if (!reloaded.ok()) {
         // CRI-O's wording, which its tooling looks for; the running settings stay.
-        log::error("unable to reload configuration: " + reloaded.status().message());
+        log::error("unable to reload configuration: " + reason_first(reloaded.status().message()));
       } else {
         // Only what is applied here is reported as set, as CRI-O reports each option.
         if (reloaded->log_level != live_log_level) {
