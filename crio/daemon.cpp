@@ -208,16 +208,18 @@ int serve(const CommandLine& command_line) {
       } else {
         // Only what is applied here is reported as set, as CRI-O reports each option.
         if (reloaded->log_level != live_log_level) {
-          apply_log_level(reloaded->log_level);
+          // Said at info whatever the old and new levels, as CRI-O does.
+          log::set_level(log::Level::kInfo);
           live_log_level = reloaded->log_level;
-          log::info(fmt::format("set config log_level to \"{}\"", live_log_level));
+          log::info(fmt::format("Set config log_level to \"{}\"", live_log_level));
+          apply_log_level(live_log_level);
         }
         if (reloaded->log_filter != live_log_filter) {
           if (Status s = log::set_filter(reloaded->log_filter); !s.ok()) {
             log::error("unable to reload configuration: " + s.message());
           } else {
             live_log_filter = reloaded->log_filter;
-            log::info(fmt::format("set config log_filter to \"{}\"", live_log_filter));
+            log::info(fmt::format("Set config log_filter to \"{}\"", live_log_filter));
           }
         }
         log::info("reloaded the configuration");
