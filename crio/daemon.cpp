@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <regex>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -85,6 +86,15 @@ void join_kubensmnt() {
 void apply_log_level(const std::string& name) {
   auto level = log::parse_level(name);
   if (level.ok()) log::set_level(*level);
+}
+
+// "FILE:LINE: crio.table.key: reason" as "reason (FILE:LINE: crio.table.key)": a reload
+// error reads as CRI-O's, which leads with the reason; others stay as they are.
+std::string reason_first(const std::string& message) {
+  static const std::regex kPlaced(R"(^(\S+:\d+): (crio\.[A-Za-z0-9_.*/-]+): (.*)$)");
+  std::smatch m;
+  if (!std::regex_match(message, m, kPlaced)) return message;
+  return fmt::format("{} ({}: {})", m[3].str(), m[1].str(), m[2].str());
 }
 
 // The kernel's mask of CPUs that take interrupts by default; all set after a boot.
@@ -208,22 +218,40 @@ int serve(const CommandLine& command_line) {
   log::info("listening", {{"socket", config.listen}});
 
   std::thread shutdown_thread;
+  std::string live_log_level = config.log_level, live_log_filter = config.log_filter;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
+      // As CRI-O, a reload reads the files again but not the command line or the
+      // environment: those were for the start.
+      core::ConfigSources files = command_line.sources;
+      files.flags.clear();
+      files.runtimes.clear();
       std::vector<std::string> warnings;
-      auto reloaded = core::load_config(command_line.sources, warnings);
+      auto reloaded = core::load_config(files, warnings);
       if (!reloaded.ok()) {
-        log::error("reload failed; keeping the current settings", {{"error", reloaded.status().message()}});
+        // CRI-O's wording, which its tooling looks for; the running settings stay.
+        log::error("unable to reload configuration: " + reason_first(reloaded.status().message()));
       } else {
-        apply_log_level(reloaded->log_level);
         containers.reload_hooks();
-        if (Status s = log::set_filter(reloaded->log_filter); !s.ok()) {
-          log::error("reload: keeping the current log filter", {{"error", s.message()}});
+        // Only what is applied here is reported as set, as CRI-O reports each option.
+        if (reloaded->log_level != live_log_level) {
+          // Said at info whatever the old and new levels, as CRI-O does.
+          log::set_level(log::Level::kInfo);
+          live_log_level = reloaded->log_level;
+          log::info(fmt::format("Set config log_level to \"{}\"", live_log_level));
+          apply_log_level(live_log_level);
         }
-        log::info("reloaded the configuration",
-                  {{"log_level", reloaded->log_level}, {"log_filter", reloaded->log_filter}});
+        if (reloaded->log_filter != live_log_filter) {
+          if (Status s = log::set_filter(reloaded->log_filter); !s.ok()) {
+            log::error("unable to reload configuration: " + s.message());
+          } else {
+            live_log_filter = reloaded->log_filter;
+            log::info(fmt::format("Set config log_filter to \"{}\"", live_log_filter));
+          }
+        }
+        log::info("reloaded the configuration");
       }
       signals.async_wait(on_signal);
       return;

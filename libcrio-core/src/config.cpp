@@ -665,8 +665,8 @@ Result<toml::table> parse(std::string_view text, std::string_view source) {
   try {
     return toml::parse(text, source);
   } catch (const toml::parse_error& e) {
-    return error(Code::kInvalidArgument, "{}:{}:{}: syntax error: {}", source, e.source().begin.line,
-                 e.source().begin.column, e.description());
+    return error(Code::kInvalidArgument, "unable to decode configuration {}:{}:{}: syntax error: {}", source,
+                 e.source().begin.line, e.source().begin.column, e.description());
   }
 }
 

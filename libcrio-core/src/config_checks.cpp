@@ -120,7 +120,7 @@ std::string log_level(const std::string& v) {
   for (auto l : {"fatal", "panic", "error", "warn", "warning", "info", "debug", "trace"}) {
     if (v == l) return {};
   }
-  return fmt::format("not a valid logrus level: {} (one of fatal, panic, error, warn, info, debug, trace)", quote(v));
+  return fmt::format("not a valid logrus Level: {} (one of fatal, panic, error, warn, info, debug, trace)", quote(v));
 }
 
 std::string regex(const std::string& v) {
@@ -128,7 +128,7 @@ std::string regex(const std::string& v) {
   try {
     std::regex re(v, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {
-    return fmt::format("{} is not a regular expression: {}", quote(v), e.what());
+    return fmt::format("custom log level filter does not compile: {}: {}", quote(v), e.what());
   }
   return {};
 }

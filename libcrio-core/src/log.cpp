@@ -89,7 +89,7 @@ Status set_filter(const std::string& pattern) {
     try {
       next = std::make_shared<const std::regex>(pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
-      return error(Code::kInvalidArgument, "log filter \"{}\" is not a regular expression: {}", pattern, e.what());
+      return error(Code::kInvalidArgument, "custom log level filter does not compile: \"{}\": {}", pattern, e.what());
     }
   }
   std::lock_guard lock(g_filter_mutex);

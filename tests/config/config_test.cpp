@@ -397,7 +397,7 @@ TEST_CASE("flags override the files") {
     REQUIRE_FALSE(bad.ok());
     CHECK(bad.status().code() == Code::kInvalidArgument);
     CHECK(bad.status().message() ==
-          "command line flag --log-level: crio.runtime.log_level: not a valid logrus level: \"loud\" (one of fatal, "
+          "command line flag --log-level: crio.runtime.log_level: not a valid logrus Level: \"loud\" (one of fatal, "
           "panic, error, warn, info, debug, trace)");
   }
   SECTION("a flag that is not an integer") {
@@ -421,7 +421,8 @@ TEST_CASE("a TOML syntax error names the file, line and column") {
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().code() == Code::kInvalidArgument);
   INFO(c.status().message());
-  CHECK(c.status().message().rfind(dir / "crio.conf" + ":3:", 0) == 0);
+  // CRI-O's words first, which scripts look for, then the place.
+  CHECK(c.status().message().rfind("unable to decode configuration " + dir / "crio.conf" + ":3:", 0) == 0);
   CHECK(c.status().message().find("syntax error") != std::string::npos);
 }
 
@@ -466,7 +467,7 @@ TEST_CASE("an invalid value names the file, line and key") {
   };
   CHECK(error_for("[crio]\n\n[crio.runtime]\n\n\n\n\n\n\n\n\nlog_level = \"loud\"\n") ==
         file +
-            ":12: crio.runtime.log_level: not a valid logrus level: \"loud\" (one of fatal, panic, error, warn, info, "
+            ":12: crio.runtime.log_level: not a valid logrus Level: \"loud\" (one of fatal, panic, error, warn, info, "
             "debug, trace)");
   CHECK(error_for("[crio.runtime]\ncgroup_manager = \"cgroupv3\"\n") ==
         file + ":2: crio.runtime.cgroup_manager: \"cgroupv3\" is not one of cgroupfs, systemd");
@@ -661,7 +662,7 @@ TEST_CASE("apply_toml leaves the config untouched on error") {
   REQUIRE_FALSE(st.ok());
   CHECK(
       st.message() ==
-      "drop-in:4: crio.runtime.log_level: not a valid logrus level: \"nope\" (one of fatal, panic, error, warn, info, "
+      "drop-in:4: crio.runtime.log_level: not a valid logrus Level: \"nope\" (one of fatal, panic, error, warn, info, "
       "debug, trace)");
   CHECK(c == before);
 

@@ -231,6 +231,34 @@ TEST_CASE("SIGHUP reloads the log level, gRPC calls are logged at debug", "[daem
     return log.find("msg=\"gRPC call\" method=/runtime.v1.RuntimeService/Version") != std::string::npos &&
            log.find("code=OK") != std::string::npos;
   }));
+  CHECK_THAT(daemon.log(), Catch::Contains(R"(msg="Set config log_level to \"debug\"")"));
+  // Said even when the new level hides info messages.
+  crio::test::write_file(daemon.dir() / "crio.conf.d/50-debug.conf", "[crio.runtime]\nlog_level = \"warn\"\n");
+  daemon.child().signal(SIGHUP);
+  CHECK(crio::test::eventually(
+      [&] { return daemon.log().find(R"(msg="Set config log_level to \"warn\"")") != std::string::npos; }));
+
+  // A bad value is reported in CRI-O's words, reason first, and changes nothing.
+  crio::test::write_file(daemon.dir() / "crio.conf.d/60-filter.conf", "[crio.runtime]\nlog_filter = \")\"\n");
+  daemon.child().signal(SIGHUP);
+  CHECK(crio::test::eventually([&] {
+    return daemon.log().find("unable to reload configuration: custom log level filter does not compile") !=
+           std::string::npos;
+  }));
+  crio::test::write_file(daemon.dir() / "crio.conf.d/50-debug.conf", "[crio.runtime]\nlog_level = \"debug\"\n");
+  crio::test::write_file(daemon.dir() / "crio.conf.d/60-filter.conf", "[crio.runtime]\nlog_filter = \"gRPC\"\n");
+  daemon.child().signal(SIGHUP);
+  REQUIRE(crio::test::eventually(
+      [&] { return daemon.log().find(R"(msg="Set config log_filter to \"gRPC\"")") != std::string::npos; }));
+  REQUIRE(call_version(daemon, &version).ok());
+  // Only messages matching the filter are written from now on.
+  CHECK(crio::test::eventually([&] {
+    auto log = daemon.log();
+    auto tail = log.substr(log.find("Set config log_filter"));
+    return tail.find("gRPC call") != std::string::npos;
+  }));
+  auto log = daemon.log();
+  CHECK(log.find("reloaded the configuration", log.find("Set config log_filter")) == std::string::npos);
 }
 
 TEST_CASE("A bad config file stops start-up with the file, line and key", "[daemon]") {
