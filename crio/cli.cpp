@@ -150,6 +150,64 @@ std::optional<CommandLine::Command> command_named(std::string_view name) {
   return std::nullopt;
 }
 
+// Environment variables of CRI-O flags this daemon does not have. A unit file written
+// for CRI-O may set them; a value other than CRI-O's default asks for something this
+// daemon would not do, so it stops start-up instead of being ignored.
+struct ForeignVariable {
+  const char* env;
+  const char* flag;
+  const char* default_value;  // as CRI-O reads it; booleans compare as true/false
+  bool boolean;
+  const char* why;
+};
+
+constexpr ForeignVariable kForeignVariables[] = {
+    {"CONTAINER_IMAGESTORE", "--imagestore", "", false,
+     "a separate image store is not implemented; images live under --root"},
+    {"CONTAINER_INTERNAL_REPAIR", "--internal-repair", "false", true,
+     "the storage repair at start-up is not implemented"},
+    {"CONTAINER_ADD_INHERITABLE_CAPABILITIES", "--add-inheritable-capabilities", "false", true,
+     "capabilities are never added to the inheritable set"},
+    {"CONTAINER_SECCOMP_USE_DEFAULT_WHEN_EMPTY", "--seccomp-use-default-when-empty", "true", true,
+     "a container that names no seccomp profile always gets the default one"},
+    {"CONTAINER_CDI_SPEC_DIRS", "--cdi-spec-dirs", "", false, "CDI devices are not supported"},
+    {"CONTAINER_ENABLE_TRACING", "--enable-tracing", "false", true, "OpenTelemetry tracing is not supported"},
+    {"CONTAINER_HOSTNETWORK_DISABLE_SELINUX", "--hostnetwork-disable-selinux", "true", true,
+     "SELinux is not supported, so there is nothing to disable"},
+    {"CONTAINER_MINIMUM_MAPPABLE_UID", "--minimum-mappable-uid", "-1", false,
+     "user-namespace mapping limits are not implemented"},
+    {"CONTAINER_MINIMUM_MAPPABLE_GID", "--minimum-mappable-gid", "-1", false,
+     "user-namespace mapping limits are not implemented"},
+    {"CONTAINER_SHARED_CPUSET", "--shared-cpuset", "", false, "shared CPU sets are not implemented"},
+    {"DISABLE_HOSTPORT_MAPPING", "--disable-hostport-mapping", "false", true,
+     "host ports are always mapped (by the CNI portmap plugin)"},
+    {"CONTAINER_LOG", "--log", "", false, "the daemon logs to stderr only"},
+    {"CONTAINER_LOG_FORMAT", "--log-format", "text", false, "the daemon logs in text format only"},
+    {"CONTAINER_PROFILE", "--profile", "false", true, "Go profiling does not apply to this daemon"},
+    {"CONTAINER_PROFILE_CPU", "--profile-cpu", "", false, "Go profiling does not apply to this daemon"},
+    {"CONTAINER_PROFILE_MEM", "--profile-mem", "", false, "Go profiling does not apply to this daemon"},
+    {"ENABLE_PROFILE_UNIX_SOCKET", "--enable-profile-unix-socket", "false", true,
+     "Go profiling does not apply to this daemon"},
+    {"CONTAINER_REGISTRIES_CONF", "--registries-conf", "", false,
+     "name registries.conf with $CONTAINERS_REGISTRIES_CONF"},
+    {"CONTAINER_REGISTRIES_CONF_DIR", "--registries-conf-dir", "", false,
+     "registries.conf drop-in directories are not read"},
+    {"PULL_IN_A_CGROUP", "--separate-pull-cgroup", "", false, "pulling in a separate cgroup is not implemented"},
+};
+
+bool truthy(std::string_view v) { return v == "true" || v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "True"; }
+
+Status check_foreign_environment() {
+  for (const auto& f : kForeignVariables) {
+    const char* value = std::getenv(f.env);
+    if (!value || !*value) continue;
+    bool is_default = f.boolean ? truthy(value) == truthy(f.default_value) : std::string_view(value) == f.default_value;
+    if (is_default) continue;
+    return error(Code::kInvalidArgument, "${}={} (CRI-O's {}) is not supported: {}", f.env, value, f.flag, f.why);
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
@@ -272,6 +330,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
       cl.sources.flags.emplace_back(f.option->key, values);
     }
   }
+
+  CRIO_RETURN_IF_ERROR(check_foreign_environment());
 
   bool default_only = false;
   switch (cl.command) {

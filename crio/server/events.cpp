@@ -66,6 +66,9 @@ void fill_container_status(const Container& c, v1::ContainerStatus* out) {
 
 grpc::Status RuntimeService::GetContainerEvents(grpc::ServerContext* context, const v1::GetEventsRequest*,
                                                 grpc::ServerWriter<v1::ContainerEventResponse>* writer) {
+  // As CRI-O: without enable_pod_events the stream ends at once, and the kubelet
+  // falls back to polling (generic PLEG).
+  if (!config_.enable_pod_events) return grpc::Status::OK;
   EventBus* bus = containers_.event_bus();
   if (bus == nullptr) return unimplemented("RuntimeService.GetContainerEvents");
   auto subscription = bus->subscribe();

@@ -208,6 +208,8 @@ const std::vector<Desc<Config>>& options() {
       opt(kRuntime, "absent_mount_sources_to_reject", "absent-mount-sources-to-reject",
           &C::absent_mount_sources_to_reject, abs_path,
           "Host paths that make container creation fail when missing, instead of being created."),
+      opt(kRuntime, "enable_pod_events", "enable-pod-events", &C::enable_pod_events,
+          "Stream container events to GetContainerEvents clients (the kubelet's evented PLEG); when false, GetContainerEvents ends at once."),
       opt(kRuntime, "enable_criu_support", "enable-criu-support", &C::enable_criu_support,
           "Allow checkpoint and restore of containers with CRIU."),
       opt(kRuntime, "irqbalance_config_file", "irqbalance-config-file", &C::irqbalance_config_file, abs_path,
@@ -375,48 +377,94 @@ Status wrong_type(std::string_view source, const toml::node& n, const std::strin
   return error(Code::kInvalidArgument, "{}: {}: expected {}, found {}", where(source, n), dotted, want, type_name(n));
 }
 
-// Options CRI-O 1.29 reads that this daemon does not implement. Their values are still
-// type-checked (CRI-O stops on a wrong type), then ignored with a warning.
+// Options CRI-O 1.29 reads that this daemon does not implement, with CRI-O's default.
+// A value equal to that default asks for nothing this daemon lacks and is accepted with
+// a note (a crio.conf copied from a CRI-O node carries them all); any other value is
+// refused, naming the option, instead of being accepted and ignored. A wrong type is an
+// error as in CRI-O.
 enum class ForeignKind { kString, kBool, kInt, kStringList, kTable, kDuration };
 
-const std::map<std::string, ForeignKind>& foreign_options() {
+struct ForeignOption {
+  ForeignKind kind;
+  std::string_view default_value;  // as CRI-O prints it: "false", "", "-1", "5s"; lists and tables: empty
+  std::string_view why;            // why a non-default value cannot be honoured
+};
+
+constexpr std::string_view kNoUserns = "user-namespace mapping limits are not implemented";
+constexpr std::string_view kNoNri = "NRI plugins are not supported";
+constexpr std::string_view kNoTracing = "OpenTelemetry tracing is not supported";
+
+const std::map<std::string, ForeignOption>& foreign_options() {
   using K = ForeignKind;
-  static const std::map<std::string, ForeignKind> table = {
-      {"crio.imagestore", K::kString},
-      {"crio.internal_repair", K::kBool},
-      {"crio.runtime.seccomp_use_default_when_empty", K::kBool},
-      {"crio.runtime.add_inheritable_capabilities", K::kBool},
-      {"crio.runtime.cdi_spec_dirs", K::kStringList},
-      {"crio.runtime.device_ownership_from_security_context", K::kBool},
-      {"crio.runtime.decryption_keys_path", K::kString},
-      {"crio.runtime.blockio_config_file", K::kString},
-      {"crio.runtime.blockio_reload", K::kBool},
-      {"crio.runtime.rdt_config_file", K::kString},
-      {"crio.runtime.minimum_mappable_uid", K::kInt},
-      {"crio.runtime.minimum_mappable_gid", K::kInt},
-      {"crio.runtime.workloads", K::kTable},
-      {"crio.runtime.separate_pull_cgroup", K::kString},
-      {"crio.runtime.shared_cpuset", K::kString},
-      {"crio.runtime.enable_pod_events", K::kBool},
-      {"crio.runtime.hostnetwork_disable_selinux", K::kBool},
-      {"crio.runtime.disable_hostport_mapping", K::kBool},
-      {"crio.runtime.runtimes.*.monitor_exec_cgroup", K::kString},
-      {"crio.runtime.runtimes.*.platform_runtime_paths", K::kTable},
-      {"crio.runtime.runtimes.*.runtime_pull_image", K::kBool},
-      {"crio.runtime.runtimes.*.container_min_memory", K::kString},
-      {"crio.network.plugin_dir", K::kString},
-      {"crio.tracing.enable_tracing", K::kBool},
-      {"crio.tracing.tracing_endpoint", K::kString},
-      {"crio.tracing.tracing_sampling_rate_per_million", K::kInt},
-      {"crio.nri.enable_nri", K::kBool},
-      {"crio.nri.nri_listen", K::kString},
-      {"crio.nri.nri_plugin_dir", K::kString},
-      {"crio.nri.nri_plugin_config_dir", K::kString},
-      {"crio.nri.nri_plugin_registration_timeout", K::kDuration},
-      {"crio.nri.nri_plugin_request_timeout", K::kDuration},
-      {"crio.nri.nri_disable_connections", K::kBool},
+  static const std::map<std::string, ForeignOption> table = {
+      {"crio.imagestore", {K::kString, "", "a separate image store is not implemented; images live under root"}},
+      {"crio.internal_repair", {K::kBool, "false", "the storage repair at start-up is not implemented"}},
+      {"crio.runtime.seccomp_use_default_when_empty",
+       {K::kBool, "true", "a container that names no seccomp profile always gets the default one"}},
+      {"crio.runtime.add_inheritable_capabilities",
+       {K::kBool, "false", "capabilities are never added to the inheritable set"}},
+      {"crio.runtime.cdi_spec_dirs", {K::kStringList, "", "CDI devices are not supported"}},
+      {"crio.runtime.device_ownership_from_security_context",
+       {K::kBool, "false", "device ownership from the security context is not implemented"}},
+      {"crio.runtime.decryption_keys_path",
+       {K::kString, "/etc/crio/keys/", "encrypted images are not supported"}},
+      {"crio.runtime.blockio_config_file", {K::kString, "", "block I/O classes are not supported"}},
+      {"crio.runtime.blockio_reload", {K::kBool, "false", "block I/O classes are not supported"}},
+      {"crio.runtime.rdt_config_file", {K::kString, "", "RDT classes are not supported"}},
+      {"crio.runtime.minimum_mappable_uid", {K::kInt, "-1", kNoUserns}},
+      {"crio.runtime.minimum_mappable_gid", {K::kInt, "-1", kNoUserns}},
+      {"crio.runtime.separate_pull_cgroup", {K::kString, "", "pulling in a separate cgroup is not implemented"}},
+      {"crio.runtime.shared_cpuset", {K::kString, "", "shared CPU sets are not implemented"}},
+      {"crio.runtime.hostnetwork_disable_selinux",
+       {K::kBool, "true", "SELinux is not supported, so there is nothing to disable"}},
+      {"crio.runtime.disable_hostport_mapping",
+       {K::kBool, "false", "host ports are always mapped (by the CNI portmap plugin)"}},
+      {"crio.runtime.runtimes.*.monitor_exec_cgroup",
+       {K::kString, "", "exec sessions are not placed in a separate cgroup"}},
+      {"crio.runtime.runtimes.*.platform_runtime_paths",
+       {K::kTable, "", "per-platform runtime paths are not supported"}},
+      {"crio.runtime.runtimes.*.runtime_pull_image",
+       {K::kBool, "false", "runtimes that pull images themselves are not supported"}},
+      {"crio.runtime.runtimes.*.container_min_memory",
+       {K::kString, "", "a per-handler minimum memory limit is not implemented"}},
+      {"crio.network.plugin_dir", {K::kString, "", "use plugin_dirs"}},
+      {"crio.tracing.enable_tracing", {K::kBool, "false", kNoTracing}},
+      {"crio.tracing.tracing_endpoint", {K::kString, "0.0.0.0:4317", kNoTracing}},
+      {"crio.tracing.tracing_sampling_rate_per_million", {K::kInt, "0", kNoTracing}},
+      {"crio.nri.enable_nri", {K::kBool, "false", kNoNri}},
+      {"crio.nri.nri_listen", {K::kString, "/var/run/nri/nri.sock", kNoNri}},
+      {"crio.nri.nri_plugin_dir", {K::kString, "/opt/nri/plugins", kNoNri}},
+      {"crio.nri.nri_plugin_config_dir", {K::kString, "/etc/nri/conf.d", kNoNri}},
+      {"crio.nri.nri_plugin_registration_timeout", {K::kDuration, "5s", kNoNri}},
+      {"crio.nri.nri_plugin_request_timeout", {K::kDuration, "2s", kNoNri}},
+      {"crio.nri.nri_disable_connections", {K::kBool, "false", kNoNri}},
   };
   return table;
+}
+
+// Whether a TOML value equals the foreign option's CRI-O default.
+bool is_foreign_default(const ForeignOption& o, const toml::node& n) {
+  switch (o.kind) {
+    case ForeignKind::kString:
+      return n.as_string() && n.as_string()->get() == o.default_value;
+    case ForeignKind::kBool:
+      return n.as_boolean() && (n.as_boolean()->get() ? "true" : "false") == o.default_value;
+    case ForeignKind::kInt:
+      return n.as_integer() && std::to_string(n.as_integer()->get()) == o.default_value;
+    case ForeignKind::kDuration: {
+      auto want = parse_duration(o.default_value);
+      if (auto* str = n.as_string()) {
+        auto got = parse_duration(str->get());
+        return got.ok() && want.ok() && *got == *want;
+      }
+      return false;
+    }
+    case ForeignKind::kStringList:
+      return n.as_array() && n.as_array()->empty();
+    case ForeignKind::kTable:
+      return n.as_table() && n.as_table()->empty();
+  }
+  return false;
 }
 
 // Tables CRI-O has that hold only foreign options.
@@ -444,7 +492,7 @@ struct Reader {
       unknown(n, dotted);
       return ok_status();
     }
-    switch (it->second) {
+    switch (it->second.kind) {
       case ForeignKind::kString:
         if (!n.is_string()) return wrong_type(source, n, dotted, "a string");
         break;
@@ -476,9 +524,13 @@ struct Reader {
         break;
       }
     }
-    unknown_keys.emplace_back(
-        n.source().begin.line,
-        fmt::format("{}: {} is a CRI-O option this daemon does not implement; ignored", where(source, n), dotted));
+    if (!is_foreign_default(it->second, n)) {
+      return error(Code::kInvalidArgument, "{}: {}: only CRI-O's default ({}) is accepted: {}", where(source, n),
+                   dotted, it->second.default_value.empty() ? "empty" : it->second.default_value, it->second.why);
+    }
+    unknown_keys.emplace_back(n.source().begin.line,
+                              fmt::format("{}: {} is CRI-O's default, and what this daemon does", where(source, n),
+                                          dotted));
     return ok_status();
   }
 
@@ -1342,6 +1394,7 @@ std::string env_for_flag(const std::string& flag) {
       {"stream-tls-cert", "CONTAINER_TLS_CERT"},
       {"stream-tls-key", "CONTAINER_TLS_KEY"},
       {"stream-idle-timeout", "STREAM_IDLE_TIMEOUT"},
+      {"enable-pod-events", "ENABLE_POD_EVENTS"},
       // Flags without an environment variable in CRI-O, or not CRI-O flags at all.
       {"irqbalance-config-file", ""},
       {"irqbalance-config-restore-file", ""},

@@ -135,6 +135,7 @@ log_level = "debug"
 log_filter = "request:.*"
 ctr_stop_timeout = 60
 drop_infra_ctr = false
+enable_pod_events = true
 infra_ctr_cpuset = "0-1"
 namespaces_dir = "/run/test/ns"
 pinns_path = "/usr/bin/pinns"
@@ -540,7 +541,7 @@ runtime_path = "/usr/sbin/runc"
 platform_runtime_paths = {}
 
 [crio.tracing]
-enable_tracing = true
+enable_tracing = false
 
 [other]
 x = 1
@@ -556,10 +557,9 @@ x = 1
   CHECK(warnings == std::vector<std::string>{
                         file + ":3: unknown key crio.file_locking",
                         file + ":7: unknown key crio.runtime.manage_ns_lifecycle",
-                        file + ":11: crio.runtime.runtimes.runc.platform_runtime_paths is a CRI-O option this daemon "
-                               "does not implement; ignored",
-                        file + ":14: crio.tracing.enable_tracing is a CRI-O option this daemon does not implement; "
-                               "ignored",
+                        file + ":11: crio.runtime.runtimes.runc.platform_runtime_paths is CRI-O's default, and "
+                               "what this daemon does",
+                        file + ":14: crio.tracing.enable_tracing is CRI-O's default, and what this daemon does",
                         file + ":16: unknown key other",
                     });
 }
@@ -896,12 +896,11 @@ enable_nri = false
   CHECK(c->runtimes.at("runc").monitor_cgroup == "system.slice");
   std::string file = dir / "crio.conf";
   auto not_implemented = [](const std::string& dotted) {
-    return dotted + " is a CRI-O option this daemon does not implement; ignored";
+    return dotted + " is CRI-O's default, and what this daemon does";
   };
   CHECK(warnings == std::vector<std::string>{
                         file + ":11: " + not_implemented("crio.internal_repair"),
                         file + ":28: " + not_implemented("crio.runtime.decryption_keys_path"),
-                        file + ":61: " + not_implemented("crio.runtime.enable_pod_events"),
                         file + ":70: " + not_implemented("crio.runtime.runtimes.runc.monitor_exec_cgroup"),
                         file + ":104: " + not_implemented("crio.tracing.enable_tracing"),
                         file + ":105: " + not_implemented("crio.tracing.tracing_endpoint"),
@@ -962,4 +961,33 @@ TEST_CASE("workload tables are read, checked as CRI-O checks them and printed ba
   CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
                        "[crio.runtime.workloads.w.resources]\ncpushares = \"lots\"\n"),
              Catch::Contains("crio.runtime.workloads.w.resources.cpushares: expected an integer"));
+}
+
+TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's default") {
+  TempDir dir;
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"[crio]\nimagestore = \"/var/lib/images\"\n", "crio.imagestore"},
+      {"[crio.runtime]\nadd_inheritable_capabilities = true\n", "crio.runtime.add_inheritable_capabilities"},
+      {"[crio.runtime]\ncdi_spec_dirs = [\"/etc/cdi\"]\n", "crio.runtime.cdi_spec_dirs"},
+      {"[crio.nri]\nenable_nri = true\n", "crio.nri.enable_nri"},
+      {"[crio.runtime.runtimes.runc]\nmonitor_exec_cgroup = \"exec.slice\"\n",
+       "crio.runtime.runtimes.runc.monitor_exec_cgroup"},
+  };
+  for (const auto& [text, dotted] : cases) {
+    INFO(text);
+    write_file(dir / "crio.conf", text);
+    auto c = load(sources_in(dir));
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == crio::Code::kInvalidArgument);
+    CHECK_THAT(c.status().message(), Catch::Contains(dotted + ": only CRI-O's default"));
+  }
+  // The defaults themselves load, with a note each.
+  write_file(dir / "crio.conf",
+             "[crio]\nimagestore = \"\"\n[crio.runtime]\nseccomp_use_default_when_empty = true\n"
+             "minimum_mappable_uid = -1\n[crio.nri]\nnri_plugin_request_timeout = \"2s\"\n");
+  std::vector<std::string> warnings;
+  auto c = load(sources_in(dir), &warnings);
+  INFO(c.status().message());
+  REQUIRE(c.ok());
+  CHECK(warnings.size() == 4);
 }

@@ -73,6 +73,7 @@ const std::vector<OptionContract>& option_contracts() {
       {"crio.runtime.pinns_path", C::kTest,
        "prepare_for_execution: conmon from $PATH, pinns_path checked, AppArmor disabled where the host has none"},
       {"crio.runtime.absent_mount_sources_to_reject", C::kUntested, "checked on container creation"},
+      {"crio.runtime.enable_pod_events", C::kTest, "Pod sandbox stats sum the running containers and filter pods"},
       {"crio.runtime.enable_criu_support", C::kRefused, "true"},
       {"crio.runtime.irqbalance_config_file", C::kTest,
        "irqbalance restore: the banned CPUs are saved after a boot and written back when they changed"},

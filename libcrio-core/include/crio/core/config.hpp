@@ -126,6 +126,7 @@ struct Config {
   std::string pinns_path = "";
   std::vector<std::string> absent_mount_sources_to_reject;
   bool enable_criu_support = false;
+  bool enable_pod_events = false;
   std::string irqbalance_config_file = "/etc/sysconfig/irqbalance";
   std::string irqbalance_config_restore_file = "/etc/sysconfig/orig_irq_banned_cpus";  // "disable": no restore
   std::map<std::string, Workload> workloads;  // [crio.runtime.workloads.<name>]
