@@ -136,3 +136,47 @@ TEST_CASE("A hook set is read once and again only on reload", "[hooks]") {
   set.apply(target, again);
   CHECK(again.poststop.size() == 1);
 }
+
+TEST_CASE("Conditions of a 1.0.0 hook must all hold and a matching command decides", "[hooks]") {
+  std::map<std::string, std::string> annotations = {{"trace", "on"}};
+  HookTarget target{&annotations, "/bin/server", false};
+  auto both = parse_ok(hook_json("/bin/sh", R"({"always": true, "hasBindMounts": true})", R"(["prestart"])"));
+  CHECK_FALSE(hook_matches(both, target));
+  target.has_bind_mounts = true;
+  CHECK(hook_matches(both, target));
+  auto annotated_command =
+      parse_ok(hook_json("/bin/sh", R"({"annotations": {"^trace$": "^on$"}, "commands": ["server$"]})",
+                         R"(["prestart"])"));
+  CHECK(hook_matches(annotated_command, target));
+  target.argv0 = "/bin/client";
+  CHECK_FALSE(hook_matches(annotated_command, target));
+  target.argv0 = "/bin/server";
+  annotations["trace"] = "off";
+  CHECK_FALSE(hook_matches(annotated_command, target));
+}
+
+TEST_CASE("Legacy 0.1.0 hook files are read as CRI-O reads them", "[hooks]") {
+  std::map<std::string, std::string> annotations = {{"io.example/debug", "yes"}};
+  HookTarget target{&annotations, "/usr/bin/redis-server", false};
+  // CRI-O's own test hook: no version, "cmd" and "stage".
+  auto legacy = parse_ok(R"({"cmd": [".*"], "hook": "/bin/sh", "stage": ["prestart"]})");
+  CHECK(legacy.any);
+  CHECK(legacy.stages == std::vector<std::string>{"prestart"});
+  CHECK(legacy.hook.args.empty());
+  CHECK(hook_matches(legacy, target));
+
+  auto with_args = parse_ok(R"({"version": "0.1.0", "hook": "/bin/sh", "arguments": ["-c", "true"],
+                                "stages": ["poststop"], "annotations": ["^no$", "^yes$"], "hasbindmounts": true})");
+  CHECK(with_args.hook.args == std::vector<std::string>{"/bin/sh", "-c", "true"});
+  CHECK(hook_matches(with_args, target));  // any one condition: the annotation value
+  annotations["io.example/debug"] = "maybe";
+  CHECK_FALSE(hook_matches(with_args, target));
+  target.has_bind_mounts = true;
+  CHECK(hook_matches(with_args, target));
+
+  CHECK_THAT(parse_error(R"({"hook": "/bin/sh", "stage": ["prestart"], "stages": ["poststop"]})"),
+             Catch::Contains("both"));
+  CHECK_THAT(parse_error(R"({"cmd": [".*"], "stage": ["prestart"]})"), Catch::Contains("hook"));
+  CHECK_THAT(parse_error(R"({"hook": "/bin/sh", "cmd": [".*"]})"), Catch::Contains("stages"));
+  CHECK_THAT(parse_error(R"({"version": "9.9.9", "hook": "/bin/sh"})"), Catch::Contains("9.9.9"));
+}
