@@ -401,8 +401,10 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     target_pid = target->process.pid;
   }
   CRIO_ASSIGN_OR_RETURN(oci::Spec oci_spec,
-                        oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod),
-                                                  image_config, spec_defaults_, {id, rootfs, target_pid}, &hooks_));
+                        oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_),
+                                                  image_config, spec_defaults_,
+                                                  {id, rootfs, target_pid, run_root_ + "/" + id + "/volumes"},
+                                                  &hooks_));
   const std::string bundle = run_root_ + "/" + id;
   undo.add([bundle] {
     std::error_code ec;

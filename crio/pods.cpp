@@ -32,9 +32,17 @@ using nlohmann::json;
 constexpr uint64_t kDefaultShmBytes = 64 * 1024 * 1024;
 constexpr const char* kShmSizeAnnotation = "io.kubernetes.cri-o.ShmSize";
 
-Result<uint64_t> shm_size_of(const PodSpec& spec) {
+// Whether the pod's runtime handler lets `annotation` act (allowed_annotations).
+bool handler_allows(const core::Config& config, const PodSpec& spec, const char* annotation) {
+  const std::string& name = spec.runtime_handler.empty() ? config.default_runtime : spec.runtime_handler;
+  auto it = config.runtimes.find(name);
+  return it != config.runtimes.end() && oci::annotation_allowed(it->second.allowed_annotations, annotation);
+}
+
+// The ShmSize annotation counts only where the handler allows it, as in CRI-O.
+Result<uint64_t> shm_size_of(const core::Config& config, const PodSpec& spec) {
   auto it = spec.annotations.find(kShmSizeAnnotation);
-  if (it == spec.annotations.end()) return kDefaultShmBytes;
+  if (it == spec.annotations.end() || !handler_allows(config, spec, kShmSizeAnnotation)) return kDefaultShmBytes;
   auto size = net::parse_quantity(it->second);
   if (!size.ok() || *size == 0) {
     return error(Code::kInvalidArgument, "annotation {}=\"{}\" is not a positive size", kShmSizeAnnotation, it->second);
@@ -315,7 +323,7 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   for (const auto& [name, value] : spec.sysctls) {
     CRIO_RETURN_IF_ERROR(validate_sysctl(name, value, spec).wrap("pod sandbox " + spec.name));
   }
-  if (auto shm = shm_size_of(spec); !shm.ok()) return shm.status().wrap("pod sandbox " + spec.name);
+  if (auto shm = shm_size_of(config_, spec); !shm.ok()) return shm.status().wrap("pod sandbox " + spec.name);
   if (auto bandwidth = net::bandwidth_from_annotations(spec.annotations); !bandwidth.ok()) {
     return bandwidth.status().wrap("pod sandbox " + spec.name);
   }
@@ -340,6 +348,18 @@ Result<std::string> Pods::create(const PodSpec& spec) {
   Pod pod;
   pod.id = id;
   pod.spec = spec;
+  // default_sysctls under the request's; one this pod may not set (net.* with the host
+  // network, ...) is skipped with a warning, as CRI-O does.
+  for (const auto& entry : config_.default_sysctls) {
+    auto eq = entry.find('=');
+    std::string name = entry.substr(0, eq), value = eq == std::string::npos ? "" : entry.substr(eq + 1);
+    if (pod.spec.sysctls.count(name)) continue;
+    if (Status ok = validate_sysctl(name, value, spec); !ok.ok()) {
+      log::warn("skipping default sysctl", {{"sysctl", entry}, {"pod", spec.name}, {"error", ok.message()}});
+      continue;
+    }
+    pod.spec.sysctls[name] = value;
+  }
   pod.created_at = now_ns();
   pod.run_dir = run_root_ + "/" + id;
   const std::string what = fmt::format("pod sandbox {} ({})", full_name(spec), id);
@@ -381,7 +401,7 @@ Result<std::string> Pods::create(const PodSpec& spec) {
   } else {
     pod.shm_path = pod.run_dir + "/shm";
     CRIO_RETURN_IF_ERROR(fs::make_dirs(pod.shm_path, 0755).wrap(what));
-    CRIO_ASSIGN_OR_RETURN(uint64_t shm_bytes, shm_size_of(spec));
+    CRIO_ASSIGN_OR_RETURN(uint64_t shm_bytes, shm_size_of(config_, spec));
     const std::string shm_options = fmt::format("mode=1777,size={}", shm_bytes);
     if (::mount("shm", pod.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_options.c_str()) != 0) {
       return error(Code::kInternal, "{}: mounting /dev/shm at {}: {}", what, pod.shm_path, std::strerror(errno));

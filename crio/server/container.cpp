@@ -39,6 +39,7 @@ ContainerSpec spec_from(const v1::ContainerConfig& config) {
   for (const auto& m : config.mounts()) {
     spec.mounts.push_back({m.container_path(), m.host_path(), m.readonly(), static_cast<int>(m.propagation())});
   }
+  for (const auto& d : config.devices()) spec.devices.push_back({d.container_path(), d.host_path(), d.permissions()});
   spec.labels = {config.labels().begin(), config.labels().end()};
   spec.annotations = {config.annotations().begin(), config.annotations().end()};
   spec.log_path = config.log_path();
@@ -172,8 +173,11 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*, const v1::Con
   auto* user = status->mutable_user()->mutable_linux();
   user->set_uid(c->user.uid);
   user->set_gid(c->user.gid);
+  // The primary group first, then the others (the spec lists it among them too).
   user->add_supplemental_groups(c->user.gid);
-  for (uint32_t g : c->user.additional_gids) user->add_supplemental_groups(g);
+  for (uint32_t g : c->user.additional_gids) {
+    if (g != c->user.gid) user->add_supplemental_groups(g);
+  }
   if (request->verbose()) {
     (
         *response->mutable_info())["info"] = nlohmann::json{

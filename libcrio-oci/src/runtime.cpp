@@ -195,6 +195,7 @@ Result<pid_t> Runtime::create(const ContainerCreateOptions& o) {
                                    "--socket-dir-path", o.socket_dir,
                                    "--persist-dir", o.persist_dir,
                                    "--syslog"};
+  if (handler_.no_pivot) args.push_back("--no-pivot");
   if (o.terminal) args.push_back("-t");
   if (o.open_stdin) {
     args.push_back("-i");

@@ -285,7 +285,8 @@ TEST_CASE("Pod status, list filters, ID prefixes and idempotent stop and remove"
 }
 
 TEST_CASE("Bad pod requests get clear errors and leave nothing behind", "[daemon][pod]") {
-  Daemon daemon("", false);
+  // The ShmSize annotation acts (and is checked) only where the handler allows it.
+  Daemon daemon("[crio.runtime.runtimes.runc]\nallowed_annotations = [\"io.kubernetes.cri-o.ShmSize\"]\n", false);
   TestNetwork network(daemon);
   daemon.start();
   PodClient pods(daemon);
@@ -510,17 +511,22 @@ TEST_CASE("A pod whose namespaces vanished (a reboot) is NOTREADY and is stopped
   CHECK(count_entries(daemon.dir() / "storage/crio/cni/results") == 0);
 }
 
-TEST_CASE("The io.kubernetes.cri-o.ShmSize annotation sizes the pod's /dev/shm", "[daemon][pod]") {
-  Daemon daemon("", false);
+TEST_CASE("The io.kubernetes.cri-o.ShmSize annotation sizes the pod's /dev/shm where the handler allows it",
+          "[daemon][pod]") {
+  Daemon daemon("[crio.runtime.runtimes.crun]\nallowed_annotations = [\"io.kubernetes.cri-o.ShmSize\"]\n", false);
   TestNetwork network(daemon);
   daemon.start();
   PodClient pods(daemon);
   auto config = PodClient::config("bigshm");
   (*config.mutable_annotations())["io.kubernetes.cri-o.ShmSize"] = "128Mi";
-  std::string id;
-  REQUIRE(pods.run(config, &id).ok());
-  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
-  auto shm = crio::test::run_command({"/usr/bin/findmnt", "-n", "-o", "OPTIONS", info["shm"].get<std::string>()});
-  CHECK_THAT(shm.out, Catch::Contains("size=131072k"));
-  CHECK(pods.remove(id).ok());
+  auto shm_options = [&](const std::string& handler) {
+    std::string id;
+    REQUIRE(pods.run(config, &id, handler).ok());
+    auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
+    auto shm = crio::test::run_command({"/usr/bin/findmnt", "-n", "-o", "OPTIONS", info["shm"].get<std::string>()});
+    CHECK(pods.remove(id).ok());
+    return shm.out;
+  };
+  CHECK_THAT(shm_options("crun"), Catch::Contains("size=131072k"));
+  CHECK_THAT(shm_options("runc"), Catch::Contains("size=65536k"));  // runc does not allow it: the default
 }

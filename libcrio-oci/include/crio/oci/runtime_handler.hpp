@@ -16,6 +16,7 @@ struct RuntimeHandler {
   std::string runtime_root;  // its private state directory (--root)
   std::string runtime_type = "oci";
   std::string monitor_path;  // conmon
+  bool no_pivot = false;     // create with --no-pivot (a rootfs on a ramdisk cannot pivot_root)
 };
 
 // Runs `<runtime> --version` and returns its first line ("runc version 1.1.5").
