@@ -185,7 +185,8 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*, const v1::Con
         {"sandboxID", c->pod_id},
         {"bundle", c->bundle},
         {"rootfs", c->rootfs},
-        {"runtimeHandler", c->runtime_handler}}.dump();
+        {"runtimeHandler", c->runtime_handler},
+        {"privileged", c->spec.privileged}}.dump();
   }
   return grpc::Status::OK;
 }

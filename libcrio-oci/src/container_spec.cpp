@@ -5,6 +5,7 @@
 #include <crio/oci/hooks.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cgroup_internal.hpp"
 
@@ -901,9 +902,29 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
     }
     s.process.user.umask = static_cast<uint32_t>(std::stoul(v, nullptr, 8));
   }
-  s.annotations = spec.annotations;
+  // Annotations as CRI-O writes them: the pod's (but the runtime-handler-gated ones
+  // it does not allow), CRI-O's own, then the container's annotations and labels.
+  s.annotations.clear();
+  for (const auto& [k, v] : pod.annotations) {
+    bool gated = k.rfind("io.kubernetes.cri-o.", 0) == 0 || k.rfind("io.containers.trace-syscall", 0) == 0;
+    if (!gated || annotation_allowed(pod.allowed_annotations, k)) s.annotations[k] = v;
+  }
   s.annotations["io.kubernetes.cri-o.ContainerID"] = in.id;
   s.annotations["io.kubernetes.cri-o.SandboxID"] = pod.id;
+  s.annotations["io.kubernetes.cri-o.ContainerType"] = "container";
+  s.annotations["io.kubernetes.cri-o.Image"] = spec.image;
+  s.annotations["io.kubernetes.cri-o.MountPoint"] = in.rootfs;
+  s.annotations["io.kubernetes.cri-o.ResolvPath"] = pod.resolv_path;
+  s.annotations["io.kubernetes.cri-o.TTY"] = spec.tty ? "true" : "false";
+  s.annotations["io.kubernetes.cri-o.Stdin"] = spec.stdin_open ? "true" : "false";
+  s.annotations["io.kubernetes.cri-o.StdinOnce"] = spec.stdin_once ? "true" : "false";
+  s.annotations["io.kubernetes.cri-o.Metadata"] =
+      nlohmann::json{{"name", spec.name}, {"attempt", spec.attempt}}.dump();
+  s.annotations["io.kubernetes.cri-o.Labels"] = nlohmann::json(spec.labels).dump();
+  s.annotations["io.kubernetes.cri-o.Annotations"] = nlohmann::json(spec.annotations).dump();
+  if (!image.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = image.stop_signal;
+  for (const auto& [k, v] : spec.annotations) s.annotations[k] = v;
+  for (const auto& [k, v] : spec.labels) s.annotations[k] = v;
   s.annotations["io.kubernetes.container.name"] = spec.name;
   s.annotations["io.kubernetes.pod.name"] = pod.name;
   s.annotations["io.kubernetes.pod.namespace"] = pod.pod_namespace;

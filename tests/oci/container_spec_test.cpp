@@ -155,6 +155,8 @@ TEST_CASE("A Kubernetes container's spec from the request, the pod, the image an
   CHECK(s.seccomp.kind == Seccomp::Kind::kRuntimeDefault);
 
   CHECK(s.annotations.at("example.com/owner") == "team-a");
+  CHECK(s.annotations.at("io.kubernetes.cri-o.ContainerType") == "container");
+  CHECK(s.annotations.at("io.kubernetes.cri-o.Image") == "example.com/web:1");
   CHECK(s.annotations.at("io.kubernetes.cri-o.ContainerID") == "c0ffee");
   CHECK(s.annotations.at("io.kubernetes.cri-o.SandboxID") == "pod0123");
   CHECK(s.annotations.at("io.kubernetes.container.name") == "web");
@@ -292,6 +294,15 @@ TEST_CASE("Spec behaviours CRI-O has: seccomp default, env, umask, read-only fil
     CHECK(f.build()->seccomp.kind == Seccomp::Kind::kRuntimeDefault);
     f.defaults.seccomp_use_default_when_empty = false;
     CHECK(f.build()->seccomp.kind == Seccomp::Kind::kUnconfined);
+  }
+  SECTION("the pod's annotations reach the spec, but the gated ones its handler does not allow") {
+    f.pod.annotations = {{"com.example.test", "sandbox annotation"}, {"io.kubernetes.cri-o.umask", "077"}};
+    f.request.labels = {{"app", "web"}};
+    auto s = f.build();
+    REQUIRE(s.ok());
+    CHECK(s->annotations.at("com.example.test") == "sandbox annotation");
+    CHECK(s->annotations.at("app") == "web");
+    CHECK_FALSE(s->annotations.count("io.kubernetes.cri-o.umask"));
   }
   SECTION("an environment value with a newline is refused") {
     f.request.envs = {{"GOOD", "x"}, {"BAD", "a\nb"}};
