@@ -358,6 +358,8 @@ TEST_CASE("Spec behaviours CRI-O has: seccomp default, env, umask, read-only fil
     CHECK(mount_at(*s, "/run/secrets") < mount_at(*s, "/run/secrets/clash"));
     crio::test::write_file(f.dir / "mounts.conf", "relative:/x\n");
     CHECK_THAT(f.build().status().message(), Catch::Contains("mounts.conf:1"));
+    f.defaults.default_mounts_file = f.dir / "absent.conf";
+    CHECK(f.build().ok());
   }
   SECTION("image volumes: mkdir in the rootfs, bind from the volumes directory, or ignore") {
     f.image.volumes = {"/data/cache"};

@@ -172,8 +172,8 @@ struct SpecDefaults {
   bool read_only = false;          // every rootfs read-only, tmpfs on /run, /tmp, /var/tmp
   std::string bind_mount_prefix;   // prepended to the host path of the request's mounts
   std::string image_volumes = "mkdir";  // the image's volumes: "mkdir", "bind" or "ignore"
-  // "host:container" lines of bind mounts for every container; read at each create (an
-  // unreadable file or a bad line is InvalidArgument naming it).
+  // "host:container" lines of bind mounts for every container; read at each create (a
+  // missing file has none; an unreadable one or a bad line is InvalidArgument naming it).
   std::string default_mounts_file;
 };
 
