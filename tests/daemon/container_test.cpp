@@ -1019,3 +1019,29 @@ TEMPLATE_TEST_CASE("Devices from the request, additional_devices and the allowed
   CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_THAT(refused.error_message(), Catch::Contains("/dev/crio-test-no-such-device"));
 }
+
+TEMPLATE_TEST_CASE("no_pivot reaches the runtime and read_only gives a read-only rootfs with tmpfs scratch space",
+                   "[daemon][container]", Runc, Crun) {
+  const std::string handler = TestType::kHandler;
+  Env env("[crio.runtime]\nno_pivot = true\nread_only = true\n");
+  Client client(*env.daemon);
+  PodGuard pod{client, client.run_pod("ro-" + handler, handler)};
+  auto config = Client::config("ro", env.image, {"/bin/busybox", "sleep", "1000"});
+  config.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(0);
+  std::string id = client.create_ok(pod.id, config);
+  REQUIRE(client.start(id).ok());
+
+  bool conmon_no_pivot = false;
+  for (const auto& p : processes_mentioning(id)) {
+    if (p.find("conmon") != std::string::npos && p.find(" --no-pivot") != std::string::npos) conmon_no_pivot = true;
+  }
+  CHECK(conmon_no_pivot);
+
+  CHECK(client.exec_ok(id, {"/bin/busybox", "touch", "/rootfs-file"}).exit_code() != 0);
+  for (const char* dir : {"/run", "/tmp", "/var/tmp"}) {
+    INFO(dir);
+    CHECK(client.exec_ok(id, {"/bin/busybox", "touch", std::string(dir) + "/scratch"}).exit_code() == 0);
+  }
+  CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/proc/mounts"}).stdout(),
+             Catch::Contains(" /tmp tmpfs ") && Catch::Contains(" /var/tmp tmpfs "));
+}
