@@ -6,8 +6,8 @@
 
 #include <crio/core/fs.hpp>
 #include <crio/core/id.hpp>
-#include <crio/core/undo.hpp>
 #include <crio/core/log.hpp>
+#include <crio/core/undo.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -400,16 +400,16 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     }
     target_pid = target->process.pid;
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Spec oci_spec,
-                        oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_),
-                                                  image_config, spec_defaults_,
-                                                  {id, rootfs, target_pid, run_root_ + "/" + id + "/volumes"},
-                                                  &hooks_));
+  // The builder may make the bundle's volumes directory (image_volumes = "bind").
   const std::string bundle = run_root_ + "/" + id;
   undo.add([bundle] {
     std::error_code ec;
     stdfs::remove_all(bundle, ec);
   });
+  CRIO_ASSIGN_OR_RETURN(
+      oci::Spec oci_spec,
+      oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_), image_config,
+                                spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes"}, &hooks_));
   CRIO_RETURN_IF_ERROR(oci::write_bundle(bundle, oci_spec));
 
   std::string log_path;

@@ -100,7 +100,6 @@ void fill_summary(const Container& c, v1::Container* out) {
   out->mutable_annotations()->insert(c.spec.annotations.begin(), c.spec.annotations.end());
 }
 
-
 ContainerFilter filter_from(const v1::ContainerFilter& filter) {
   ContainerFilter out;
   out.id = filter.id();
@@ -179,8 +178,7 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*, const v1::Con
     if (g != c->user.gid) user->add_supplemental_groups(g);
   }
   if (request->verbose()) {
-    (
-        *response->mutable_info())["info"] = nlohmann::json{
+    (*response->mutable_info())["info"] = nlohmann::json{
         {"pid", c->process.pid},
         {"sandboxID", c->pod_id},
         {"bundle", c->bundle},

@@ -39,9 +39,9 @@ Result<Rlimit> parse_ulimit(const std::string& entry) {
   auto colon = entry.find(':', eq);
   if (colon == std::string::npos) return bad("not of the form name=soft:hard");
   std::string name = entry.substr(0, eq);
-  static const std::set<std::string> kNames = {"core",   "cpu",     "data",     "fsize",      "locks",
+  static const std::set<std::string> kNames = {"core",    "cpu",      "data",   "fsize",      "locks",
                                                "memlock", "msgqueue", "nice",   "nofile",     "nproc",
-                                               "rss",    "rtprio",  "rttime",   "sigpending", "stack"};
+                                               "rss",     "rtprio",   "rttime", "sigpending", "stack"};
   if (!kNames.count(name)) return bad("unknown limit name");
   auto number = [](const std::string& v, uint64_t& out) {
     if (v == "-1") {
@@ -369,8 +369,8 @@ Status add_requested_devices(Spec& s, const ContainerRequest& spec) {
     }
     if (spec.privileged && d.container_path != d.host_path && fs::exists(d.container_path)) {
       return error(Code::kInvalidArgument,
-                   "container {}: privileged, and the device's container path {} already exists on the host",
-                   spec.name, d.container_path);
+                   "container {}: privileged, and the device's container path {} already exists on the host", spec.name,
+                   d.container_path);
     }
     auto dev = device_from_path(d.host_path, permissions);
     if (dev.ok()) {
@@ -488,7 +488,7 @@ Result<int> parse_signal(const std::string& name) {
 }
 
 Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spec, const ImageDefaults& image,
-                               std::string* home) {
+                          std::string* home) {
   std::string user_part, group_part;
   if (!spec.run_as_username.empty()) {
     user_part = spec.run_as_username;
@@ -594,8 +594,7 @@ const HostCgroups& host_cgroups() {
   return host;
 }
 
-Result<Resources> container_resources(const ResourceRequest& r, const std::string& container,
-                                      const HostCgroups& host) {
+Result<Resources> container_resources(const ResourceRequest& r, const std::string& container, const HostCgroups& host) {
   Resources out;
   if (r.cpu_shares > 0) out.cpu.shares = static_cast<uint64_t>(r.cpu_shares);
   if (r.cpu_quota != 0) out.cpu.quota = r.cpu_quota;
@@ -646,7 +645,6 @@ SpecDefaults spec_defaults(const core::Config& config) {
 
 Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext& pod, const ImageDefaults& image,
                                   const SpecDefaults& defaults, const SpecTarget& in, const HookSet* hooks) {
-
   CRIO_ASSIGN_OR_RETURN(std::vector<std::string> argv, container_argv(spec, image));
   Spec s = default_spec(argv);
   s.root_path = in.rootfs;
@@ -671,8 +669,9 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
     // (/proc/PID/environ readers, env files): CRI-O refuses it.
     if (k.empty() || k.find_first_of("=\n") != std::string::npos || v.find('\n') != std::string::npos) {
       return error(Code::kInvalidArgument, "container {}: environment variable \"{}\": {}", spec.name, k,
-                   k.empty() ? "empty name" : v.find('\n') != std::string::npos ? "its value has a newline"
-                                                                               : "the name has '=' or a newline");
+                   k.empty()                           ? "empty name"
+                   : v.find('\n') != std::string::npos ? "its value has a newline"
+                                                       : "the name has '=' or a newline");
     }
     set_env(env, k, v);
   }
@@ -727,8 +726,8 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
       CRIO_RETURN_IF_ERROR(fs::make_dirs(m.host_path, 0755));
     }
     Propagation propagation = m.propagation == 2   ? Propagation::kShared
-                                   : m.propagation == 1 ? Propagation::kSlave
-                                                        : Propagation::kPrivate;
+                              : m.propagation == 1 ? Propagation::kSlave
+                                                   : Propagation::kPrivate;
     std::erase_if(mounts, [&](const Mount& x) { return x.destination == m.container_path; });
     mounts.push_back(bind_mount(m.host_path, m.container_path, m.readonly, propagation));
     destinations.insert(m.container_path);
@@ -746,13 +745,13 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
   pod_bind(pod.hostname_path, "/etc/hostname", readonly);
   pod_bind(pod.shm_path, "/dev/shm", false);
   if (!pod.containerenv_path.empty()) {
-    if (!fs::exists(pod.containerenv_path)) CRIO_RETURN_IF_ERROR(fs::write_file_atomic(pod.containerenv_path, "", 0644));
+    if (!fs::exists(pod.containerenv_path))
+      CRIO_RETURN_IF_ERROR(fs::write_file_atomic(pod.containerenv_path, "", 0644));
     pod_bind(pod.containerenv_path, "/run/.containerenv", readonly);
   }
   if (defaults.read_only) {
-    for (const auto& [dest, mode] : {std::pair<const char*, const char*>{"/run", "mode=0755"},
-                                     {"/tmp", "mode=1777"},
-                                     {"/var/tmp", "mode=1777"}}) {
+    for (const auto& [dest, mode] :
+         {std::pair<const char*, const char*>{"/run", "mode=0755"}, {"/tmp", "mode=1777"}, {"/var/tmp", "mode=1777"}}) {
       if (destinations.count(dest)) continue;
       mounts.push_back({dest, "tmpfs", "tmpfs", {"rw", "noexec", "nosuid", "nodev", "tmpcopyup", mode}});
       destinations.insert(dest);
@@ -877,9 +876,9 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
     std::string entry;
     while (std::getline(entries, entry, ',')) {
       if (entry.empty()) continue;
-      CRIO_ASSIGN_OR_RETURN(auto dev, parse_device(entry, fmt::format("container {}: annotation {}", spec.name,
-                                                                      kDevicesAnnotation),
-                                                   &defaults.allowed_devices));
+      CRIO_ASSIGN_OR_RETURN(
+          auto dev, parse_device(entry, fmt::format("container {}: annotation {}", spec.name, kDevicesAnnotation),
+                                 &defaults.allowed_devices));
       add_device(s, std::move(dev.first), std::move(dev.second));
     }
   }
@@ -895,8 +894,8 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
   s.cgroups_path = cgroupfs_path(pod.cgroup_parent.empty() ? "/crio" : pod.cgroup_parent, in.id);
 
   for (const auto& [k, v] : pod.sysctls) s.sysctl[k] = v;
-  if (auto it = pod.annotations.find(kUmaskAnnotation);
-      it != pod.annotations.end() && !it->second.empty() && annotation_allowed(pod.allowed_annotations, kUmaskAnnotation)) {
+  if (auto it = pod.annotations.find(kUmaskAnnotation); it != pod.annotations.end() && !it->second.empty() &&
+                                                        annotation_allowed(pod.allowed_annotations, kUmaskAnnotation)) {
     const std::string& v = it->second;
     if (v.size() > 4 || v.find_first_not_of("01234567") != std::string::npos) {
       return error(Code::kInvalidArgument, "container {}: annotation {}=\"{}\" is not an octal umask", spec.name,
@@ -920,8 +919,7 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
   s.annotations["io.kubernetes.cri-o.TTY"] = spec.tty ? "true" : "false";
   s.annotations["io.kubernetes.cri-o.Stdin"] = spec.stdin_open ? "true" : "false";
   s.annotations["io.kubernetes.cri-o.StdinOnce"] = spec.stdin_once ? "true" : "false";
-  s.annotations["io.kubernetes.cri-o.Metadata"] =
-      nlohmann::json{{"name", spec.name}, {"attempt", spec.attempt}}.dump();
+  s.annotations["io.kubernetes.cri-o.Metadata"] = nlohmann::json{{"name", spec.name}, {"attempt", spec.attempt}}.dump();
   s.annotations["io.kubernetes.cri-o.Labels"] = nlohmann::json(spec.labels).dump();
   s.annotations["io.kubernetes.cri-o.Annotations"] = nlohmann::json(spec.annotations).dump();
   if (!image.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = image.stop_signal;

@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
-#include <optional>
 #include <mutex>
+#include <optional>
 
 namespace crio::oci {
 namespace {

@@ -64,7 +64,6 @@ bool already_stopped(const std::string& text) {
          text.find("stopped") != std::string::npos || text.find("No such process") != std::string::npos;
 }
 
-
 bool wait_for_file(const std::string& path, milliseconds timeout, int alive_pidfd = -1) {
   auto deadline = Clock::now() + timeout;
   auto step = milliseconds(1);

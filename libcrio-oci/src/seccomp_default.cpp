@@ -174,11 +174,10 @@ nlohmann::json runtime_default_seccomp(const std::vector<std::string>& caps, boo
     // on one argument would be ANDed.
     for (uint64_t bit = 1; bit != 0; bit <<= 1) {
       if (!(kCloneNamespaceFlags & bit)) continue;
-      syscalls.push_back(
-          {{"names", {"clone"}},
-           {"action", "SCMP_ACT_ERRNO"},
-           {"errnoRet", EPERM},
-           {"args", {{{"index", 0}, {"value", bit}, {"valueTwo", bit}, {"op", "SCMP_CMP_MASKED_EQ"}}}}});
+      syscalls.push_back({{"names", {"clone"}},
+                          {"action", "SCMP_ACT_ERRNO"},
+                          {"errnoRet", EPERM},
+                          {"args", {{{"index", 0}, {"value", bit}, {"valueTwo", bit}, {"op", "SCMP_CMP_MASKED_EQ"}}}}});
     }
     syscalls.push_back({{"names", {"clone3"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", ENOSYS}});
   }

@@ -977,14 +977,18 @@ TEMPLATE_TEST_CASE("100 containers created, started, stopped and removed leave n
         std::vector<std::string>{"F bye"});
 }
 
-TEMPLATE_TEST_CASE("Devices from the request, additional_devices and the allowed Devices annotation reach the container",
-                   "[daemon][container][devices]", Runc, Crun) {
+TEMPLATE_TEST_CASE(
+    "Devices from the request, additional_devices and the allowed Devices annotation reach the container",
+    "[daemon][container][devices]", Runc, Crun) {
   const std::string handler = TestType::kHandler;
-  Env env("[crio.runtime]\n"
-          "additional_devices = [\"/dev/null:/dev/qifoo:rwm\", \"/dev/kmsg:/dev/wonly:w\"]\n"
-          "allowed_devices = [\"/dev/zero\"]\n"
-          "[crio.runtime.runtimes." + handler + "]\n"
-          "allowed_annotations = [\"io.kubernetes.cri-o.Devices\"]\n");
+  Env env(
+      "[crio.runtime]\n"
+      "additional_devices = [\"/dev/null:/dev/qifoo:rwm\", \"/dev/kmsg:/dev/wonly:w\"]\n"
+      "allowed_devices = [\"/dev/zero\"]\n"
+      "[crio.runtime.runtimes." +
+      handler +
+      "]\n"
+      "allowed_annotations = [\"io.kubernetes.cri-o.Devices\"]\n");
   Client client(*env.daemon);
   auto request = client.pod_request("devices-" + handler, handler);
   (*request.mutable_config()->mutable_annotations())["io.kubernetes.cri-o.Devices"] = "/dev/zero:/dev/peterfoo:rw";

@@ -449,8 +449,8 @@ TEST_CASE("default_sysctls reach every pod under its own, and one a pod may not 
   };
   CHECK(in_net("/proc/sys/net/ipv4/ip_unprivileged_port_start") == "900\n");
   CHECK(in_net("/proc/sys/net/ipv4/ping_group_range") == "0\t1000\n");
-  auto shmmni = crio::test::run_command({"/usr/bin/nsenter", "--ipc=" + info["ipcns"].get<std::string>(), "/bin/cat",
-                                         "/proc/sys/kernel/shmmni"});
+  auto shmmni = crio::test::run_command(
+      {"/usr/bin/nsenter", "--ipc=" + info["ipcns"].get<std::string>(), "/bin/cat", "/proc/sys/kernel/shmmni"});
   CHECK(shmmni.out == "2048\n");
   CHECK(pods.remove(id).ok());
 

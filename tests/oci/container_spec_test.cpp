@@ -52,7 +52,8 @@ struct Fixture {
     crio::test::write_file(dir / "rootfs/etc/passwd",
                            "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000:web:/srv/web:/bin/sh\n");
     crio::test::write_file(dir / "rootfs/etc/group", "root:x:0:\nweb:x:1000:\nlogs:x:4:web\n");
-    for (const char* f : {"hosts", "resolv.conf", "hostname"}) crio::test::write_file(dir / (std::string("pod/") + f), "");
+    for (const char* f : {"hosts", "resolv.conf", "hostname"})
+      crio::test::write_file(dir / (std::string("pod/") + f), "");
     stdfs::create_directories(dir / "pod/shm");
     pod.id = "pod0123";
     pod.name = "web-0";
@@ -478,5 +479,3 @@ TEST_CASE("Spec helpers: argv, signals and users from the image", "[spec]") {
   // The link resolves to <rootfs>/etc/passwd, itself: a loop, or absent, never the host's root entry.
   CHECK_FALSE(resolved.ok());
 }
-
-

@@ -44,7 +44,7 @@ struct SeccompProfile {
 // A host device given to the container (CRI Device).
 struct DeviceRequest {
   std::string container_path;
-  std::string host_path;  // a device node, or a directory of them
+  std::string host_path;            // a device node, or a directory of them
   std::string permissions = "rwm";  // cgroup access: r, w, m
 };
 
@@ -164,14 +164,14 @@ struct SpecDefaults {
   std::vector<std::string> env;           // "KEY=value"
   std::vector<std::string> ulimits;       // "nofile=1024:2048"
   std::vector<std::string> absent_mount_sources_to_reject;
-  std::string seccomp_profile;  // what RuntimeDefault stands for; empty: the built-in one
-  bool seccomp_use_default_when_empty = true;  // no profile named: RuntimeDefault, else Unconfined
-  int64_t pids_limit = -1;      // <= 0: none
+  std::string seccomp_profile;                  // what RuntimeDefault stands for; empty: the built-in one
+  bool seccomp_use_default_when_empty = true;   // no profile named: RuntimeDefault, else Unconfined
+  int64_t pids_limit = -1;                      // <= 0: none
   std::vector<std::string> additional_devices;  // "/dev/src[:/dev/dst][:rwm]" for every container
   std::vector<std::string> allowed_devices;     // what the Devices annotation may name
-  bool read_only = false;          // every rootfs read-only, tmpfs on /run, /tmp, /var/tmp
-  std::string bind_mount_prefix;   // prepended to the host path of the request's mounts
-  std::string image_volumes = "mkdir";  // the image's volumes: "mkdir", "bind" or "ignore"
+  bool read_only = false;                       // every rootfs read-only, tmpfs on /run, /tmp, /var/tmp
+  std::string bind_mount_prefix;                // prepended to the host path of the request's mounts
+  std::string image_volumes = "mkdir";          // the image's volumes: "mkdir", "bind" or "ignore"
   // "host:container" lines of bind mounts for every container; read at each create (a
   // missing file has none; an unreadable one or a bad line is InvalidArgument naming it).
   std::string default_mounts_file;
@@ -182,9 +182,9 @@ CRIO_OCI_EXPORT SpecDefaults spec_defaults(const core::Config& config);
 
 // Where the spec goes.
 struct SpecTarget {
-  std::string id;      // the container's ID
-  std::string rootfs;  // its mounted root filesystem
-  pid_t target_pid = 0;  // the target container's init, with pid_mode kTarget
+  std::string id;           // the container's ID
+  std::string rootfs;       // its mounted root filesystem
+  pid_t target_pid = 0;     // the target container's init, with pid_mode kTarget
   std::string volumes_dir;  // where image_volumes = "bind" makes the volumes' host directories
 };
 
