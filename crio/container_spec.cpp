@@ -4,7 +4,7 @@
 
 namespace crio::daemon {
 
-oci::PodContext pod_context(const Pod& pod) {
+oci::PodContext pod_context(const Pod& pod, const core::Config& config) {
   oci::PodContext c;
   c.id = pod.id;
   c.name = pod.spec.name;
@@ -21,6 +21,12 @@ oci::PodContext pod_context(const Pod& pod) {
   c.resolv_path = pod.resolv_path;
   c.hostname_path = pod.hostname_path;
   c.shm_path = pod.shm_path;
+  if (!pod.run_dir.empty()) c.containerenv_path = pod.run_dir + "/.containerenv";
+  const std::string& handler = pod.spec.runtime_handler.empty() ? config.default_runtime : pod.spec.runtime_handler;
+  if (auto it = config.runtimes.find(handler); it != config.runtimes.end()) {
+    c.allowed_annotations = it->second.allowed_annotations;
+    c.privileged_without_host_devices = it->second.privileged_without_host_devices;
+  }
   return c;
 }
 

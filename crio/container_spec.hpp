@@ -9,7 +9,9 @@
 
 namespace crio::daemon {
 
-oci::PodContext pod_context(const Pod& pod);
+// With what the pod's runtime handler allows (allowed_annotations,
+// privileged_without_host_devices).
+oci::PodContext pod_context(const Pod& pod, const core::Config& config);
 
 // From the image's config blob, parsed by libcrio-image (the only image-config parser);
 // InvalidArgument when the blob is not an image config. An image stored without a

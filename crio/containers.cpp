@@ -7,10 +7,10 @@
 
 #include <crio/core/fs.hpp>
 #include <crio/core/id.hpp>
-#include <crio/core/undo.hpp>
 #include <crio/core/log.hpp>
 #include <crio/image/reference.hpp>
 #include <crio/image/registry_client.hpp>
+#include <crio/core/undo.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -425,22 +425,16 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     }
     target_pid = target->process.pid;
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Spec oci_spec,
-                        oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod),
-                                                  image_config, spec_defaults_, {id, rootfs, target_pid}, &hooks_));
-  if (spec.name == kInfraName) {
-    if (!config_.infra_ctr_cpuset.empty()) oci_spec.resources.cpu.cpus = config_.infra_ctr_cpuset;
-  } else if (const core::Workload* workload = active_workload(config_, pod->spec.annotations)) {
-    // The pod's annotations choose the workload and carry the per-container overrides.
-    auto resources = workload_resources(*workload, spec.name, pod->spec.annotations);
-    if (!resources.ok()) return resources.status().wrap(fmt::format("container {}: pod {}", spec.name, pod->id));
-    if (*resources) apply_workload(**resources, oci_spec.resources.cpu);
-  }
+  // The builder may make the bundle's volumes directory (image_volumes = "bind").
   const std::string bundle = run_root_ + "/" + id;
   undo.add([bundle] {
     std::error_code ec;
     stdfs::remove_all(bundle, ec);
   });
+  CRIO_ASSIGN_OR_RETURN(
+      oci::Spec oci_spec,
+      oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_), image_config,
+                                spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes"}, &hooks_));
   CRIO_RETURN_IF_ERROR(oci::write_bundle(bundle, oci_spec));
 
   std::string log_path;

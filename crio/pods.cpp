@@ -5,8 +5,8 @@
 
 #include <crio/core/fs.hpp>
 #include <crio/core/id.hpp>
-#include <crio/core/undo.hpp>
 #include <crio/core/log.hpp>
+#include <crio/core/undo.hpp>
 #include <crio/net/netns.hpp>
 
 #include <fcntl.h>
@@ -57,7 +57,6 @@ int64_t now_ns() {
 
 using core::random_id;
 using core::Undo;
-
 
 bool is_ipc_sysctl(const std::string& name) {
   return name.starts_with("kernel.shm") || name.starts_with("kernel.msg") || name == "kernel.sem" ||

@@ -48,6 +48,7 @@ ContainerSpec spec_from(const v1::ContainerConfig& config) {
   for (const auto& m : config.mounts()) {
     spec.mounts.push_back({m.container_path(), m.host_path(), m.readonly(), static_cast<int>(m.propagation())});
   }
+  for (const auto& d : config.devices()) spec.devices.push_back({d.container_path(), d.host_path(), d.permissions()});
   spec.labels = {config.labels().begin(), config.labels().end()};
   spec.annotations = {config.annotations().begin(), config.annotations().end()};
   spec.log_path = config.log_path();
@@ -107,7 +108,6 @@ void fill_summary(const Container& c, v1::Container* out) {
   out->mutable_labels()->insert(c.spec.labels.begin(), c.spec.labels.end());
   out->mutable_annotations()->insert(c.spec.annotations.begin(), c.spec.annotations.end());
 }
-
 
 ContainerFilter filter_from(const v1::ContainerFilter& filter) {
   ContainerFilter out;
@@ -181,8 +181,11 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*, const v1::Con
   auto* user = status->mutable_user()->mutable_linux();
   user->set_uid(c->user.uid);
   user->set_gid(c->user.gid);
+  // The primary group first, then the others (the spec lists it among them too).
   user->add_supplemental_groups(c->user.gid);
-  for (uint32_t g : c->user.additional_gids) user->add_supplemental_groups(g);
+  for (uint32_t g : c->user.additional_gids) {
+    if (g != c->user.gid) user->add_supplemental_groups(g);
+  }
   if (request->verbose()) {
     // CRI-O's keys (sandboxID, pid, runtimeSpec, privileged), and where the container lives.
     nlohmann::json info = {{"sandboxID", c->pod_id},

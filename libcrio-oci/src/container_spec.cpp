@@ -4,6 +4,9 @@
 #include <crio/core/fs.hpp>
 #include <crio/oci/hooks.hpp>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "cgroup_internal.hpp"
 
 #include <fcntl.h>
@@ -36,9 +39,9 @@ Result<Rlimit> parse_ulimit(const std::string& entry) {
   auto colon = entry.find(':', eq);
   if (colon == std::string::npos) return bad("not of the form name=soft:hard");
   std::string name = entry.substr(0, eq);
-  static const std::set<std::string> kNames = {"core",   "cpu",     "data",     "fsize",      "locks",
+  static const std::set<std::string> kNames = {"core",    "cpu",      "data",   "fsize",      "locks",
                                                "memlock", "msgqueue", "nice",   "nofile",     "nproc",
-                                               "rss",    "rtprio",  "rttime",   "sigpending", "stack"};
+                                               "rss",     "rtprio",   "rttime", "sigpending", "stack"};
   if (!kNames.count(name)) return bad("unknown limit name");
   auto number = [](const std::string& v, uint64_t& out) {
     if (v == "-1") {
@@ -266,7 +269,193 @@ std::vector<Device> host_devices() {
   return out;
 }
 
+// A device node on the host, with `permissions` as its cgroup access. NotFound when
+// `path` is missing; FailedPrecondition when it is not a device node.
+Result<std::pair<Device, DeviceRule>> device_from_path(const std::string& path, const std::string& permissions) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return error(errno == ENOENT ? Code::kNotFound : Code::kInternal, "{}: {}", path, std::strerror(errno));
+  }
+  if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    return error(Code::kFailedPrecondition, "{} is not a device node", path);
+  }
+  Device d;
+  d.path = path;
+  d.type = S_ISCHR(st.st_mode) ? "c" : "b";
+  d.major = major(st.st_rdev);
+  d.minor = minor(st.st_rdev);
+  d.file_mode = st.st_mode & 0777;
+  d.uid = st.st_uid;
+  d.gid = st.st_gid;
+  DeviceRule r;
+  r.allow = true;
+  r.type = d.type;
+  r.major = d.major;
+  r.minor = d.minor;
+  r.access = permissions;
+  return std::make_pair(std::move(d), std::move(r));
+}
+
+bool valid_device_mode(const std::string& mode) {
+  if (mode.empty() || mode.size() > 3) return false;
+  std::set<char> seen;
+  for (char c : mode) {
+    if ((c != 'r' && c != 'w' && c != 'm') || !seen.insert(c).second) return false;
+  }
+  return true;
+}
+
+// "src[:dst][:mode]" as additional_devices and the Devices annotation write it: the
+// destination defaults to the source, the mode to rwm; the destination is under /dev.
+Result<std::pair<Device, DeviceRule>> parse_device(const std::string& entry, const std::string& what,
+                                                   const std::vector<std::string>* allowed) {
+  auto bad = [&](const std::string& why) {
+    return error(Code::kInvalidArgument, "{}: device \"{}\": {}", what, entry, why);
+  };
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t colon = entry.find(':', start);
+    parts.push_back(entry.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() > 3) return bad("not of the form /dev/host[:/dev/container][:rwm]");
+  std::string src = parts[0], dst, mode = "rwm";
+  if (parts.size() == 3) {
+    if (!valid_device_mode(parts[2])) return bad("invalid mode \"" + parts[2] + "\"");
+    mode = parts[2];
+  }
+  if (parts.size() >= 2) {
+    if (valid_device_mode(parts[1])) {
+      mode = parts[1];
+    } else {
+      dst = parts[1];
+    }
+  }
+  if (dst.empty()) dst = src;
+  if (allowed && std::find(allowed->begin(), allowed->end(), src) == allowed->end()) {
+    return bad("the device " + src + " is not in allowed_devices");
+  }
+  if (dst.rfind("/dev/", 0) != 0) return bad("the container path " + dst + " is not under /dev");
+  auto dev = device_from_path(src, mode);
+  if (!dev.ok()) return bad(dev.status().message());
+  dev->first.path = dst;
+  return dev;
+}
+
+// Adds a device node, replacing one at the same path, and its cgroup rule.
+void add_device(Spec& s, Device device, DeviceRule rule) {
+  auto& ds = s.devices;
+  ds.erase(std::remove_if(ds.begin(), ds.end(), [&](const Device& d) { return d.path == device.path; }), ds.end());
+  ds.push_back(std::move(device));
+  s.resources.devices.push_back(std::move(rule));
+}
+
+// The CRI devices of the request: a device node, or every node under a directory.
+Status add_requested_devices(Spec& s, const ContainerRequest& spec) {
+  for (const auto& d : spec.devices) {
+    if (d.container_path.empty() || d.container_path[0] != '/') {
+      return error(Code::kInvalidArgument, "container {}: device container path \"{}\" is not absolute", spec.name,
+                   d.container_path);
+    }
+    if (d.host_path.empty() || d.host_path[0] != '/') {
+      return error(Code::kInvalidArgument, "container {}: device host path \"{}\" is not absolute", spec.name,
+                   d.host_path);
+    }
+    std::string permissions = d.permissions.empty() ? "rwm" : d.permissions;
+    if (!valid_device_mode(permissions)) {
+      return error(Code::kInvalidArgument, "container {}: device {}: invalid permissions \"{}\" (r, w, m)", spec.name,
+                   d.host_path, permissions);
+    }
+    if (spec.privileged && d.container_path != d.host_path && fs::exists(d.container_path)) {
+      return error(Code::kInvalidArgument,
+                   "container {}: privileged, and the device's container path {} already exists on the host", spec.name,
+                   d.container_path);
+    }
+    auto dev = device_from_path(d.host_path, permissions);
+    if (dev.ok()) {
+      dev->first.path = d.container_path;
+      add_device(s, std::move(dev->first), std::move(dev->second));
+      continue;
+    }
+    if (dev.status().code() == Code::kNotFound) {
+      return error(Code::kInvalidArgument, "container {}: device {} does not exist on the host", spec.name,
+                   d.host_path);
+    }
+    std::error_code ec;
+    if (!stdfs::is_directory(d.host_path, ec)) {
+      return error(Code::kInvalidArgument, "container {}: {} is neither a device node nor a directory of them",
+                   spec.name, d.host_path);
+    }
+    for (stdfs::recursive_directory_iterator it(d.host_path, ec), end; !ec && it != end; it.increment(ec)) {
+      auto child = device_from_path(it->path().string(), permissions);
+      if (!child.ok()) continue;
+      child->first.path = d.container_path + it->path().string().substr(d.host_path.size());
+      add_device(s, std::move(child->first), std::move(child->second));
+    }
+  }
+  return ok_status();
+}
+
+// "host:container" lines; blank lines and # comments are skipped. A missing file has
+// none, as in CRI-O (its test setup names one that is never written).
+Result<std::vector<std::pair<std::string, std::string>>> read_default_mounts(const std::string& file) {
+  auto text = fs::read_file(file);
+  if (!text.ok() && text.status().code() == Code::kNotFound) return std::vector<std::pair<std::string, std::string>>{};
+  if (!text.ok()) return error(Code::kInvalidArgument, "default_mounts_file {}: {}", file, text.status().message());
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream in(*text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    line.erase(0, line.find_first_not_of(" \t"));
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (line.empty() || line[0] == '#') continue;
+    auto colon = line.find(':');
+    std::string host = line.substr(0, colon);
+    std::string ctr = colon == std::string::npos ? host : line.substr(colon + 1);
+    if (host.empty() || host[0] != '/' || ctr.empty() || ctr[0] != '/') {
+      return error(Code::kInvalidArgument, "default_mounts_file {}:{}: \"{}\" is not /host/path:/container/path", file,
+                   n, line);
+    }
+    out.emplace_back(host, ctr);
+  }
+  return out;
+}
+
+// mkdir -p of `path` inside `rootfs`, every component resolved inside it.
+Status make_dirs_in_root(const std::string& rootfs, const std::string& path) {
+  fs::UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return error(Code::kInternal, "opening rootfs {}: {}", rootfs, std::strerror(errno));
+  std::string parent = ".";
+  std::istringstream parts(path);
+  std::string part;
+  while (std::getline(parts, part, '/')) {
+    if (part.empty() || part == ".") continue;
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    int fd = static_cast<int>(::syscall(SYS_openat2, root.get(), parent.c_str(), &how, sizeof how));
+    if (fd < 0) return error(Code::kInternal, "{} in {}: {}", parent, rootfs, std::strerror(errno));
+    fs::UniqueFd dir(fd);
+    if (::mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST) {
+      return error(Code::kInternal, "creating {} in {}: {}", path, rootfs, std::strerror(errno));
+    }
+    parent += "/" + part;
+  }
+  return ok_status();
+}
+
+bool has_destination(const std::vector<ContainerMount>& mounts, const std::string& destination) {
+  return std::any_of(mounts.begin(), mounts.end(),
+                     [&](const ContainerMount& m) { return m.container_path == destination; });
+}
+
 }  // namespace
+
+bool annotation_allowed(const std::vector<std::string>& allowed, const std::string& annotation) {
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&](const std::string& a) { return !a.empty() && annotation.rfind(a, 0) == 0; });
+}
 
 Result<std::vector<std::string>> container_argv(const ContainerRequest& spec, const ImageDefaults& image) {
   std::vector<std::string> argv;
@@ -299,7 +488,7 @@ Result<int> parse_signal(const std::string& name) {
 }
 
 Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spec, const ImageDefaults& image,
-                               std::string* home) {
+                          std::string* home) {
   std::string user_part, group_part;
   if (!spec.run_as_username.empty()) {
     user_part = spec.run_as_username;
@@ -378,7 +567,8 @@ Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spe
     }
   }
   for (int64_t g : spec.supplemental_groups) extra.insert(static_cast<uint32_t>(g));
-  extra.erase(user.gid);
+  // The primary group stays among the additional ones, as CRI-O sets them.
+  extra.insert(user.gid);
   user.additional_gids.assign(extra.begin(), extra.end());
   return user;
 }
@@ -404,8 +594,7 @@ const HostCgroups& host_cgroups() {
   return host;
 }
 
-Result<Resources> container_resources(const ResourceRequest& r, const std::string& container,
-                                      const HostCgroups& host) {
+Result<Resources> container_resources(const ResourceRequest& r, const std::string& container, const HostCgroups& host) {
   Resources out;
   if (r.cpu_shares > 0) out.cpu.shares = static_cast<uint64_t>(r.cpu_shares);
   if (r.cpu_quota != 0) out.cpu.quota = r.cpu_quota;
@@ -445,16 +634,22 @@ SpecDefaults spec_defaults(const core::Config& config) {
   d.absent_mount_sources_to_reject = config.absent_mount_sources_to_reject;
   d.seccomp_profile = config.seccomp_profile;
   d.pids_limit = config.pids_limit;
+  d.additional_devices = config.additional_devices;
+  d.allowed_devices = config.allowed_devices;
+  d.read_only = config.read_only;
+  d.bind_mount_prefix = config.bind_mount_prefix;
+  d.image_volumes = config.image_volumes;
+  d.default_mounts_file = config.default_mounts_file;
   return d;
 }
 
 Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext& pod, const ImageDefaults& image,
                                   const SpecDefaults& defaults, const SpecTarget& in, const HookSet* hooks) {
-
   CRIO_ASSIGN_OR_RETURN(std::vector<std::string> argv, container_argv(spec, image));
   Spec s = default_spec(argv);
   s.root_path = in.rootfs;
-  s.root_readonly = spec.readonly_rootfs;
+  const bool readonly = spec.readonly_rootfs || defaults.read_only;
+  s.root_readonly = readonly;
   s.process.terminal = spec.tty;
   s.process.no_new_privileges = spec.no_new_privs;
 
@@ -469,7 +664,17 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
     auto eq = e.find('=');
     if (eq != std::string::npos) set_env(env, e.substr(0, eq), e.substr(eq + 1));
   }
-  for (const auto& [k, v] : spec.envs) set_env(env, k, v);
+  for (const auto& [k, v] : spec.envs) {
+    // A newline would split the entry in two where the environment is a list of lines
+    // (/proc/PID/environ readers, env files): CRI-O refuses it.
+    if (k.empty() || k.find_first_of("=\n") != std::string::npos || v.find('\n') != std::string::npos) {
+      return error(Code::kInvalidArgument, "container {}: environment variable \"{}\": {}", spec.name, k,
+                   k.empty()                           ? "empty name"
+                   : v.find('\n') != std::string::npos ? "its value has a newline"
+                                                       : "the name has '=' or a newline");
+    }
+    set_env(env, k, v);
+  }
   if (!has_env(env, "PATH")) env.insert(env.begin(), kDefaultPath);
   if (!has_env(env, "HOSTNAME") && !pod.hostname.empty()) set_env(env, "HOSTNAME", pod.hostname);
 
@@ -487,11 +692,23 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
   CRIO_ASSIGN_OR_RETURN(std::vector<std::string> caps, capabilities(defaults, spec));
   s.process.capabilities = Capabilities::of(caps);
 
-  // Mounts: the request's first, then the pod's files where the request has none.
+  // Mounts: default_mounts_file's, the request's (which win at the same destination),
+  // then the pod's files and the image's volumes where the request has none.
   std::vector<Mount> mounts;
   std::set<std::string> destinations;
   bool bidirectional = false;
-  for (const auto& m : spec.mounts) {
+  if (!defaults.default_mounts_file.empty()) {
+    CRIO_ASSIGN_OR_RETURN(auto default_mounts, read_default_mounts(defaults.default_mounts_file));
+    for (const auto& [host, ctr] : default_mounts) {
+      if (has_destination(spec.mounts, ctr) || !fs::exists(host)) continue;
+      mounts.push_back(bind_mount(host, ctr, readonly));
+      destinations.insert(ctr);
+    }
+  }
+  for (ContainerMount m : spec.mounts) {
+    if (!defaults.bind_mount_prefix.empty() && !m.host_path.empty() && m.host_path[0] == '/') {
+      m.host_path = defaults.bind_mount_prefix + m.host_path;
+    }
     if (m.container_path.empty() || m.container_path[0] != '/') {
       return error(Code::kInvalidArgument, "container {}: mount destination \"{}\" is not absolute", spec.name,
                    m.container_path);
@@ -509,8 +726,9 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
       CRIO_RETURN_IF_ERROR(fs::make_dirs(m.host_path, 0755));
     }
     Propagation propagation = m.propagation == 2   ? Propagation::kShared
-                                   : m.propagation == 1 ? Propagation::kSlave
-                                                        : Propagation::kPrivate;
+                              : m.propagation == 1 ? Propagation::kSlave
+                                                   : Propagation::kPrivate;
+    std::erase_if(mounts, [&](const Mount& x) { return x.destination == m.container_path; });
     mounts.push_back(bind_mount(m.host_path, m.container_path, m.readonly, propagation));
     destinations.insert(m.container_path);
     if (propagation == Propagation::kShared) bidirectional = true;
@@ -520,10 +738,44 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
     mounts.push_back(bind_mount(source, dest, readonly));
     destinations.insert(dest);
   };
+  // A read-only container gets the pod's resolv.conf, hostname and .containerenv
+  // read-only too, as CRI-O mounts them.
   pod_bind(pod.hosts_path, "/etc/hosts", false);
-  pod_bind(pod.resolv_path, "/etc/resolv.conf", false);
-  pod_bind(pod.hostname_path, "/etc/hostname", false);
+  pod_bind(pod.resolv_path, "/etc/resolv.conf", readonly);
+  pod_bind(pod.hostname_path, "/etc/hostname", readonly);
   pod_bind(pod.shm_path, "/dev/shm", false);
+  if (!pod.containerenv_path.empty()) {
+    if (!fs::exists(pod.containerenv_path))
+      CRIO_RETURN_IF_ERROR(fs::write_file_atomic(pod.containerenv_path, "", 0644));
+    pod_bind(pod.containerenv_path, "/run/.containerenv", readonly);
+  }
+  if (defaults.read_only) {
+    for (const auto& [dest, mode] :
+         {std::pair<const char*, const char*>{"/run", "mode=0755"}, {"/tmp", "mode=1777"}, {"/var/tmp", "mode=1777"}}) {
+      if (destinations.count(dest)) continue;
+      mounts.push_back({dest, "tmpfs", "tmpfs", {"rw", "noexec", "nosuid", "nodev", "tmpcopyup", mode}});
+      destinations.insert(dest);
+    }
+  }
+  for (const auto& volume : image.volumes) {
+    if (volume.empty() || volume[0] != '/' || destinations.count(volume)) continue;
+    if (defaults.image_volumes == "mkdir") {
+      CRIO_RETURN_IF_ERROR(make_dirs_in_root(in.rootfs, volume).wrap("container " + spec.name + ": image volume"));
+    } else if (defaults.image_volumes == "bind") {
+      if (in.volumes_dir.empty()) {
+        return error(Code::kInternal, "container {}: image_volumes = \"bind\" and no volumes directory", spec.name);
+      }
+      std::string host = in.volumes_dir + volume;
+      CRIO_RETURN_IF_ERROR(fs::make_dirs(host, 0755));
+      mounts.push_back(bind_mount(host, volume, false));
+      destinations.insert(volume);
+    }
+  }
+  // Parents before children, whatever list each came from.
+  std::stable_sort(mounts.begin(), mounts.end(), [](const Mount& a, const Mount& b) {
+    return std::count(a.destination.begin(), a.destination.end(), '/') <
+           std::count(b.destination.begin(), b.destination.end(), '/');
+  });
   std::vector<Mount> all;
   for (const auto& m : s.mounts) {
     if (!destinations.count(m.destination)) all.push_back(m);
@@ -563,14 +815,17 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
     all_devices.type = "a";
     all_devices.access = "rwm";
     s.resources.devices = {all_devices};
-    // The host's devices replace the default ones; /sys and cgroups become writable.
-    std::set<std::string> host_paths;
-    std::vector<Device> devices = host_devices();
-    for (const auto& d : devices) host_paths.insert(d.path);
-    for (const auto& d : s.devices) {
-      if (!host_paths.count(d.path)) devices.push_back(d);
+    // The host's devices replace the default ones (unless the handler says
+    // privileged_without_host_devices); /sys and cgroups become writable.
+    if (!pod.privileged_without_host_devices) {
+      std::set<std::string> host_paths;
+      std::vector<Device> devices = host_devices();
+      for (const auto& d : devices) host_paths.insert(d.path);
+      for (const auto& d : s.devices) {
+        if (!host_paths.count(d.path)) devices.push_back(d);
+      }
+      s.devices = std::move(devices);
     }
-    s.devices = std::move(devices);
     for (auto& m : s.mounts) {
       if (m.destination == "/sys" || m.destination == "/sys/fs/cgroup") {
         m.options.erase(std::remove(m.options.begin(), m.options.end(), "ro"), m.options.end());
@@ -588,6 +843,14 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
         s.seccomp.kind = Seccomp::Kind::kLocalhost;
         s.seccomp.localhost_path = spec.seccomp.localhost_path;
         break;
+      case SeccompProfile::Kind::kDefault:
+        // No profile named: RuntimeDefault, as CRI-O does unless
+        // seccomp_use_default_when_empty is off.
+        if (!defaults.seccomp_use_default_when_empty) {
+          s.seccomp.kind = Seccomp::Kind::kUnconfined;
+          break;
+        }
+        [[fallthrough]];
       case SeccompProfile::Kind::kRuntimeDefault:
         // seccomp_profile, when set, is the profile RuntimeDefault stands for.
         if (defaults.seccomp_profile.empty()) {
@@ -597,16 +860,31 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
           s.seccomp.localhost_path = defaults.seccomp_profile;
         }
         break;
-      case SeccompProfile::Kind::kDefault:
-        // No profile in the request is Unconfined, as Kubernetes defines it: the
-        // kubelet asks for RuntimeDefault explicitly when it wants it.
-        s.seccomp.kind = Seccomp::Kind::kUnconfined;
-        break;
     }
   }
 
-  // Resources.
-  // The request's resources as UpdateContainerResources would set them; the device
+  // Devices: additional_devices, then the pod's Devices annotation (when its handler
+  // allows it; the same container path replaces), then the request's.
+  for (const auto& entry : defaults.additional_devices) {
+    if (entry.empty()) continue;
+    CRIO_ASSIGN_OR_RETURN(auto dev, parse_device(entry, "additional_devices", nullptr));
+    add_device(s, std::move(dev.first), std::move(dev.second));
+  }
+  if (auto it = pod.annotations.find(kDevicesAnnotation);
+      it != pod.annotations.end() && annotation_allowed(pod.allowed_annotations, kDevicesAnnotation)) {
+    std::istringstream entries(it->second);
+    std::string entry;
+    while (std::getline(entries, entry, ',')) {
+      if (entry.empty()) continue;
+      CRIO_ASSIGN_OR_RETURN(
+          auto dev, parse_device(entry, fmt::format("container {}: annotation {}", spec.name, kDevicesAnnotation),
+                                 &defaults.allowed_devices));
+      add_device(s, std::move(dev.first), std::move(dev.second));
+    }
+  }
+  CRIO_RETURN_IF_ERROR(add_requested_devices(s, spec));
+
+  // Resources: the request's as UpdateContainerResources would set them; the device
   // rules are the spec's own.
   std::vector<DeviceRule> device_rules = std::move(s.resources.devices);
   CRIO_ASSIGN_OR_RETURN(s.resources, container_resources(spec.resources, spec.name));
@@ -616,9 +894,37 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
   s.cgroups_path = cgroupfs_path(pod.cgroup_parent.empty() ? "/crio" : pod.cgroup_parent, in.id);
 
   for (const auto& [k, v] : pod.sysctls) s.sysctl[k] = v;
-  s.annotations = spec.annotations;
+  if (auto it = pod.annotations.find(kUmaskAnnotation); it != pod.annotations.end() && !it->second.empty() &&
+                                                        annotation_allowed(pod.allowed_annotations, kUmaskAnnotation)) {
+    const std::string& v = it->second;
+    if (v.size() > 4 || v.find_first_not_of("01234567") != std::string::npos) {
+      return error(Code::kInvalidArgument, "container {}: annotation {}=\"{}\" is not an octal umask", spec.name,
+                   kUmaskAnnotation, v);
+    }
+    s.process.user.umask = static_cast<uint32_t>(std::stoul(v, nullptr, 8));
+  }
+  // Annotations as CRI-O writes them: the pod's (but the runtime-handler-gated ones
+  // it does not allow), CRI-O's own, then the container's annotations and labels.
+  s.annotations.clear();
+  for (const auto& [k, v] : pod.annotations) {
+    bool gated = k.rfind("io.kubernetes.cri-o.", 0) == 0 || k.rfind("io.containers.trace-syscall", 0) == 0;
+    if (!gated || annotation_allowed(pod.allowed_annotations, k)) s.annotations[k] = v;
+  }
   s.annotations["io.kubernetes.cri-o.ContainerID"] = in.id;
   s.annotations["io.kubernetes.cri-o.SandboxID"] = pod.id;
+  s.annotations["io.kubernetes.cri-o.ContainerType"] = "container";
+  s.annotations["io.kubernetes.cri-o.Image"] = spec.image;
+  s.annotations["io.kubernetes.cri-o.MountPoint"] = in.rootfs;
+  s.annotations["io.kubernetes.cri-o.ResolvPath"] = pod.resolv_path;
+  s.annotations["io.kubernetes.cri-o.TTY"] = spec.tty ? "true" : "false";
+  s.annotations["io.kubernetes.cri-o.Stdin"] = spec.stdin_open ? "true" : "false";
+  s.annotations["io.kubernetes.cri-o.StdinOnce"] = spec.stdin_once ? "true" : "false";
+  s.annotations["io.kubernetes.cri-o.Metadata"] = nlohmann::json{{"name", spec.name}, {"attempt", spec.attempt}}.dump();
+  s.annotations["io.kubernetes.cri-o.Labels"] = nlohmann::json(spec.labels).dump();
+  s.annotations["io.kubernetes.cri-o.Annotations"] = nlohmann::json(spec.annotations).dump();
+  if (!image.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = image.stop_signal;
+  for (const auto& [k, v] : spec.annotations) s.annotations[k] = v;
+  for (const auto& [k, v] : spec.labels) s.annotations[k] = v;
   s.annotations["io.kubernetes.container.name"] = spec.name;
   s.annotations["io.kubernetes.pod.name"] = pod.name;
   s.annotations["io.kubernetes.pod.namespace"] = pod.pod_namespace;

@@ -9,6 +9,7 @@
 #include <array>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 namespace crio::oci {
 namespace {
@@ -42,6 +43,75 @@ Result<std::vector<std::string>> strings(const std::string& file, const nlohmann
 // defines it; a hook that wants the whole value writes ^...$.
 bool found(const std::regex& re, const std::string& s) { return std::regex_search(s, re); }
 
+Status check_hook_path(const std::string& file, const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return error(Code::kInvalidArgument, "hook {}: hook path \"{}\" is not absolute", file, path);
+  }
+  std::error_code ec;
+  if (!stdfs::is_regular_file(path, ec)) {
+    return error(Code::kInvalidArgument, "hook {}: hook path {} is not a file", file, path);
+  }
+  return ok_status();
+}
+
+Status check_stages(const std::string& file, const std::vector<std::string>& stages) {
+  if (stages.empty()) return error(Code::kInvalidArgument, "hook {}: stages is empty", file);
+  for (const auto& s : stages) {
+    if (std::find_if(kStages.begin(), kStages.end(), [&](const char* k) { return s == k; }) == kStages.end()) {
+      return error(Code::kInvalidArgument, "hook {}: unknown stage \"{}\"", file, s);
+    }
+  }
+  return ok_status();
+}
+
+// One of two spellings of a 0.1.0 property ("stage"/"stages"); both is an error.
+Result<std::vector<std::string>> either(const std::string& file, const nlohmann::json& j, const char* a,
+                                        const char* b) {
+  bool has_a = j.contains(a) && !j[a].is_null(), has_b = j.contains(b) && !j[b].is_null();
+  if (has_a && has_b) return error(Code::kInvalidArgument, "hook {}: both \"{}\" and \"{}\" are set", file, a, b);
+  return strings(file, has_a ? j[a] : has_b ? j[b] : nlohmann::json(), has_a ? a : b);
+}
+
+// The legacy format: any one condition runs the hook; "arguments" follow the path as
+// argv[0]; "annotation(s)" are value patterns of any annotation.
+Result<HookDefinition> parse_legacy_hook(const std::string& file, const nlohmann::json& j) {
+  HookDefinition d;
+  d.file = file;
+  d.any = true;
+  if (!j.contains("hook") || !j["hook"].is_string()) {
+    return error(Code::kInvalidArgument, "hook {}: hook (the path) is missing", file);
+  }
+  d.hook.path = j["hook"].get<std::string>();
+  CRIO_RETURN_IF_ERROR(check_hook_path(file, d.hook.path));
+  if (j.contains("arguments") && !j["arguments"].is_null()) {
+    CRIO_ASSIGN_OR_RETURN(std::vector<std::string> args, strings(file, j["arguments"], "arguments"));
+    d.hook.args = {d.hook.path};
+    d.hook.args.insert(d.hook.args.end(), args.begin(), args.end());
+  }
+  CRIO_ASSIGN_OR_RETURN(d.stages, either(file, j, "stages", "stage"));
+  CRIO_RETURN_IF_ERROR(check_stages(file, d.stages));
+  CRIO_ASSIGN_OR_RETURN(std::vector<std::string> commands, either(file, j, "cmds", "cmd"));
+  for (const auto& c : commands) {
+    CRIO_ASSIGN_OR_RETURN(std::regex r, compile(file, "command", c));
+    d.commands.push_back(std::move(r));
+  }
+  CRIO_ASSIGN_OR_RETURN(std::vector<std::string> annotations, either(file, j, "annotations", "annotation"));
+  if (!annotations.empty()) {
+    std::string values;
+    for (const auto& a : annotations) values += (values.empty() ? "" : "|") + a;
+    CRIO_ASSIGN_OR_RETURN(std::regex kr, compile(file, "annotation key", ".*"));
+    CRIO_ASSIGN_OR_RETURN(std::regex vr, compile(file, "annotation", values));
+    d.annotations.emplace_back(std::move(kr), std::move(vr));
+  }
+  if (j.contains("hasbindmounts") && !j["hasbindmounts"].is_null()) {
+    if (!j["hasbindmounts"].is_boolean()) {
+      return error(Code::kInvalidArgument, "hook {}: hasbindmounts is not a boolean", file);
+    }
+    d.has_bind_mounts = j["hasbindmounts"].get<bool>();
+  }
+  return d;
+}
+
 }  // namespace
 
 Result<HookDefinition> parse_hook(const std::string& file, const std::string& text) {
@@ -49,12 +119,14 @@ Result<HookDefinition> parse_hook(const std::string& file, const std::string& te
   if (j.is_discarded() || !j.is_object()) {
     return error(Code::kInvalidArgument, "hook {}: not a JSON object", file);
   }
-  if (!j.contains("version") || !j["version"].is_string()) {
-    return error(Code::kInvalidArgument, "hook {}: no version", file);
+  std::string version;
+  if (j.contains("version")) {
+    if (!j["version"].is_string()) return error(Code::kInvalidArgument, "hook {}: version is not a string", file);
+    version = j["version"].get<std::string>();
   }
-  if (j["version"].get<std::string>() != "1.0.0") {
-    return error(Code::kInvalidArgument, "hook {}: unsupported version \"{}\" (only 1.0.0)", file,
-                 j["version"].get<std::string>());
+  if (version.empty() || version == "0.1.0") return parse_legacy_hook(file, j);
+  if (version != "1.0.0") {
+    return error(Code::kInvalidArgument, "hook {}: unsupported version \"{}\" (1.0.0 or 0.1.0)", file, version);
   }
   HookDefinition d;
   d.file = file;
@@ -63,13 +135,7 @@ Result<HookDefinition> parse_hook(const std::string& file, const std::string& te
     return error(Code::kInvalidArgument, "hook {}: hook.path is missing", file);
   }
   d.hook.path = h["path"].get<std::string>();
-  if (d.hook.path.empty() || d.hook.path[0] != '/') {
-    return error(Code::kInvalidArgument, "hook {}: hook.path \"{}\" is not absolute", file, d.hook.path);
-  }
-  std::error_code ec;
-  if (!stdfs::is_regular_file(d.hook.path, ec)) {
-    return error(Code::kInvalidArgument, "hook {}: hook.path {} is not a file", file, d.hook.path);
-  }
+  CRIO_RETURN_IF_ERROR(check_hook_path(file, d.hook.path));
   CRIO_ASSIGN_OR_RETURN(d.hook.args, strings(file, h.value("args", nlohmann::json()), "hook.args"));
   CRIO_ASSIGN_OR_RETURN(d.hook.env, strings(file, h.value("env", nlohmann::json()), "hook.env"));
   if (h.contains("timeout") && !h["timeout"].is_null()) {
@@ -81,11 +147,11 @@ Result<HookDefinition> parse_hook(const std::string& file, const std::string& te
 
   const auto& w = j.value("when", nlohmann::json());
   if (!w.is_object()) return error(Code::kInvalidArgument, "hook {}: when is missing", file);
-  if (w.contains("always")) {
+  if (w.contains("always") && !w["always"].is_null()) {
     if (!w["always"].is_boolean()) return error(Code::kInvalidArgument, "hook {}: when.always is not a boolean", file);
     d.always = w["always"].get<bool>();
   }
-  if (w.contains("hasBindMounts")) {
+  if (w.contains("hasBindMounts") && !w["hasBindMounts"].is_null()) {
     if (!w["hasBindMounts"].is_boolean()) {
       return error(Code::kInvalidArgument, "hook {}: when.hasBindMounts is not a boolean", file);
     }
@@ -115,12 +181,7 @@ Result<HookDefinition> parse_hook(const std::string& file, const std::string& te
   }
 
   CRIO_ASSIGN_OR_RETURN(d.stages, strings(file, j.value("stages", nlohmann::json()), "stages"));
-  if (d.stages.empty()) return error(Code::kInvalidArgument, "hook {}: stages is empty", file);
-  for (const auto& s : d.stages) {
-    if (std::find_if(kStages.begin(), kStages.end(), [&](const char* k) { return s == k; }) == kStages.end()) {
-      return error(Code::kInvalidArgument, "hook {}: unknown stage \"{}\"", file, s);
-    }
-  }
+  CRIO_RETURN_IF_ERROR(check_stages(file, d.stages));
   return d;
 }
 
@@ -159,19 +220,37 @@ std::vector<HookDefinition> load_hooks(const std::vector<std::string>& dirs) {
 }
 
 bool hook_matches(const HookDefinition& hook, const HookTarget& target) {
-  if (hook.always) return true;
-  if (hook.has_bind_mounts && target.has_bind_mounts) return true;
-  for (const auto& re : hook.commands) {
-    if (found(re, target.argv0)) return true;
+  // Each set condition either decides (any one suffices) or must hold (all of them).
+  int held = 0;
+  auto verdict = [&](bool holds) -> std::optional<bool> {
+    if (holds && hook.any) return true;
+    if (!holds && !hook.any) return false;
+    if (holds) ++held;
+    return std::nullopt;
+  };
+  if (hook.always) {
+    if (auto v = verdict(*hook.always)) return *v;
   }
-  if (target.annotations) {
-    for (const auto& [kr, vr] : hook.annotations) {
+  if (hook.has_bind_mounts) {
+    if (auto v = verdict(*hook.has_bind_mounts && target.has_bind_mounts)) return *v;
+  }
+  for (const auto& [kr, vr] : hook.annotations) {
+    bool any_annotation = false;
+    if (target.annotations) {
       for (const auto& [k, v] : *target.annotations) {
-        if (found(kr, k) && found(vr, v)) return true;
+        if (found(kr, k) && found(vr, v)) {
+          any_annotation = true;
+          break;
+        }
       }
     }
+    if (auto v = verdict(any_annotation)) return *v;
   }
-  return false;
+  if (!hook.commands.empty()) {
+    return std::any_of(hook.commands.begin(), hook.commands.end(),
+                       [&](const std::regex& re) { return found(re, target.argv0); });
+  }
+  return held > 0;
 }
 
 void apply_hooks(const std::vector<HookDefinition>& hooks, const HookTarget& target, Hooks& out) {

@@ -73,7 +73,6 @@ bool already_stopped(const std::string& text) {
          text.find("stopped") != std::string::npos || text.find("No such process") != std::string::npos;
 }
 
-
 bool wait_for_file(const std::string& path, milliseconds timeout, int alive_pidfd = -1) {
   auto deadline = Clock::now() + timeout;
   auto step = milliseconds(1);
@@ -217,6 +216,7 @@ Result<pid_t> Runtime::create(const ContainerCreateOptions& o) {
                                    "--socket-dir-path", o.socket_dir,
                                    "--persist-dir", o.persist_dir,
                                    "--syslog"};
+  if (handler_.no_pivot) args.push_back("--no-pivot");
   if (o.terminal) args.push_back("-t");
   if (o.open_stdin) {
     args.push_back("-i");

@@ -3,8 +3,9 @@
 // Shape: unknown syscalls fail with ENOSYS (so libc falls back to an older call), the
 // ordinary ones are allowed, and those that reach outside the container's namespaces
 // are allowed only when the process holds the capability that guards them; without
-// it they fail with EPERM. clone with namespace flags and clone3 need CAP_SYS_ADMIN
-// (clone3 answers ENOSYS, since its flags cannot be inspected, so libc uses clone).
+// it they fail with EPERM. clone with namespace flags and clone3 need CAP_SYS_ADMIN:
+// without it such a clone fails with EPERM, and clone3 with ENOSYS (its flags cannot
+// be inspected, so libc falls back to clone).
 
 #include "seccomp_default.hpp"
 
@@ -168,6 +169,16 @@ nlohmann::json runtime_default_seccomp(const std::vector<std::string>& caps, boo
          {"action", "SCMP_ACT_ALLOW"},
          {"args",
           {{{"index", 0}, {"value", kCloneNamespaceFlags}, {"valueTwo", 0}, {"op", "SCMP_CMP_MASKED_EQ"}}}}});
+    // A clone asking for any new namespace is refused with EPERM (not the default
+    // ENOSYS), as CRI-O's profile does: one rule per flag, since the rules' conditions
+    // on one argument would be ANDed.
+    for (uint64_t bit = 1; bit != 0; bit <<= 1) {
+      if (!(kCloneNamespaceFlags & bit)) continue;
+      syscalls.push_back({{"names", {"clone"}},
+                          {"action", "SCMP_ACT_ERRNO"},
+                          {"errnoRet", EPERM},
+                          {"args", {{{"index", 0}, {"value", bit}, {"valueTwo", bit}, {"op", "SCMP_CMP_MASKED_EQ"}}}}});
+    }
     syscalls.push_back({{"names", {"clone3"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", ENOSYS}});
   }
   syscalls.push_back({{"names", names_json(denied)}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", EPERM}});

@@ -120,7 +120,10 @@ Result<json> seccomp_json(const Spec& spec) {
     case Seccomp::Kind::kLocalhost: {
       const std::string& path = spec.seccomp.localhost_path;
       if (path.empty() || path[0] != '/') {
-        return error(Code::kInvalidArgument, "seccomp profile: Localhost needs an absolute path, got \"{}\"", path);
+        // Only an absolute host path names a profile: a relative one is never found.
+        return error(Code::kInvalidArgument,
+                     "seccomp profile \"{}\": no such file or directory (a Localhost profile is an absolute path)",
+                     path);
       }
       auto text = fs::read_file(path);
       if (!text.ok()) {

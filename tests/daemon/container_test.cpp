@@ -994,3 +994,76 @@ TEMPLATE_TEST_CASE("100 containers created, started, stopped and removed leave n
   CHECK(log_entries(log_of(client.dir + "/logs/leak3-" + handler + "/c3/0.log"), "stdout") ==
         std::vector<std::string>{"F bye"});
 }
+
+TEMPLATE_TEST_CASE(
+    "Devices from the request, additional_devices and the allowed Devices annotation reach the container",
+    "[daemon][container][devices]", Runc, Crun) {
+  const std::string handler = TestType::kHandler;
+  Env env(
+      "[crio.runtime]\n"
+      "additional_devices = [\"/dev/null:/dev/qifoo:rwm\", \"/dev/kmsg:/dev/wonly:w\"]\n"
+      "allowed_devices = [\"/dev/zero\"]\n"
+      "[crio.runtime.runtimes." +
+      handler +
+      "]\n"
+      "allowed_annotations = [\"io.kubernetes.cri-o.Devices\"]\n");
+  Client client(*env.daemon);
+  auto request = client.pod_request("devices-" + handler, handler);
+  (*request.mutable_config()->mutable_annotations())["io.kubernetes.cri-o.Devices"] = "/dev/zero:/dev/peterfoo:rw";
+  PodGuard pod{client, client.run_pod(request)};
+
+  auto config = Client::config("dev", env.image, {"/bin/busybox", "sleep", "1000"});
+  // Root, as the host's /dev/kmsg is root's to write (0644).
+  config.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(0);
+  auto* device = config.add_devices();
+  device->set_host_path("/dev/null");
+  device->set_container_path("/dev/mynull");
+  device->set_permissions("rwm");
+  std::string id = client.create_ok(pod.id, config);
+  REQUIRE(client.start(id).ok());
+  CHECK(client.exec_ok(id, {"/bin/busybox", "ls", "/dev/qifoo", "/dev/mynull", "/dev/peterfoo"}).exit_code() == 0);
+  CHECK(client.exec_ok(id, {"/bin/sh", "-c", "/bin/busybox head -c 4 /dev/peterfoo | /bin/busybox wc -c"}).stdout() ==
+        "4\n");
+  // w only (on a device outside the default allow-list): the cgroup lets the write
+  // through and refuses the read.
+  auto write = client.exec_ok(id, {"/bin/sh", "-c", "echo crio-devices-test > /dev/wonly"});
+  INFO(write.stderr());
+  CHECK(write.exit_code() == 0);
+  auto read = client.exec_ok(id, {"/bin/busybox", "cat", "/dev/wonly"});
+  CHECK(read.exit_code() != 0);
+  CHECK_THAT(read.stderr(), Catch::Contains("Operation not permitted"));
+
+  auto missing = Client::config("missing", env.image, {"/bin/busybox", "sleep", "1000"});
+  auto* gone = missing.add_devices();
+  gone->set_host_path("/dev/crio-test-no-such-device");
+  gone->set_container_path("/dev/gone");
+  grpc::Status refused = client.create(pod.id, missing);
+  CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(refused.error_message(), Catch::Contains("/dev/crio-test-no-such-device"));
+}
+
+TEMPLATE_TEST_CASE("no_pivot reaches the runtime and read_only gives a read-only rootfs with tmpfs scratch space",
+                   "[daemon][container]", Runc, Crun) {
+  const std::string handler = TestType::kHandler;
+  Env env("[crio.runtime]\nno_pivot = true\nread_only = true\n");
+  Client client(*env.daemon);
+  PodGuard pod{client, client.run_pod("ro-" + handler, handler)};
+  auto config = Client::config("ro", env.image, {"/bin/busybox", "sleep", "1000"});
+  config.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(0);
+  std::string id = client.create_ok(pod.id, config);
+  REQUIRE(client.start(id).ok());
+
+  bool conmon_no_pivot = false;
+  for (const auto& p : processes_mentioning(id)) {
+    if (p.find("conmon") != std::string::npos && p.find(" --no-pivot") != std::string::npos) conmon_no_pivot = true;
+  }
+  CHECK(conmon_no_pivot);
+
+  CHECK(client.exec_ok(id, {"/bin/busybox", "touch", "/rootfs-file"}).exit_code() != 0);
+  for (const char* dir : {"/run", "/tmp", "/var/tmp"}) {
+    INFO(dir);
+    CHECK(client.exec_ok(id, {"/bin/busybox", "touch", std::string(dir) + "/scratch"}).exit_code() == 0);
+  }
+  CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/proc/mounts"}).stdout(),
+             Catch::Contains(" /tmp tmpfs ") && Catch::Contains(" /var/tmp tmpfs "));
+}

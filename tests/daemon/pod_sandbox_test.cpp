@@ -461,6 +461,42 @@ TEST_CASE("A pod in the host's network and IPC namespaces skips their sysctls", 
   CHECK(pods.remove(id).ok());
 }
 
+TEST_CASE("default_sysctls reach every pod under its own, and one a pod may not set is skipped", "[daemon][pod]") {
+  Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-sysctls.conf",
+                         "[crio.runtime]\ndefault_sysctls = [\"net.ipv4.ip_unprivileged_port_start=900\", "
+                         "\"kernel.shmmni=3000\", \"net.ipv4.ping_group_range=0 1000\"]\n");
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  auto config = PodClient::config("defaults");
+  (*config.mutable_linux()->mutable_sysctls())["kernel.shmmni"] = "2048";  // the pod's wins
+  std::string id;
+  grpc::Status s = pods.run(config, &id);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
+  auto in_net = [&](const std::string& file) {
+    return crio::test::run_command({"/usr/bin/nsenter", "--net=" + info["netns"].get<std::string>(), "/bin/cat", file})
+        .out;
+  };
+  CHECK(in_net("/proc/sys/net/ipv4/ip_unprivileged_port_start") == "900\n");
+  CHECK(in_net("/proc/sys/net/ipv4/ping_group_range") == "0\t1000\n");
+  auto shmmni = crio::test::run_command(
+      {"/usr/bin/nsenter", "--ipc=" + info["ipcns"].get<std::string>(), "/bin/cat", "/proc/sys/kernel/shmmni"});
+  CHECK(shmmni.out == "2048\n");
+  CHECK(pods.remove(id).ok());
+
+  // A host-network pod cannot take net.* sysctls: the defaults' are skipped, not fatal.
+  std::string host;
+  auto host_config = PodClient::config("defaults-host");
+  host_config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_network(v1::NODE);
+  s = pods.run(host_config, &host);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(pods.remove(host).ok());
+}
+
 TEST_CASE("100 create, stop and remove cycles leave nothing behind", "[daemon][pod][slow]") {
   Daemon daemon("", false);
   TestNetwork network(daemon, false);

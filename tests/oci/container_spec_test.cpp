@@ -52,7 +52,8 @@ struct Fixture {
     crio::test::write_file(dir / "rootfs/etc/passwd",
                            "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000:web:/srv/web:/bin/sh\n");
     crio::test::write_file(dir / "rootfs/etc/group", "root:x:0:\nweb:x:1000:\nlogs:x:4:web\n");
-    for (const char* f : {"hosts", "resolv.conf", "hostname"}) crio::test::write_file(dir / (std::string("pod/") + f), "");
+    for (const char* f : {"hosts", "resolv.conf", "hostname"})
+      crio::test::write_file(dir / (std::string("pod/") + f), "");
     stdfs::create_directories(dir / "pod/shm");
     pod.id = "pod0123";
     pod.name = "web-0";
@@ -113,7 +114,7 @@ TEST_CASE("A Kubernetes container's spec from the request, the pod, the image an
   CHECK(s.process.cwd == "/srv");
   CHECK(s.process.user.uid == 1000);
   CHECK(s.process.user.gid == 1000);
-  CHECK(s.process.user.additional_gids == std::vector<uint32_t>{4});
+  CHECK(s.process.user.additional_gids == std::vector<uint32_t>{4, 1000});
   CHECK(has_env(s, "PATH=/usr/bin:/bin"));
   CHECK(has_env(s, "LANG=C.UTF-8"));
   CHECK(has_env(s, "NODE=1"));
@@ -155,6 +156,8 @@ TEST_CASE("A Kubernetes container's spec from the request, the pod, the image an
   CHECK(s.seccomp.kind == Seccomp::Kind::kRuntimeDefault);
 
   CHECK(s.annotations.at("example.com/owner") == "team-a");
+  CHECK(s.annotations.at("io.kubernetes.cri-o.ContainerType") == "container");
+  CHECK(s.annotations.at("io.kubernetes.cri-o.Image") == "example.com/web:1");
   CHECK(s.annotations.at("io.kubernetes.cri-o.ContainerID") == "c0ffee");
   CHECK(s.annotations.at("io.kubernetes.cri-o.SandboxID") == "pod0123");
   CHECK(s.annotations.at("io.kubernetes.container.name") == "web");
@@ -206,6 +209,171 @@ TEST_CASE("The spec builder refuses what cannot run, naming the container", "[sp
     f.request.resources.memory_limit = 64 << 20;
     f.request.resources.memory_swap_limit = 32 << 20;
     CHECK_THAT(f.build().status().message(), Catch::Contains("memory_swap_limit_in_bytes"));
+  }
+}
+
+namespace {
+
+const Device* device_at(const Spec& s, const std::string& path) {
+  for (const auto& d : s.devices) {
+    if (d.path == path) return &d;
+  }
+  return nullptr;
+}
+
+bool has_rule(const Spec& s, int64_t major, int64_t minor, const std::string& access) {
+  return std::any_of(s.resources.devices.begin(), s.resources.devices.end(), [&](const DeviceRule& r) {
+    return r.allow && r.major == major && r.minor == minor && r.access == access;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("Devices: the request's, additional_devices and the pod's annotation when its handler allows it",
+          "[spec][devices]") {
+  Fixture f;
+  SECTION("a CRI device gets its node and its cgroup rule; a missing one is refused by name") {
+    f.request.devices = {{"/dev/mynull", "/dev/null", "rw"}};
+    auto s = f.build();
+    REQUIRE(s.ok());
+    REQUIRE(device_at(*s, "/dev/mynull"));
+    CHECK(device_at(*s, "/dev/mynull")->type == "c");
+    CHECK(device_at(*s, "/dev/mynull")->major == 1);
+    CHECK(device_at(*s, "/dev/mynull")->minor == 3);
+    CHECK(has_rule(*s, 1, 3, "rw"));
+    f.request.devices = {{"/dev/gone", "/dev/crio-test-no-such-device", "rwm"}};
+    auto missing = f.build();
+    CHECK(missing.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(missing.status().message(), Catch::Contains("/dev/crio-test-no-such-device"));
+    f.request.devices = {{"/dev/x", "/dev/null", "rwx"}};
+    CHECK(f.build().status().code() == Code::kInvalidArgument);
+  }
+  SECTION("additional_devices: src:dst:mode, dst:mode or src alone") {
+    f.defaults.additional_devices = {"/dev/null:/dev/qifoo:rwm", "/dev/zero:w", "/dev/full"};
+    auto s = f.build();
+    REQUIRE(s.ok());
+    CHECK(device_at(*s, "/dev/qifoo"));
+    CHECK(has_rule(*s, 1, 5, "w"));
+    CHECK(device_at(*s, "/dev/full"));
+    f.defaults.additional_devices = {"/dev/null:/etc/qifoo"};
+    CHECK_THAT(f.build().status().message(), Catch::Contains("not under /dev"));
+  }
+  SECTION("the Devices annotation acts only when the handler allows it, and only on allowed_devices") {
+    f.pod.annotations[kDevicesAnnotation] = "/dev/null:/dev/qifoo:rwm,/dev/zero:/dev/peterfoo:r";
+    f.defaults.allowed_devices = {"/dev/null", "/dev/zero"};
+    auto ignored = f.build();
+    REQUIRE(ignored.ok());
+    CHECK_FALSE(device_at(*ignored, "/dev/qifoo"));
+    f.pod.allowed_annotations = {kDevicesAnnotation};
+    f.defaults.additional_devices = {"/dev/zero:/dev/qifoo:rwm"};
+    auto s = f.build();
+    REQUIRE(s.ok());
+    REQUIRE(device_at(*s, "/dev/qifoo"));
+    CHECK(device_at(*s, "/dev/qifoo")->minor == 3);  // the annotation's /dev/null wins over additional_devices
+    CHECK(device_at(*s, "/dev/peterfoo"));
+    f.defaults.allowed_devices = {"/dev/fuse"};
+    auto refused = f.build();
+    CHECK(refused.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(refused.status().message(), Catch::Contains("allowed_devices") && Catch::Contains("/dev/null"));
+  }
+  SECTION("privileged_without_host_devices keeps the host's devices out of a privileged container") {
+    f.request.privileged = true;
+    auto with_host = f.build();
+    REQUIRE(with_host.ok());
+    CHECK(device_at(*with_host, "/dev/null"));
+    f.pod.privileged_without_host_devices = true;
+    auto without = f.build();
+    REQUIRE(without.ok());
+    CHECK_FALSE(device_at(*without, "/dev/null"));
+  }
+}
+
+TEST_CASE("Spec behaviours CRI-O has: seccomp default, env, umask, read-only files and mounts", "[spec]") {
+  Fixture f;
+  SECTION("no profile named is RuntimeDefault unless seccomp_use_default_when_empty is off") {
+    f.request.seccomp.kind = SeccompProfile::Kind::kDefault;
+    CHECK(f.build()->seccomp.kind == Seccomp::Kind::kRuntimeDefault);
+    f.defaults.seccomp_use_default_when_empty = false;
+    CHECK(f.build()->seccomp.kind == Seccomp::Kind::kUnconfined);
+  }
+  SECTION("the pod's annotations reach the spec, but the gated ones its handler does not allow") {
+    f.pod.annotations = {{"com.example.test", "sandbox annotation"}, {"io.kubernetes.cri-o.umask", "077"}};
+    f.request.labels = {{"app", "web"}};
+    auto s = f.build();
+    REQUIRE(s.ok());
+    CHECK(s->annotations.at("com.example.test") == "sandbox annotation");
+    CHECK(s->annotations.at("app") == "web");
+    CHECK_FALSE(s->annotations.count("io.kubernetes.cri-o.umask"));
+  }
+  SECTION("an environment value with a newline is refused") {
+    f.request.envs = {{"GOOD", "x"}, {"BAD", "a\nb"}};
+    auto s = f.build();
+    CHECK(s.status().code() == Code::kInvalidArgument);
+    CHECK_THAT(s.status().message(), Catch::Contains("BAD") && Catch::Contains("newline"));
+  }
+  SECTION("the umask annotation acts when the handler allows it") {
+    f.pod.annotations[kUmaskAnnotation] = "077";
+    CHECK_FALSE(f.build()->process.user.umask);
+    f.pod.allowed_annotations = {"io.kubernetes.cri-o.umask"};
+    CHECK(f.build()->process.user.umask == 077u);
+    f.pod.annotations[kUmaskAnnotation] = "9";
+    CHECK(f.build().status().code() == Code::kInvalidArgument);
+  }
+  SECTION("readonly_rootfs makes resolv.conf, hostname and .containerenv read-only") {
+    f.pod.containerenv_path = f.dir / "pod/containerenv";
+    f.request.readonly_rootfs = true;
+    auto s = f.build();
+    REQUIRE(s.ok());
+    CHECK(s->root_readonly);
+    for (const char* dest : {"/etc/resolv.conf", "/etc/hostname", "/run/.containerenv"}) {
+      INFO(dest);
+      REQUIRE(mount_at(*s, dest));
+      CHECK(std::count(mount_at(*s, dest)->options.begin(), mount_at(*s, dest)->options.end(), "ro") == 1);
+    }
+    CHECK(stdfs::exists(f.pod.containerenv_path));
+  }
+  SECTION("read_only: every rootfs read-only with tmpfs on /run, /tmp and /var/tmp") {
+    f.defaults.read_only = true;
+    f.request.mounts.push_back({"/tmp", f.dir / "mytmp", false, 0});
+    auto s = f.build();
+    REQUIRE(s.ok());
+    CHECK(s->root_readonly);
+    REQUIRE(mount_at(*s, "/run"));
+    CHECK(mount_at(*s, "/run")->type == "tmpfs");
+    CHECK(mount_at(*s, "/var/tmp")->type == "tmpfs");
+    CHECK(mount_at(*s, "/tmp")->source == f.dir / "mytmp");  // the request's mount wins
+  }
+  SECTION("default_mounts_file, bind_mount_prefix, parents mounted before children") {
+    crio::test::write_file(f.dir / "secrets/a.txt", "x");
+    crio::test::write_file(f.dir / "mounts.conf", "# secrets\n" + (f.dir / "secrets") + ":/run/secrets\n");
+    f.defaults.default_mounts_file = f.dir / "mounts.conf";
+    f.defaults.bind_mount_prefix = f.dir / "prefix";
+    f.request.mounts.push_back({"/run/secrets/clash", "/clash", false, 0});
+    auto s = f.build();
+    REQUIRE(s.ok());
+    REQUIRE(mount_at(*s, "/run/secrets"));
+    CHECK(mount_at(*s, "/run/secrets")->source == f.dir / "secrets");
+    REQUIRE(mount_at(*s, "/run/secrets/clash"));
+    CHECK(mount_at(*s, "/run/secrets/clash")->source == f.dir / "prefix/clash");
+    CHECK(stdfs::is_directory(f.dir / "prefix/clash"));
+    CHECK(mount_at(*s, "/run/secrets") < mount_at(*s, "/run/secrets/clash"));
+    crio::test::write_file(f.dir / "mounts.conf", "relative:/x\n");
+    CHECK_THAT(f.build().status().message(), Catch::Contains("mounts.conf:1"));
+    f.defaults.default_mounts_file = f.dir / "absent.conf";
+    CHECK(f.build().ok());
+  }
+  SECTION("image volumes: mkdir in the rootfs, bind from the volumes directory, or ignore") {
+    f.image.volumes = {"/data/cache"};
+    REQUIRE(f.build().ok());
+    CHECK(stdfs::is_directory(f.dir / "rootfs/data/cache"));
+    f.defaults.image_volumes = "bind";
+    f.target.volumes_dir = f.dir / "volumes";
+    auto s = f.build();
+    REQUIRE(s.ok());
+    REQUIRE(mount_at(*s, "/data/cache"));
+    CHECK(mount_at(*s, "/data/cache")->source == f.dir / "volumes/data/cache");
+    f.defaults.image_volumes = "ignore";
+    CHECK_FALSE(mount_at(*f.build(), "/data/cache"));
   }
 }
 
@@ -279,7 +447,7 @@ TEST_CASE("Spec helpers: argv, signals and users from the image", "[spec]") {
   REQUIRE(user.ok());
   CHECK(user->uid == 1001);
   CHECK(user->gid == 50);
-  CHECK(user->additional_gids == std::vector<uint32_t>{60});
+  CHECK(user->additional_gids == std::vector<uint32_t>{50, 60});  // the primary group stays
   CHECK(home == "/home/app");
   user_image.user = "1001";
   CHECK(resolve_user(root.path(), by_image, user_image, &home)->gid == 1002);
@@ -299,7 +467,7 @@ TEST_CASE("Spec helpers: argv, signals and users from the image", "[spec]") {
   user = resolve_user(root.path(), by_request, user_image, &home);
   CHECK(user->uid == 0);
   CHECK(user->gid == 9);
-  CHECK(user->additional_gids == std::vector<uint32_t>{77});
+  CHECK(user->additional_gids == std::vector<uint32_t>{9, 77});
 
   // /etc/passwd as a symlink to a host file is read inside the rootfs, not on the host.
   crio::test::TempDir evil("crio-rootfs");
@@ -311,5 +479,3 @@ TEST_CASE("Spec helpers: argv, signals and users from the image", "[spec]") {
   // The link resolves to <rootfs>/etc/passwd, itself: a loop, or absent, never the host's root entry.
   CHECK_FALSE(resolved.ok());
 }
-
-

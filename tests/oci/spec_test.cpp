@@ -9,6 +9,8 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+
 using crio::Code;
 using nlohmann::json;
 namespace oci = crio::oci;
@@ -173,6 +175,16 @@ TEST_CASE("RuntimeDefault seccomp follows the capabilities", "[oci][spec][seccom
   CHECK(has_name(plain, "SCMP_ACT_ERRNO", "ptrace"));
   CHECK(has_name(plain, "SCMP_ACT_ERRNO", "kexec_load"));
   CHECK_FALSE(has_name(plain, "SCMP_ACT_ALLOW", "clone"));  // only with a flags filter
+  // A clone asking for any new namespace gets EPERM, one rule per namespace flag.
+  int eperm_clone_rules = 0;
+  for (const auto& rule : plain["syscalls"]) {
+    if (rule["names"] == json::array({"clone"}) && rule["action"] == "SCMP_ACT_ERRNO" && rule["errnoRet"] == EPERM) {
+      REQUIRE(rule["args"].size() == 1);
+      CHECK(rule["args"][0]["value"] == rule["args"][0]["valueTwo"]);
+      ++eperm_clone_rules;
+    }
+  }
+  CHECK(eperm_clone_rules == 7);
 
   auto caps = oci::default_capabilities();
   caps.push_back("CAP_SYS_ADMIN");

@@ -375,7 +375,6 @@ Result<Usage> tree_usage(const std::string& path) {
   return u;
 }
 
-
 bool is_mountpoint(const std::string& path) {
   struct stat st {
   }, pst{};

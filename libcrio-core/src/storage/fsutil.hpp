@@ -34,7 +34,6 @@ Status apply_diff(const std::string& diff, const std::string& target);
 // Bytes (allocated) and inodes under `path`, each inode once. Missing path → zero.
 Result<Usage> tree_usage(const std::string& path);
 
-
 bool is_mountpoint(const std::string& path);
 
 }  // namespace crio::storage::detail

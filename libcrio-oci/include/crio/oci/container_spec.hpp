@@ -41,6 +41,13 @@ struct SeccompProfile {
   std::string localhost_path;
 };
 
+// A host device given to the container (CRI Device).
+struct DeviceRequest {
+  std::string container_path;
+  std::string host_path;            // a device node, or a directory of them
+  std::string permissions = "rwm";  // cgroup access: r, w, m
+};
+
 // CRI LinuxContainerResources as CreateContainer and UpdateContainerResources give
 // them (zero: not set).
 struct ResourceRequest {
@@ -81,6 +88,7 @@ struct ContainerRequest {
   std::string working_dir;
   std::vector<std::pair<std::string, std::string>> envs;
   std::vector<ContainerMount> mounts;
+  std::vector<DeviceRequest> devices;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::string log_path;  // relative to the pod's log directory
@@ -125,7 +133,19 @@ struct PodContext {
   std::string resolv_path;
   std::string hostname_path;
   std::string shm_path;
+  std::string containerenv_path;  // /run/.containerenv, created empty when missing
+  // From the pod's runtime handler: the annotations it lets act (prefixes, as
+  // allowed_annotations), and whether privileged containers go without host devices.
+  std::vector<std::string> allowed_annotations;
+  bool privileged_without_host_devices = false;
 };
+
+// Annotations that change a container only when the pod's runtime handler allows them.
+inline constexpr const char* kDevicesAnnotation = "io.kubernetes.cri-o.Devices";
+inline constexpr const char* kUmaskAnnotation = "io.kubernetes.cri-o.umask";
+
+// Whether the handler lets `annotation` act (an allowed_annotations entry is a prefix).
+CRIO_OCI_EXPORT bool annotation_allowed(const std::vector<std::string>& allowed, const std::string& annotation);
 
 // What the container takes from its image's config.
 struct ImageDefaults {
@@ -144,8 +164,17 @@ struct SpecDefaults {
   std::vector<std::string> env;           // "KEY=value"
   std::vector<std::string> ulimits;       // "nofile=1024:2048"
   std::vector<std::string> absent_mount_sources_to_reject;
-  std::string seccomp_profile;  // what RuntimeDefault stands for; empty: the built-in one
-  int64_t pids_limit = -1;      // <= 0: none
+  std::string seccomp_profile;                  // what RuntimeDefault stands for; empty: the built-in one
+  bool seccomp_use_default_when_empty = true;   // no profile named: RuntimeDefault, else Unconfined
+  int64_t pids_limit = -1;                      // <= 0: none
+  std::vector<std::string> additional_devices;  // "/dev/src[:/dev/dst][:rwm]" for every container
+  std::vector<std::string> allowed_devices;     // what the Devices annotation may name
+  bool read_only = false;                       // every rootfs read-only, tmpfs on /run, /tmp, /var/tmp
+  std::string bind_mount_prefix;                // prepended to the host path of the request's mounts
+  std::string image_volumes = "mkdir";          // the image's volumes: "mkdir", "bind" or "ignore"
+  // "host:container" lines of bind mounts for every container; read at each create (a
+  // missing file has none; an unreadable one or a bad line is InvalidArgument naming it).
+  std::string default_mounts_file;
 };
 
 // crio.conf's values for SpecDefaults.
@@ -153,9 +182,10 @@ CRIO_OCI_EXPORT SpecDefaults spec_defaults(const core::Config& config);
 
 // Where the spec goes.
 struct SpecTarget {
-  std::string id;      // the container's ID
-  std::string rootfs;  // its mounted root filesystem
-  pid_t target_pid = 0;  // the target container's init, with pid_mode kTarget
+  std::string id;           // the container's ID
+  std::string rootfs;       // its mounted root filesystem
+  pid_t target_pid = 0;     // the target container's init, with pid_mode kTarget
+  std::string volumes_dir;  // where image_volumes = "bind" makes the volumes' host directories
 };
 
 // The whole spec. Creates missing host paths of bind mounts (as directories) and

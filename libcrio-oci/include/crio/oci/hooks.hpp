@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <shared_mutex>
 #include <string>
@@ -18,15 +19,20 @@ namespace crio::oci {
 struct HookDefinition {
   std::string file;  // where it was read from, for messages
   Hook hook;
-  bool always = false;
-  bool has_bind_mounts = false;
+  // Unset conditions are not looked at. All set ones must hold (version 1.0.0) or
+  // any one (0.1.0 files, `any`); with `commands`, a matching argv[0] decides.
+  std::optional<bool> always;
+  std::optional<bool> has_bind_mounts;
+  bool any = false;
   std::vector<std::pair<std::regex, std::regex>> annotations;
   std::vector<std::regex> commands;
   std::vector<std::string> stages;  // "prestart", "createRuntime", ...
 };
 
 // One hook file; InvalidArgument naming the file and the reason when it is not a
-// valid version 1.0.0 hook.
+// valid hook of version 1.0.0, or of the legacy 0.1.0 format (no version, or "0.1.0":
+// "hook", "arguments", "stage(s)", "cmd(s)", "annotation(s)", "hasbindmounts"), which
+// is read as CRI-O reads it.
 CRIO_OCI_EXPORT Result<HookDefinition> parse_hook(const std::string& file, const std::string& json);
 
 // Every *.json file of `dirs`, in file-name order; for the same file name the later

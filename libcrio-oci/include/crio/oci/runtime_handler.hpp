@@ -20,6 +20,7 @@ struct RuntimeHandler {
   // conmon's whole environment (CRI-O's monitor_env), to which the sync pipe variables
   // and XDG_RUNTIME_DIR are added; unset: the caller's environment.
   std::optional<std::vector<std::string>> monitor_env;
+  bool no_pivot = false;     // create with --no-pivot (a rootfs on a ramdisk cannot pivot_root)
 };
 
 // Runs `<runtime> --version` and returns its first line ("runc version 1.1.5").
