@@ -3,9 +3,12 @@
 #include "container_spec.hpp"
 #include "handlers.hpp"
 #include "id_index.hpp"
+#include "workloads.hpp"
 
 #include <crio/core/fs.hpp>
 #include <crio/core/log.hpp>
+#include <crio/image/reference.hpp>
+#include <crio/image/registry_client.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -84,9 +87,11 @@ json to_json(const Container& c) {
         {"mounts", mounts},
         {"tty", c.spec.tty},
         {"stdin", c.spec.stdin_open},
-        {"stdin_once", c.spec.stdin_once}}},
+        {"stdin_once", c.spec.stdin_once},
+        {"privileged", c.spec.privileged}}},
       {"image_id", c.image_id},
       {"image_name", c.image_name},
+      {"image_ref", c.image_ref},
       {"runtime_handler", c.runtime_handler},
       {"state", static_cast<int>(c.state)},
       {"created_at", c.created_at},
@@ -107,7 +112,8 @@ json to_json(const Container& c) {
         {"log_path", c.process.log_path},
         {"exit_dir", c.process.exit_dir},
         {"persist_dir", c.process.persist_dir},
-        {"socket_dir", c.process.socket_dir}}},
+        {"socket_dir", c.process.socket_dir},
+        {"conmon_cgroup", c.process.conmon_cgroup}}},
   };
 }
 
@@ -128,11 +134,13 @@ Container from_json(const json& j) {
   c.spec.tty = s.value("tty", false);
   c.spec.stdin_open = s.value("stdin", false);
   c.spec.stdin_once = s.value("stdin_once", false);
+  c.spec.privileged = s.value("privileged", false);
   for (const auto& m : s.value("mounts", json::array())) {
     c.spec.mounts.push_back({m.at("container_path"), m.at("host_path"), m.at("readonly"), m.at("propagation")});
   }
   c.image_id = j.at("image_id");
   c.image_name = j.value("image_name", "");
+  c.image_ref = j.value("image_ref", c.image_id);
   c.runtime_handler = j.value("runtime_handler", "");
   c.state = static_cast<ContainerState>(j.at("state").get<int>());
   c.created_at = j.value("created_at", int64_t{0});
@@ -160,12 +168,27 @@ Container from_json(const json& j) {
   c.process.exit_dir = p.value("exit_dir", "");
   c.process.persist_dir = p.value("persist_dir", "");
   c.process.socket_dir = p.value("socket_dir", "");
+  c.process.conmon_cgroup = p.value("conmon_cgroup", "");
   return c;
 }
 
 std::string parent_of(const std::string& path) {
   auto slash = path.find_last_of('/');
   return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string image_ref_of(const storage::Image& image, const std::string& name) {
+  auto repo_of = [](const std::string& ref) {
+    auto at = ref.find('@');
+    std::string repo = ref.substr(0, at);
+    auto colon = repo.rfind(':');
+    if (colon != std::string::npos && repo.find('/', colon) == std::string::npos) repo.resize(colon);
+    return repo;
+  };
+  for (const auto& digest : image.digests) {
+    if (repo_of(digest) == repo_of(name)) return digest;
+  }
+  return image.digests.empty() ? image.id : image.digests.front();
 }
 
 void apply_exit(Container& c, const oci::ExitInfo& exit) {
@@ -405,10 +428,12 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     joined.pid_mode = NamespaceMode::kTarget;
   }
   if (spec.pid_mode == NamespaceMode::kTarget) {
-    auto target = get(spec.target_id);
-    if (!target.ok() || target->pod_id != pod->id) {
-      return error(Code::kNotFound, "container {}: target container {} not found in pod {}", spec.name, spec.target_id,
-                   pod->id);
+    // As CRI-O, the target may be any container the daemon runs, in this pod or another.
+    auto target = spec.target_id.empty() ? Result<Container>(error(Code::kNotFound, "no target_id"))
+                                         : get(spec.target_id);
+    if (!target.ok()) {
+      return error(Code::kNotFound, "container {}: target container \"{}\" of its PID namespace not found", spec.name,
+                   spec.target_id);
     }
     if (target->state != ContainerState::kRunning || target->process.pid <= 0) {
       return error(Code::kFailedPrecondition, "container {}: target container {} is not running", spec.name,
@@ -420,6 +445,14 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
                         build_container_spec(config_, SpecInputs{id, rootfs, pod,
                                                                  joined.name.empty() ? &spec : &joined,
                                                                  &image_config, target_pid}));
+  if (spec.name == kInfraName) {
+    if (!config_.infra_ctr_cpuset.empty()) oci_spec.resources.cpu.cpus = config_.infra_ctr_cpuset;
+  } else if (const core::Workload* workload = active_workload(config_, pod->spec.annotations)) {
+    // The pod's annotations choose the workload and carry the per-container overrides.
+    auto resources = workload_resources(*workload, spec.name, pod->spec.annotations);
+    if (!resources.ok()) return resources.status().wrap(fmt::format("container {}: pod {}", spec.name, pod->id));
+    if (*resources) apply_workload(**resources, oci_spec.resources.cpu);
+  }
   const std::string bundle = run_root_ + "/" + id;
   undo.add([bundle] {
     std::error_code ec;
@@ -451,9 +484,28 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   options.open_stdin = spec.stdin_open;
   options.stdin_once = spec.stdin_once;
   if (config_.log_size_max > 0) options.log_size_max = config_.log_size_max;
+  if (config_.cgroup_manager == "cgroupfs" && monitor_cgroup(config_, pod->spec.runtime_handler) == "pod") {
+    // As CRI-O: conmon sits in `crio-conmon-<id>` under the pod's cgroup parent, pinned
+    // to infra_ctr_cpuset, unless the container's own annotations activate a workload
+    // (whose overrides for conmon are keyed "POD").
+    std::string parent = pod->spec.cgroup_parent;
+    while (!parent.empty() && parent.back() == '/') parent.pop_back();
+    if (!parent.empty() && parent.front() != '/') parent.insert(parent.begin(), '/');
+    options.conmon_cgroup = parent + "/crio-conmon-" + id;
+    if (!config_.infra_ctr_cpuset.empty()) options.conmon_cpu.cpus = config_.infra_ctr_cpuset;
+    const Annotations& own = spec.name == kInfraName ? pod->spec.annotations : spec.annotations;
+    if (const core::Workload* workload = active_workload(config_, own)) {
+      auto resources = workload_resources(*workload, kInfraName, own);
+      if (!resources.ok()) return resources.status().wrap(fmt::format("container {}: conmon's cgroup", spec.name));
+      if (*resources) apply_workload(**resources, options.conmon_cpu);
+    }
+  }
   auto pid = runtime->create(options);
   if (!pid.ok()) return pid.status().wrap(fmt::format("creating container {} ({})", spec.name, id));
   undo.add([runtime, id] { (void)runtime->remove(id); });
+  if (auto volume = pods_.link_logs_volume(pod->spec); volume && spec.name != kInfraName) {
+    link_container_log(pod->spec.uid, *volume, id, spec.name, spec.attempt);
+  }
 
   Container c;
   c.id = id;
@@ -462,6 +514,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   c.spec = spec;
   c.image_id = image->image.id;
   c.image_name = image->image.names.empty() ? spec.image : image->image.names.front();
+  c.image_ref = image_ref_of(image->image, c.image_name);
   c.runtime_handler = runtime->handler().name;
   c.state = ContainerState::kCreated;
   c.created_at = now_ns();
@@ -516,8 +569,8 @@ Status Containers::start(const std::string& id_or_prefix) {
 
 Status Containers::stop(const std::string& id_or_prefix, std::chrono::seconds timeout) {
   CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
-  auto lock_ptr = lock_for(id);
-  std::lock_guard guard(*lock_ptr);
+  // Not under the container's lock: a second stop joins the first in the runtime (and
+  // may shorten its grace period) rather than queueing behind it.
   CRIO_ASSIGN_OR_RETURN(Container c, get(id));
   if (c.state == ContainerState::kExited) return ok_status();
   CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
@@ -585,19 +638,21 @@ Result<oci::ExecResult> Containers::exec_sync(const std::string& id_or_prefix, c
                                               std::chrono::seconds timeout) {
   if (argv.empty()) return error(Code::kInvalidArgument, "ExecSync: no command given");
   CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
-  if (c.state != ContainerState::kRunning) {
-    return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  // As CRI-O: a created container's init exists (waiting to be started), and a command
+  // can join it.
+  if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) {
+    return error(Code::kFailedPrecondition, "container {} is not created or running", c.id);
   }
   CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
-  return runtime->exec_sync(c.id, argv, std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+  return runtime->exec_sync(c.id, argv, std::chrono::duration_cast<std::chrono::milliseconds>(timeout), c.spec.tty);
 }
 
 Result<std::unique_ptr<oci::ExecSession>> Containers::exec(const std::string& id_or_prefix,
                                                            const oci::ExecOptions& options) {
   if (options.argv.empty()) return error(Code::kInvalidArgument, "Exec: no command given");
   CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
-  if (c.state != ContainerState::kRunning) {
-    return error(Code::kFailedPrecondition, "container {} is not running", c.id);
+  if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) {
+    return error(Code::kFailedPrecondition, "container {} is not created or running", c.id);
   }
   CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
   return runtime->exec(c.id, options);
@@ -691,6 +746,14 @@ Result<std::string> Containers::start_infra(const std::string& pod_id) {
     PullRequest pull;
     pull.image = config_.pause_image;
     pull.pod_namespace = pod->spec.pod_namespace;
+    if (!config_.pause_image_auth_file.empty()) {
+      // The pause image's own credentials, in place of global_auth_file's.
+      auto ref = image::parse_reference(config_.pause_image);
+      if (!ref.ok()) return ref.status().wrap("pause_image " + config_.pause_image);
+      auto auth = image::lookup_auth_file(config_.pause_image_auth_file, ref->registry, ref->repository);
+      if (!auth.ok()) return auth.status().wrap("pause_image_auth_file");
+      if (*auth) pull.auth = **auth;
+    }
     auto pulled = images_.pull(pull);
     if (!pulled.ok()) return pulled.status().wrap("pulling the pause image " + config_.pause_image);
   }

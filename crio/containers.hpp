@@ -87,6 +87,9 @@ struct Container {
   ContainerSpec spec;
   std::string image_id;
   std::string image_name;  // the image's first tag, else the requested name
+  // What the CRI's image_ref reports: a repo digest (name@sha256:...) of the image,
+  // preferring one of image_name's repository, else the image ID.
+  std::string image_ref;
   std::string runtime_handler;
   ContainerState state = ContainerState::kCreated;
   int64_t created_at = 0;  // ns since the epoch

@@ -26,11 +26,10 @@ Result<std::string> Creations::run(const std::string& name, std::string_view kin
       return result;
     }
     if (auto id = holder(name)) {
-      if (undelivered_.count(*id)) {  // the answer an earlier caller missed
-        if (!gone()) undelivered_.erase(*id);
-        return *id;
-      }
-      return error(Code::kAlreadyExists, "{} name {} is reserved by {}", kind, name, *id);
+      // The answer an earlier caller missed, or a duplicate request for an object
+      // already made: CRI-O answers both with the object.
+      if (!gone()) undelivered_.erase(*id);
+      return *id;
     }
     creation = std::make_shared<Creation>();
     creating_[name] = creation;

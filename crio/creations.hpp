@@ -1,8 +1,8 @@
 #pragma once
 // Creating objects by name the way the kubelet retries: one create per name at a
 // time; a retry that arrives while the first is running waits for it and gets its
-// answer; an answer whose caller had already given up (its deadline passed) is kept
-// and handed to the next request with that name. Pods and containers share this.
+// answer; a request for a name whose object exists gets that object (as CRI-O answers
+// a duplicate RunPodSandbox or CreateContainer). Pods and containers share this.
 
 #include <crio/core/status.hpp>
 

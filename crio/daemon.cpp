@@ -20,9 +20,14 @@
 #include <grpcpp/server_posix.h>
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 namespace crio::daemon {
@@ -55,6 +60,28 @@ nlohmann::json info_json(const core::Config& config) {
   };
 }
 
+// KUBENSMNT, CRI-O's environment-only option: the path of a bind-mounted mount
+// namespace (pinned by the node's setup) for the daemon and everything it starts to
+// live in. A path that is missing or is not a mount namespace leaves the daemon in its
+// parent's, with a warning. Must run while the process has one thread: the kernel
+// refuses a mount namespace change to a thread that shares its filesystem context.
+void join_kubensmnt() {
+  const char* path = std::getenv("KUBENSMNT");
+  if (path == nullptr || *path == '\0') return;
+  auto not_joined = [&](const std::string& why) {
+    log::warn("not joining the mount namespace named by KUBENSMNT", {{"path", path}, {"reason", why}});
+  };
+  fs::UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return not_joined(std::strerror(errno));
+  struct statfs sfs {};
+  if (::fstatfs(fd.get(), &sfs) != 0) return not_joined(std::strerror(errno));
+  if (sfs.f_type != NSFS_MAGIC) return not_joined("not a namespace bind mount");
+  if (::setns(fd.get(), CLONE_NEWNS) != 0) {
+    return not_joined(errno == EINVAL ? "not a mount namespace" : std::strerror(errno));
+  }
+  log::info("joined the mount namespace named by KUBENSMNT", {{"path", path}});
+}
+
 void apply_log_level(const std::string& name) {
   auto level = log::parse_level(name);
   if (level.ok()) log::set_level(*level);
@@ -66,6 +93,7 @@ int serve(const CommandLine& command_line) {
   const core::Config& config = command_line.config;
   apply_log_level(config.log_level);
   for (const auto& warning : command_line.warnings) log::warn(warning);
+  join_kubensmnt();
   std::signal(SIGPIPE, SIG_IGN);
 
   // The marker is removed while we run, so finding it at start means the last run

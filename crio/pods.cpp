@@ -1,6 +1,7 @@
 #include "pods.hpp"
 
 #include "id_index.hpp"
+#include "workloads.hpp"
 
 #include <crio/core/fs.hpp>
 #include <crio/core/log.hpp>
@@ -30,9 +31,16 @@ using nlohmann::json;
 constexpr uint64_t kDefaultShmBytes = 64 * 1024 * 1024;
 constexpr const char* kShmSizeAnnotation = "io.kubernetes.cri-o.ShmSize";
 
-Result<uint64_t> shm_size_of(const PodSpec& spec) {
+// The annotation counts only where the handler's or the workload's allowed_annotations
+// name it; elsewhere it is dropped, as CRI-O drops annotations it does not allow.
+Result<uint64_t> shm_size_of(const core::Config& config, const PodSpec& spec) {
   auto it = spec.annotations.find(kShmSizeAnnotation);
   if (it == spec.annotations.end()) return kDefaultShmBytes;
+  if (!annotation_allowed(config, spec.runtime_handler, spec.annotations, kShmSizeAnnotation)) {
+    log::info("annotation not allowed for this pod's runtime handler or workload; ignored",
+              {{"pod", spec.name}, {"annotation", kShmSizeAnnotation}});
+    return kDefaultShmBytes;
+  }
   auto size = net::parse_quantity(it->second);
   if (!size.ok() || *size == 0) {
     return error(Code::kInvalidArgument, "annotation {}=\"{}\" is not a positive size", kShmSizeAnnotation, it->second);
@@ -77,8 +85,8 @@ bool is_ipc_sysctl(const std::string& name) {
 
 // Writes sysctls inside the pod's namespaces from a throwaway thread: /proc/sys/net
 // and the IPC limits show the namespace of the thread that opens them.
-Status apply_sysctls(const Pod& pod) {
-  if (pod.spec.sysctls.empty()) return ok_status();
+Status apply_sysctls(const Pod& pod, const std::map<std::string, std::string>& sysctls) {
+  if (sysctls.empty()) return ok_status();
   Status result;
   std::thread worker([&] {
     if (::unshare(CLONE_FS) != 0) {
@@ -93,13 +101,13 @@ Status apply_sysctls(const Pod& pod) {
         return;
       }
     }
-    for (const auto& [name, value] : pod.spec.sysctls) {
+    for (const auto& [name, value] : sysctls) {
       std::string file = "/proc/sys/" + name;
       std::replace(file.begin() + 10, file.end(), '.', '/');
       fs::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
       if (!fd.valid() || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
-        result = error(errno == ENOENT ? Code::kInvalidArgument : Code::kInternal, "pod {}: setting sysctl {}={}: {}",
-                       pod.id, name, value, std::strerror(errno));
+        result = error(errno == ENOENT || errno == EINVAL ? Code::kInvalidArgument : Code::kInternal,
+                       "pod {}: setting sysctl {}={}: {}", pod.id, name, value, std::strerror(errno));
         return;
       }
     }
@@ -257,19 +265,44 @@ Status validate_sysctl(const std::string& name, const std::string& value, const 
   if (value.find('\n') != std::string::npos) {
     return error(Code::kInvalidArgument, "sysctl {}: the value contains a newline", name);
   }
-  if (name.starts_with("net.")) {
-    if (spec.network == NamespaceMode::kNode) {
-      return error(Code::kInvalidArgument, "sysctl {} cannot be set for a pod on the host network", name);
-    }
-    return ok_status();
-  }
-  if (is_ipc_sysctl(name)) {
-    if (spec.ipc == NamespaceMode::kNode) {
-      return error(Code::kInvalidArgument, "sysctl {} cannot be set for a pod in the host IPC namespace", name);
-    }
-    return ok_status();
-  }
+  if (name.starts_with("net.") || is_ipc_sysctl(name)) return ok_status();
   return error(Code::kInvalidArgument, "sysctl {} is not namespaced and cannot be set for a pod", name);
+}
+
+bool sysctl_skipped(const std::string& name, const PodSpec& spec) {
+  return (name.starts_with("net.") && spec.network == NamespaceMode::kNode) ||
+         (is_ipc_sysctl(name) && spec.ipc == NamespaceMode::kNode);
+}
+
+std::map<std::string, std::string> pod_sysctls(const core::Config& config, const PodSpec& spec) {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : config.default_sysctls) {
+    auto eq = kv.find('=');
+    std::string name = kv.substr(0, eq), value = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (!validate_sysctl(name, value, spec).ok() || sysctl_skipped(name, spec)) {
+      log::warn("default sysctl skipped for pod", {{"pod", spec.name}, {"sysctl", name}});
+      continue;
+    }
+    out[name] = value;
+  }
+  for (const auto& [name, value] : spec.sysctls) {
+    // As CRI-O: a pod on the host's network or IPC namespace does not get to change
+    // the host's settings; those sysctls are skipped, not refused.
+    if (sysctl_skipped(name, spec)) {
+      log::info("sysctl skipped: the pod uses the host's namespace", {{"pod", spec.name}, {"sysctl", name}});
+      out.erase(name);
+      continue;
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+std::optional<std::string> Pods::link_logs_volume(const PodSpec& spec) const {
+  auto it = spec.annotations.find(kLinkLogsAnnotation);
+  if (it == spec.annotations.end()) return std::nullopt;
+  if (!annotation_allowed(config_, spec.runtime_handler, spec.annotations, kLinkLogsAnnotation)) return std::nullopt;
+  return it->second;
 }
 
 Pods::Pods(const core::Config& config, CniManager& cni)
@@ -334,12 +367,9 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   for (const auto& [name, value] : spec.sysctls) {
     CRIO_RETURN_IF_ERROR(validate_sysctl(name, value, spec).wrap("pod sandbox " + spec.name));
   }
-  if (auto shm = shm_size_of(spec); !shm.ok()) return shm.status().wrap("pod sandbox " + spec.name);
+  if (auto shm = shm_size_of(config_, spec); !shm.ok()) return shm.status().wrap("pod sandbox " + spec.name);
   if (auto bandwidth = net::bandwidth_from_annotations(spec.annotations); !bandwidth.ok()) {
     return bandwidth.status().wrap("pod sandbox " + spec.name);
-  }
-  if (spec.pid == NamespaceMode::kTarget) {
-    return error(Code::kInvalidArgument, "pod sandbox {}: a pod cannot share a target PID namespace", spec.name);
   }
   const std::string name = full_name(spec);
 
@@ -400,14 +430,14 @@ Result<std::string> Pods::create(const PodSpec& spec) {
   } else {
     pod.shm_path = pod.run_dir + "/shm";
     CRIO_RETURN_IF_ERROR(fs::make_dirs(pod.shm_path, 0755).wrap(what));
-    CRIO_ASSIGN_OR_RETURN(uint64_t shm_bytes, shm_size_of(spec));
+    CRIO_ASSIGN_OR_RETURN(uint64_t shm_bytes, shm_size_of(config_, spec));
     const std::string shm_options = fmt::format("mode=1777,size={}", shm_bytes);
     if (::mount("shm", pod.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_options.c_str()) != 0) {
       return error(Code::kInternal, "{}: mounting /dev/shm at {}: {}", what, pod.shm_path, std::strerror(errno));
     }
     undo.add([path = pod.shm_path] { ::umount2(path.c_str(), MNT_DETACH); });
   }
-  CRIO_RETURN_IF_ERROR(apply_sysctls(pod));
+  CRIO_RETURN_IF_ERROR(apply_sysctls(pod, pod_sysctls(config_, spec)));
 
   if (spec.network != NamespaceMode::kNode) {
     auto network = cni_.network();
@@ -419,6 +449,10 @@ Result<std::string> Pods::create(const PodSpec& spec) {
     undo.add([network = *network, request = network_request(pod)] { (void)network->detach(request); });
   }
   CRIO_RETURN_IF_ERROR(fs::write_file_atomic(pod.hosts_path, hosts_for(pod, hostname)).wrap(what));
+  if (auto volume = link_logs_volume(spec)) {
+    mount_pod_logs(spec.pod_namespace, spec.name, spec.uid, *volume);
+    undo.add([uid = spec.uid, v = *volume] { unmount_pod_logs(uid, v); });
+  }
   CRIO_RETURN_IF_ERROR(persist(pod).wrap(what));
 
   undo.dismiss();
@@ -494,6 +528,7 @@ Status Pods::stop(const std::string& id_or_prefix) {
       pod->utsns_path.empty()) {
     return ok_status();
   }
+  if (auto volume = link_logs_volume(pod->spec)) unmount_pod_logs(pod->spec.uid, *volume);
   Status torn = teardown_network(*pod);
   if (!torn.ok()) return torn.wrap(fmt::format("stopping pod sandbox {}", *id));
   pod->state = PodState::kNotReady;

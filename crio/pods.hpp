@@ -73,9 +73,14 @@ struct PodFilter {
 };
 
 // Checks that a sysctl may be set for a pod: only namespaced ones (net.*,
-// kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*), and net.* only with the pod's
-// own network namespace, IPC ones only with its own IPC namespace.
+// kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*), with a one-line value.
 Status validate_sysctl(const std::string& name, const std::string& value, const PodSpec& spec);
+// True for a sysctl of a namespace the pod shares with the host (net.* on the host
+// network, IPC ones in the host IPC namespace): CRI-O skips those rather than refuse.
+bool sysctl_skipped(const std::string& name, const PodSpec& spec);
+// What the pod's namespaces get: [crio.runtime] default_sysctls (KEY=VALUE), then the
+// pod's own, without the skipped ones.
+std::map<std::string, std::string> pod_sysctls(const core::Config& config, const PodSpec& spec);
 
 class Pods {
  public:
@@ -88,6 +93,9 @@ class Pods {
   // `client_gone` tells whether the caller stopped waiting (its deadline passed):
   // the result is then kept for the retry the kubelet will make with the same name.
   Result<std::string> run(const PodSpec& spec, const std::function<bool()>& client_gone = {});
+  // The emptyDir volume named by the pod's io.kubernetes.cri-o.LinkLogs annotation,
+  // when its handler or workload allows the annotation.
+  std::optional<std::string> link_logs_volume(const PodSpec& spec) const;
   Status stop(const std::string& id);
   Status remove(const std::string& id);
   Result<Pod> get(const std::string& id) const;

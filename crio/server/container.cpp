@@ -5,11 +5,20 @@
 #include "server/grpc_status.hpp"
 #include "server/runtime_service.hpp"
 
+#include <crio/core/fs.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 
 namespace crio::daemon {
+
+nlohmann::json runtime_spec_of(const std::string& bundle) {
+  auto text = fs::read_file(bundle + "/config.json");
+  if (!text.ok()) return nullptr;
+  nlohmann::json spec = nlohmann::json::parse(*text, nullptr, false);
+  return spec.is_discarded() ? nlohmann::json(nullptr) : spec;
+}
+
 namespace {
 
 ContainerSpec spec_from(const v1::ContainerConfig& config) {
@@ -86,7 +95,7 @@ void fill_summary(const Container& c, v1::Container* out) {
   out->set_pod_sandbox_id(c.pod_id);
   fill_metadata(c.spec, out->mutable_metadata());
   out->mutable_image()->set_image(c.image_name);
-  out->set_image_ref(c.image_id);
+  out->set_image_ref(c.image_ref);
   out->set_image_id(c.image_id);
   out->set_state(static_cast<v1::ContainerState>(c.state));
   out->set_created_at(c.created_at);
@@ -163,7 +172,7 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*, const v1::Con
   status->set_finished_at(c->finished_at);
   status->set_exit_code(c->exit_code);
   status->mutable_image()->set_image(c->image_name);
-  status->set_image_ref(c->image_id);
+  status->set_image_ref(c->image_ref);
   status->set_image_id(c->image_id);
   status->set_reason(c->reason);
   status->set_message(c->message);
@@ -183,13 +192,15 @@ grpc::Status RuntimeService::ContainerStatus(grpc::ServerContext*, const v1::Con
   user->add_supplemental_groups(c->user.gid);
   for (uint32_t g : c->user.additional_gids) user->add_supplemental_groups(g);
   if (request->verbose()) {
-    (
-        *response->mutable_info())["info"] = nlohmann::json{
-        {"pid", c->process.pid},
-        {"sandboxID", c->pod_id},
-        {"bundle", c->bundle},
-        {"rootfs", c->rootfs},
-        {"runtimeHandler", c->runtime_handler}}.dump();
+    // CRI-O's keys (sandboxID, pid, runtimeSpec, privileged), and where the container lives.
+    nlohmann::json info = {{"sandboxID", c->pod_id},
+                           {"pid", c->process.pid},
+                           {"privileged", c->spec.privileged},
+                           {"runtimeSpec", runtime_spec_of(c->bundle)},
+                           {"bundle", c->bundle},
+                           {"rootfs", c->rootfs},
+                           {"runtimeHandler", c->runtime_handler}};
+    (*response->mutable_info())["info"] = info.dump();
   }
   return grpc::Status::OK;
 }

@@ -53,7 +53,7 @@ void fill_container_status(const Container& c, v1::ContainerStatus* out) {
   out->set_finished_at(c.finished_at);
   out->set_exit_code(c.exit_code);
   out->mutable_image()->set_image(c.image_name);
-  out->set_image_ref(c.image_id);
+  out->set_image_ref(c.image_ref);
   out->set_image_id(c.image_id);
   out->set_reason(c.reason);
   out->set_message(c.message);

@@ -168,6 +168,15 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*, const v1::Po
         {"cgroupParent", pod->spec.cgroup_parent},
         {"sysctls", pod->spec.sysctls},
     };
+    // As CRI-O: with an infra container, the pause image as configured, its pid and spec.
+    ContainerFilter of_pod;
+    of_pod.pod_id = pod->id;
+    for (const Container& c : containers_.list(of_pod)) {
+      if (!Containers::is_infra(c) || c.pod_id != pod->id) continue;
+      info["image"] = c.spec.image;
+      info["pid"] = c.process.pid;
+      info["runtimeSpec"] = runtime_spec_of(c.bundle);
+    }
     (*response->mutable_info())["info"] = info.dump();
   }
   return grpc::Status::OK;

@@ -14,9 +14,16 @@
 
 #include "cri_api.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace crio::daemon {
 
 namespace v1 = ::runtime::v1;
+
+// The OCI spec in `bundle`/config.json for the verbose status info ("runtimeSpec"),
+// null when it cannot be read. Read on demand: verbose status is for people, not the
+// kubelet's polling.
+nlohmann::json runtime_spec_of(const std::string& bundle);
 
 #define CRIO_UNARY_RPC(name) \
   grpc::Status name(grpc::ServerContext* context, const v1::name##Request* request, v1::name##Response* response) override

@@ -18,11 +18,15 @@ Status check_stdio(std::string_view rpc, const std::string& id, bool stdin, bool
   return ok_status();
 }
 
-Result<Container> running_container(Containers& containers, std::string_view rpc, const std::string& id) {
+// Exec also takes a created container, as CRI-O does: its init exists and can be joined.
+Result<Container> running_container(Containers& containers, std::string_view rpc, const std::string& id,
+                                    bool or_created = false) {
   if (id.empty()) return error(Code::kInvalidArgument, "{}: container_id is required", rpc);
   CRIO_ASSIGN_OR_RETURN(Container c, containers.get(id));
+  if (c.state == ContainerState::kCreated && or_created) return c;
   if (c.state != ContainerState::kRunning) {
-    return error(Code::kFailedPrecondition, "{}: container {} is not running", rpc, c.id);
+    return error(Code::kFailedPrecondition, "{}: container {} is not {}running", rpc, c.id,
+                 or_created ? "created or " : "");
   }
   return c;
 }
@@ -33,7 +37,7 @@ grpc::Status RuntimeService::Exec(grpc::ServerContext*, const v1::ExecRequest* r
   if (request->cmd().empty()) {
     return to_grpc(error(Code::kInvalidArgument, "Exec in container {}: cmd is required", request->container_id()));
   }
-  auto c = running_container(containers_, "Exec", request->container_id());
+  auto c = running_container(containers_, "Exec", request->container_id(), true);
   if (!c.ok()) return to_grpc(c.status());
   if (crio::Status s = check_stdio("Exec", c->id, request->stdin(), request->stdout(), request->stderr(), request->tty()); !s.ok()) {
     return to_grpc(s);

@@ -73,6 +73,7 @@ constexpr const char* kNetwork = "crio.network";
 constexpr const char* kMetrics = "crio.metrics";
 constexpr const char* kStats = "crio.stats";
 constexpr const char* kHandlers = "crio.runtime.runtimes";
+constexpr const char* kWorkloads = "crio.runtime.workloads";
 
 using namespace checks;  // NOLINT: the table reads better with bare check names
 
@@ -424,6 +425,64 @@ struct Reader {
     return ok_status();
   }
 
+  // [crio.runtime.workloads.<name>] and its .resources table: typed by hand, as they
+  // are maps of structs the option table does not describe.
+  Status read_workload(Config& config, const std::string& name, const toml::node& n) {
+    std::string prefix = std::string(kWorkloads) + "." + name;
+    auto* tbl = n.as_table();
+    if (!tbl) return wrong_type(source, n, prefix, "a table");
+    Workload& w = config.workloads[name];
+    auto str = [&](const toml::node& v, const std::string& dotted, std::string& out) -> Status {
+      auto* s = v.as_string();
+      if (!s) return wrong_type(source, v, dotted, "a string");
+      out = s->get();
+      return ok_status();
+    };
+    auto num = [&](const toml::node& v, const std::string& dotted, int64_t& out) -> Status {
+      auto* i = v.as_integer();
+      if (!i) return wrong_type(source, v, dotted, "an integer");
+      if (i->get() < 0) return error(Code::kInvalidArgument, "{}: {}: {} is negative", where(source, v), dotted, i->get());
+      out = i->get();
+      return ok_status();
+    };
+    for (auto&& [k, v] : *tbl) {
+      std::string key(k.str());
+      std::string dotted = prefix + "." + key;
+      if (key == "activation_annotation") {
+        CRIO_RETURN_IF_ERROR(str(v, dotted, w.activation_annotation));
+      } else if (key == "annotation_prefix") {
+        CRIO_RETURN_IF_ERROR(str(v, dotted, w.annotation_prefix));
+      } else if (key == "allowed_annotations") {
+        auto* arr = v.as_array();
+        if (!arr) return wrong_type(source, v, dotted, "an array of strings");
+        w.allowed_annotations.clear();
+        for (size_t i = 0; i < arr->size(); ++i) {
+          std::string a;
+          CRIO_RETURN_IF_ERROR(str(*arr->get(i), fmt::format("{}[{}]", dotted, i), a));
+          w.allowed_annotations.push_back(std::move(a));
+        }
+      } else if (key == "resources") {
+        auto* res = v.as_table();
+        if (!res) return wrong_type(source, v, dotted, "a table");
+        WorkloadResources& r = w.resources;
+        for (auto&& [rk, rv] : *res) {
+          std::string rkey(rk.str());
+          std::string rdotted = dotted + "." + rkey;
+          if (rkey == "cpushares") CRIO_RETURN_IF_ERROR(num(rv, rdotted, r.cpushares));
+          else if (rkey == "cpuquota") CRIO_RETURN_IF_ERROR(num(rv, rdotted, r.cpuquota));
+          else if (rkey == "cpuperiod") CRIO_RETURN_IF_ERROR(num(rv, rdotted, r.cpuperiod));
+          else if (rkey == "cpulimit") CRIO_RETURN_IF_ERROR(num(rv, rdotted, r.cpulimit));
+          else if (rkey == "cpuset") CRIO_RETURN_IF_ERROR(str(rv, rdotted, r.cpuset));
+          else unknown(rv, rdotted);
+        }
+      } else {
+        unknown(v, dotted);
+      }
+    }
+    locs[prefix] = where(source, n);
+    return ok_status();
+  }
+
   Status read_table(Config& config, const std::string& name, const toml::table& tbl) {
     static const std::set<std::string> kSubtables = {"crio.api",     "crio.runtime", "crio.image",
                                                      "crio.network", "crio.metrics", "crio.stats"};
@@ -440,6 +499,12 @@ struct Reader {
         auto* sub = v.as_table();
         if (!sub) return wrong_type(source, v, dotted, "a table of runtime handlers");
         for (auto&& [hk, hv] : *sub) CRIO_RETURN_IF_ERROR(read_handler(config, std::string(hk.str()), hv));
+        continue;
+      }
+      if (dotted == kWorkloads) {
+        auto* sub = v.as_table();
+        if (!sub) return wrong_type(source, v, dotted, "a table of workloads");
+        for (auto&& [wk, wv] : *sub) CRIO_RETURN_IF_ERROR(read_workload(config, std::string(wk.str()), wv));
         continue;
       }
       auto& od = options();
@@ -529,8 +594,42 @@ Status check_cgroup_pairing(const std::string& manager, const std::string& cgrou
   return ok_status();
 }
 
+// CRI-O's rules for a workload: an activation annotation, allowed annotations it knows,
+// a parseable cpuset, a quota not below the shares and a period of at least 1 ms.
+Status check_workload(const std::string& name, const Workload& w, const Locations* locs) {
+  std::string prefix = std::string(kWorkloads) + "." + name;
+  std::string where = at(locs, prefix);
+  if (w.activation_annotation.empty()) {
+    return error(Code::kInvalidArgument, "{}{}.activation_annotation: must not be empty", where, prefix);
+  }
+  const auto& known = known_allowed_annotations();
+  for (auto& a : w.allowed_annotations) {
+    if (std::find(known.begin(), known.end(), a) == known.end()) {
+      return error(Code::kInvalidArgument, "{}{}.allowed_annotations: {} is not an annotation crio can allow", where,
+                   prefix, checks::quote(a));
+    }
+  }
+  const WorkloadResources& r = w.resources;
+  if (auto reason = checks::cpuset(r.cpuset); !reason.empty()) {
+    return error(Code::kInvalidArgument, "{}{}.resources.cpuset: {}", where, prefix, reason);
+  }
+  if (r.cpuquota != 0 && r.cpuquota < r.cpushares) {
+    return error(Code::kInvalidArgument, "{}{}.resources.cpuquota: {} is less than cpushares {}", where, prefix,
+                 r.cpuquota, r.cpushares);
+  }
+  if (r.cpuperiod != 0 && r.cpuperiod < 1000) {
+    return error(Code::kInvalidArgument, "{}{}.resources.cpuperiod: {} is less than 1000 microseconds", where, prefix,
+                 r.cpuperiod);
+  }
+  return ok_status();
+}
+
 Status validate_impl(const Config& c, const Locations* locs, const Locations* only) {
   CRIO_RETURN_IF_ERROR(check_values(c, options(), "", locs, only));
+  for (auto& [name, w] : c.workloads) {
+    if (only && !only->count(std::string(kWorkloads) + "." + name)) continue;
+    CRIO_RETURN_IF_ERROR(check_workload(name, w, locs));
+  }
   for (auto& [name, h] : c.runtimes) {
     if (!usable_handler_name(name)) {
       return error(Code::kInvalidArgument, "{}.{}: {} is not a usable runtime handler name", kHandlers, name,
@@ -884,9 +983,52 @@ std::string to_toml(const Config& config) {
         }
         first = false;
       }
+      for (auto& [name, w] : config.workloads) {
+        out += fmt::format("\n[{}.{}]\n", kWorkloads, render_key(name));
+        out += fmt::format("activation_annotation = {}\n", checks::quote(w.activation_annotation));
+        out += fmt::format("annotation_prefix = {}\n", checks::quote(w.annotation_prefix));
+        std::vector<std::string> quoted;
+        for (auto& a : w.allowed_annotations) quoted.push_back(checks::quote(a));
+        out += fmt::format("allowed_annotations = [{}]\n", fmt::join(quoted, ", "));
+        const WorkloadResources& r = w.resources;
+        out += fmt::format("\n[{}.{}.resources]\n", kWorkloads, render_key(name));
+        out += fmt::format("cpushares = {}\ncpuquota = {}\ncpuperiod = {}\ncpuset = {}\ncpulimit = {}\n",
+                           r.cpushares, r.cpuquota, r.cpuperiod, checks::quote(r.cpuset), r.cpulimit);
+      }
     }
   }
   return out;
+}
+
+const std::vector<std::string>& known_allowed_annotations() {
+  static const std::vector<std::string> names = {
+      "io.kubernetes.cri-o.userns-mode",
+      "io.kubernetes.cri-o.cgroup2-mount-hierarchy-rw",
+      "io.kubernetes.cri-o.UnifiedCgroup",
+      "io.kubernetes.cri-o.ShmSize",
+      "io.kubernetes.cri-o.Devices",
+      "cpu-load-balancing.crio.io",
+      "cpu-quota.crio.io",
+      "irq-load-balancing.crio.io",
+      "io.containers.trace-syscall",
+      "io.kubernetes.cri.rdt-class",
+      "io.kubernetes.cri-o.TrySkipVolumeSELinuxLabel",
+      "cpu-c-states.crio.io",
+      "cpu-freq-governor.crio.io",
+      "io.kubernetes.cri-o.seccompNotifierAction",
+      "io.kubernetes.cri-o.umask",
+      "io.kubernetes.cri-o.PodLinuxOverhead",
+      "io.kubernetes.cri-o.PodLinuxResources",
+      "io.kubernetes.cri-o.LinkLogs",
+      "cpu-shared.crio.io",
+      "bundle",
+      "org.systemd.property.",
+      "org.criu.config",
+      "module.wasm.image/variant",
+      "io.kubernetes.cri.container-type",
+      "run.oci.",
+  };
+  return names;
 }
 
 const std::vector<OptionInfo>& config_options() {

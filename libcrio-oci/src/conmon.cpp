@@ -96,7 +96,8 @@ CleanSignalsAttr::CleanSignalsAttr(short flags) {
 
 CleanSignalsAttr::~CleanSignalsAttr() { posix_spawnattr_destroy(&attr_); }
 
-Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<std::string>& args, bool start_pipe) {
+Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<std::string>& args, bool start_pipe,
+                                   const std::vector<std::string>* monitor_env) {
   SpawnedConmon out;
   fs::UniqueFd sync_w, start_r, err_w;
   CRIO_RETURN_IF_ERROR(high_pipe(out.sync_r, sync_w));
@@ -104,10 +105,18 @@ Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<
   CRIO_RETURN_IF_ERROR(high_pipe(out.err_r, err_w));
 
   std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view v(*e);
-    if (v.rfind("_OCI_", 0) == 0 || v.rfind("NOTIFY_SOCKET=", 0) == 0 || v.rfind("LISTEN_", 0) == 0) continue;
-    env.emplace_back(v);
+  if (monitor_env) {
+    // As CRI-O: the configured environment only, and the runtime's XDG_RUNTIME_DIR.
+    for (const auto& v : *monitor_env) {
+      if (v.rfind("_OCI_", 0) != 0) env.push_back(v);
+    }
+    if (const char* xdg = ::getenv("XDG_RUNTIME_DIR")) env.push_back(std::string("XDG_RUNTIME_DIR=") + xdg);
+  } else {
+    for (char** e = environ; e && *e; ++e) {
+      std::string_view v(*e);
+      if (v.rfind("_OCI_", 0) == 0 || v.rfind("NOTIFY_SOCKET=", 0) == 0 || v.rfind("LISTEN_", 0) == 0) continue;
+      env.emplace_back(v);
+    }
   }
   env.push_back("_OCI_SYNCPIPE=3");
   if (start_pipe) env.push_back("_OCI_STARTPIPE=4");

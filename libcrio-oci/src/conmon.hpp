@@ -38,7 +38,10 @@ class CleanSignalsAttr {
   posix_spawnattr_t attr_;
 };
 
-Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<std::string>& args, bool start_pipe);
+// `env`: conmon's environment (plus _OCI_SYNCPIPE, _OCI_STARTPIPE and XDG_RUNTIME_DIR);
+// null: the daemon's own, minus those of systemd's socket activation.
+Result<SpawnedConmon> spawn_conmon(const std::string& conmon, const std::vector<std::string>& args, bool start_pipe,
+                                   const std::vector<std::string>* env = nullptr);
 
 // Reaps the first conmon process (it exits right after forking the monitor).
 // Returns its exit status (128 + signal if killed).

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -40,6 +41,14 @@ struct Runtime::Tracked {
   // and all, costs a millisecond to parse; it does not change after create).
   std::mutex exec_mu;
   std::shared_ptr<const json> exec_process;  // guarded by exec_mu
+  // The stop in progress: one caller runs it; later callers shorten its deadline to
+  // theirs when that is sooner, and wait for its result.
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping = false;               // guarded by stop_mu
+  uint64_t stop_round = 0;             // guarded by stop_mu; counts finished stops
+  Clock::time_point stop_deadline;     // guarded by stop_mu
+  Status stop_result;                  // guarded by stop_mu
 };
 
 namespace {
@@ -83,6 +92,18 @@ bool wait_for_file(const std::string& path, milliseconds timeout, int alive_pidf
     std::this_thread::sleep_for(step);
     step = std::min(step * 2, milliseconds(20));
   }
+}
+
+// conmon's cgroup can go once conmon has: a conmon just killed may take a moment.
+void remove_conmon_cgroup(const std::string& id, const std::string& path) {
+  if (path.empty()) return;
+  Status s;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    s = remove_cgroup(path);
+    if (s.ok()) return;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  log::warn("cannot remove conmon's cgroup", {{"id", id}, {"error", s.message()}});
 }
 
 void kill_conmon_of(const std::string& pidfile) {
@@ -169,6 +190,7 @@ Result<pid_t> Runtime::create(const ContainerCreateOptions& o) {
     ::unlink((o.exit_dir + "/" + o.id).c_str());
     ::unlink((o.bundle + "/pidfile").c_str());
     ::unlink((o.bundle + "/conmon-pidfile").c_str());
+    remove_conmon_cgroup(o.id, o.conmon_cgroup);
     return s;
   };
 
@@ -213,10 +235,11 @@ Result<pid_t> Runtime::create(const ContainerCreateOptions& o) {
   }
 
   auto deadline = Clock::now() + o.timeout;
-  auto spawned = detail::spawn_conmon(handler_.monitor_path, args, true);
+  auto spawned = detail::spawn_conmon(handler_.monitor_path, args, true,
+                                     handler_.monitor_env ? &*handler_.monitor_env : nullptr);
   if (!spawned.ok()) return fail(spawned.status().wrap("container " + o.id));
   if (!o.conmon_cgroup.empty()) {
-    Status s = move_to_cgroup(spawned->pid, o.conmon_cgroup);
+    Status s = move_to_cgroup(spawned->pid, o.conmon_cgroup, o.conmon_cpu);
     if (!s.ok()) {
       ::kill(spawned->pid, SIGKILL);
       detail::reap(spawned->pid);
@@ -250,8 +273,11 @@ Result<pid_t> Runtime::create(const ContainerCreateOptions& o) {
     return fail(error(Code::kFailedPrecondition, "container {}: {} create failed: {}", o.id, handler_.name, text));
   }
 
-  tracked->proc = ContainerProcess{o.id,       o.name.empty() ? o.id : o.name, m.data, 0, o.bundle, o.log_path,
-                                   o.exit_dir, o.persist_dir,                  o.socket_dir};
+  tracked->proc = ContainerProcess{o.id,          o.name.empty() ? o.id : o.name,
+                                   m.data,        0,
+                                   o.bundle,      o.log_path,
+                                   o.exit_dir,    o.persist_dir,
+                                   o.socket_dir,  o.conmon_cgroup};
   tracked->pidfd.reset(detail::pidfd_open(m.data));
   auto conmon_pid = read_pid_file(o.bundle + "/conmon-pidfile");
   if (conmon_pid.ok()) {
@@ -300,38 +326,88 @@ Status Runtime::kill(const std::string& id, int signal, bool all) {
 Status Runtime::stop(const std::string& id, milliseconds timeout, int signal) {
   auto t = find(id);
   if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
-  std::lock_guard lock(t->mu);
-  const std::string exit_file = t->proc.exit_dir + "/" + id;
-  if (fs::exists(exit_file)) return ok_status();
-
-  // Signalling the init through its pidfd is what `runtime kill` does, minus a fork
-  // and exec; the pidfd cannot hit a recycled pid.
-  auto send = [&](int sig) -> Status {
-    if (t->pidfd.valid()) {
-      if (detail::pidfd_signal(t->pidfd.get(), sig) || errno == ESRCH) return ok_status();
+  if (fs::exists(t->proc.exit_dir + "/" + id)) return ok_status();
+  const auto deadline = Clock::now() + std::max(timeout, milliseconds(0));
+  {
+    std::unique_lock lock(t->stop_mu);
+    if (t->stopping) {
+      // A second StopContainer (the kubelet's, or one with --timeout 0) must not wait
+      // behind a long grace period: it brings the kill forward instead.
+      if (deadline < t->stop_deadline) {
+        t->stop_deadline = deadline;
+        t->stop_cv.notify_all();
+      }
+      const uint64_t round = t->stop_round;
+      t->stop_cv.wait(lock, [&] { return t->stop_round != round; });
+      return t->stop_result;
     }
-    Status s = kill(id, sig);
-    if (!s.ok() && already_stopped(s.message())) return ok_status();
-    return s;
-  };
-  auto exited = [&](milliseconds within) {
-    if (t->pidfd.valid()) return detail::wait_pidfd(t->pidfd.get(), within);
-    return wait_for_file(exit_file, within, t->conmon_pidfd.get());
-  };
+    t->stopping = true;
+    t->stop_deadline = deadline;
+  }
+  Status result = stop_loop(*t, signal);
+  {
+    std::lock_guard lock(t->stop_mu);
+    t->stopping = false;
+    t->stop_result = result;
+    ++t->stop_round;
+  }
+  t->stop_cv.notify_all();
+  return result;
+}
 
+// The stop signal, a wait for the init until the deadline (which another stop may
+// bring forward), then SIGKILL through `runtime kill`, retried with an exponential
+// back-off (20 ms doubling up to 2 min, with jitter, as CRI-O) until the init is gone:
+// a runtime may accept the kill and still not deliver it.
+Status Runtime::stop_loop(Tracked& t, int signal) {
+  const std::string& id = t.proc.id;
+  const std::string exit_file = t.proc.exit_dir + "/" + id;
+  auto exited = [&](milliseconds within) {
+    if (t.pidfd.valid()) return detail::wait_pidfd(t.pidfd.get(), within);
+    return wait_for_file(exit_file, within, t.conmon_pidfd.get());
+  };
+  auto deadline = [&] {
+    std::lock_guard lock(t.stop_mu);
+    return t.stop_deadline;
+  };
   bool gone = false;
-  if (timeout.count() > 0 && signal != SIGKILL) {
-    CRIO_RETURN_IF_ERROR(send(signal));
-    gone = exited(timeout);
+  if (signal != SIGKILL && deadline() > Clock::now()) {
+    // Through the pidfd: what `runtime kill` does, minus a fork and exec, and it
+    // cannot hit a recycled pid.
+    bool sent = t.pidfd.valid() && (detail::pidfd_signal(t.pidfd.get(), signal) || errno == ESRCH);
+    if (!sent) {
+      Status s = kill(id, signal);
+      if (!s.ok() && !already_stopped(s.message())) return s;
+    }
+    while (!gone) {
+      auto left = std::chrono::duration_cast<milliseconds>(deadline() - Clock::now());
+      if (left.count() <= 0) break;
+      // Short slices, so that a deadline brought forward is seen within 100 ms.
+      gone = exited(std::min(left, milliseconds(100)));
+    }
   }
   if (!gone) {
-    CRIO_RETURN_IF_ERROR(send(SIGKILL));
-    if (!exited(std::chrono::seconds(10))) {
-      return error(Code::kDeadlineExceeded, "container {}: still running 10s after SIGKILL", id);
+    log::warn(fmt::format("Stopping container {} with stop signal timed out. Killing...", id));
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> jitter(0.0, 1.25);
+    milliseconds backoff(20);
+    const auto give_up = Clock::now() + std::chrono::minutes(5);
+    for (int attempt = 1; !gone; ++attempt) {
+      Status s = kill(id, SIGKILL);
+      if (!s.ok() && !already_stopped(s.message())) {
+        log::warn("killing container failed", {{"id", id}, {"attempt", attempt}, {"error", s.message()}});
+      }
+      auto wait = milliseconds(static_cast<int64_t>(static_cast<double>(backoff.count()) * (1.0 + jitter(rng))));
+      gone = exited(wait);
+      if (!gone && Clock::now() >= give_up) {
+        return error(Code::kDeadlineExceeded, "container {}: still running after {} SIGKILLs over 5 minutes", id,
+                     attempt);
+      }
+      backoff = std::min(backoff * 2, milliseconds(std::chrono::minutes(2)));
     }
   }
   // conmon writes the exit file once it has drained the container's output.
-  if (!wait_for_file(exit_file, std::chrono::seconds(10), t->conmon_pidfd.get())) {
+  if (!wait_for_file(exit_file, std::chrono::seconds(10), t.conmon_pidfd.get())) {
     return error(Code::kInternal, "container {}: exited but conmon wrote no exit file {}", id, exit_file);
   }
   return ok_status();
@@ -365,6 +441,7 @@ Status Runtime::remove(const std::string& id) {
     detail::wait_pidfd(t->conmon_pidfd.get(), std::chrono::seconds(2));
   }
   const ContainerProcess& p = t->proc;
+  remove_conmon_cgroup(id, p.conmon_cgroup);
   for (const std::string& f : {p.exit_dir + "/" + id, p.persist_dir + "/exit", p.persist_dir + "/oom",
                                p.bundle + "/pidfile", p.bundle + "/conmon-pidfile", p.bundle + "/ctl",
                                p.bundle + "/winsz", p.bundle + "/attach", p.socket_dir + "/" + id}) {
@@ -440,12 +517,12 @@ Result<std::shared_ptr<const json>> exec_process(TrackedT& t) {
 }  // namespace
 
 Result<ExecResult> Runtime::exec_sync(const std::string& id, const std::vector<std::string>& argv,
-                                      milliseconds timeout) {
+                                      milliseconds timeout, bool tty) {
   auto t = find(id);
   if (!t) return error(Code::kNotFound, "container {}: not known to runtime {}", id, handler_.name);
   CRIO_ASSIGN_OR_RETURN(auto process, exec_process(*t));
   CRIO_ASSIGN_OR_RETURN(detail::ExecStart start,
-                        exec_start(handler_, t->proc, *process, argv, false, false, std::nullopt));
+                        exec_start(handler_, t->proc, *process, argv, tty, false, std::nullopt));
   return detail::run_exec(start, timeout);
 }
 

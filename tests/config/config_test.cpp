@@ -876,3 +876,58 @@ enable_nri = false
                         file + ":110: unknown key crio.nri",
                     });
 }
+
+TEST_CASE("workload tables are read, checked as CRI-O checks them and printed back") {
+  TempDir dir;
+  write_file(dir / "crio.conf",
+             "[crio.runtime.workloads.management]\n"
+             "activation_annotation = \"workload.openshift.io/management\"\n"
+             "annotation_prefix = \"io.openshift.workload.management\"\n"
+             "allowed_annotations = [\"io.kubernetes.cri-o.ShmSize\"]\n"
+             "[crio.runtime.workloads.management.resources]\n"
+             "cpushares = 200\n"
+             "cpuset = \"0-1\"\n"
+             "cpuperiod = 100000\n"
+             "cpulimit = 500\n");
+  auto c = load(sources_in(dir));
+  INFO(c.status().message());
+  REQUIRE(c.ok());
+  REQUIRE(c->workloads.count("management"));
+  const auto& w = c->workloads.at("management");
+  CHECK(w.activation_annotation == "workload.openshift.io/management");
+  CHECK(w.annotation_prefix == "io.openshift.workload.management");
+  CHECK(w.allowed_annotations == std::vector<std::string>{"io.kubernetes.cri-o.ShmSize"});
+  CHECK(w.resources.cpushares == 200);
+  CHECK(w.resources.cpuset == "0-1");
+  CHECK(w.resources.cpuperiod == 100000);
+  CHECK(w.resources.cpulimit == 500);
+
+  Config back = crio::core::default_config();
+  std::vector<std::string> warnings;
+  REQUIRE(crio::core::apply_toml(back, crio::core::to_toml(*c), "generated", warnings).ok());
+  CHECK(back == *c);
+
+  auto error_for = [&](const std::string& text) {
+    write_file(dir / "crio.conf", text);
+    auto bad = load(sources_in(dir));
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().code() == Code::kInvalidArgument);
+    return bad.status().message();
+  };
+  CHECK_THAT(error_for("[crio.runtime.workloads.w]\nannotation_prefix = \"p\"\n"),
+             Catch::Contains("crio.runtime.workloads.w.activation_annotation: must not be empty"));
+  CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\nallowed_annotations = [\"x.y\"]\n"),
+             Catch::Contains("\"x.y\" is not an annotation crio can allow"));
+  CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
+                       "[crio.runtime.workloads.w.resources]\ncpuset = \"zero\"\n"),
+             Catch::Contains("crio.runtime.workloads.w.resources.cpuset"));
+  CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
+                       "[crio.runtime.workloads.w.resources]\ncpushares = 200\ncpuquota = 100\n"),
+             Catch::Contains("cpuquota: 100 is less than cpushares 200"));
+  CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
+                       "[crio.runtime.workloads.w.resources]\ncpuperiod = 10\n"),
+             Catch::Contains("cpuperiod: 10 is less than 1000 microseconds"));
+  CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
+                       "[crio.runtime.workloads.w.resources]\ncpushares = \"lots\"\n"),
+             Catch::Contains("crio.runtime.workloads.w.resources.cpushares: expected an integer"));
+}

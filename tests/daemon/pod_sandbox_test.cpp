@@ -286,6 +286,8 @@ TEST_CASE("Pod status, list filters, ID prefixes and idempotent stop and remove"
 
 TEST_CASE("Bad pod requests get clear errors and leave nothing behind", "[daemon][pod]") {
   Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-shm.conf",
+                         "[crio.runtime.runtimes.runc]\nallowed_annotations = [\"io.kubernetes.cri-o.ShmSize\"]\n");
   TestNetwork network(daemon);
   daemon.start();
   PodClient pods(daemon);
@@ -313,10 +315,11 @@ TEST_CASE("Bad pod requests get clear errors and leave nothing behind", "[daemon
   CHECK(bandwidth.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK_THAT(bandwidth.error_message(), Catch::Contains("ingress-bandwidth"));
 
+  // A duplicate request gets the pod made by the first, as from CRI-O.
   std::string first = pods.run_ok("twice");
-  grpc::Status twice = pods.run(PodClient::config("twice"));
-  CHECK(twice.error_code() == grpc::StatusCode::ALREADY_EXISTS);
-  CHECK_THAT(twice.error_message(), Catch::Contains(first));
+  std::string second;
+  CHECK(pods.run(PodClient::config("twice"), &second).ok());
+  CHECK(second == first);
   CHECK(pods.remove(first).ok());
 
   // A plugin that does not exist: the ADD fails and everything is undone.
@@ -399,6 +402,10 @@ TEST_CASE("Pods survive a restart and a kill -9 with the same IPs, and stop and 
 
 TEST_CASE("Namespaced sysctls and DNS settings reach the pod", "[daemon][pod]") {
   Daemon daemon("", false);
+  // Defaults go first; the pod's own value wins.
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-sysctls.conf",
+                         "[crio.runtime]\ndefault_sysctls = [\"net.ipv4.tcp_fin_timeout=33\", "
+                         "\"net.ipv4.ip_unprivileged_port_start=900\"]\n");
   TestNetwork network(daemon);
   daemon.start();
   PodClient pods(daemon);
@@ -416,6 +423,9 @@ TEST_CASE("Namespaced sysctls and DNS settings reach the pod", "[daemon][pod]") 
   auto port_start = crio::test::run_command({"/usr/bin/nsenter", "--net=" + info["netns"].get<std::string>(),
                                              "/bin/cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"});
   CHECK(port_start.out == "1000\n");
+  auto fin_timeout = crio::test::run_command({"/usr/bin/nsenter", "--net=" + info["netns"].get<std::string>(),
+                                              "/bin/cat", "/proc/sys/net/ipv4/tcp_fin_timeout"});
+  CHECK(fin_timeout.out == "33\n");
   auto shmmni = crio::test::run_command({"/usr/bin/nsenter", "--ipc=" + info["ipcns"].get<std::string>(), "/bin/cat",
                                          "/proc/sys/kernel/shmmni"});
   CHECK(shmmni.out == "2048\n");
@@ -424,6 +434,30 @@ TEST_CASE("Namespaced sysctls and DNS settings reach the pod", "[daemon][pod]") 
   // /dev/shm: 64 MiB by default.
   auto shm = crio::test::run_command({"/usr/bin/findmnt", "-n", "-o", "OPTIONS", info["shm"].get<std::string>()});
   CHECK_THAT(shm.out, Catch::Contains("size=65536k"));
+  CHECK(pods.remove(id).ok());
+}
+
+TEST_CASE("A pod in the host's network and IPC namespaces skips their sysctls", "[daemon][pod]") {
+  Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-sysctls.conf",
+                         "[crio.runtime]\ndefault_sysctls = [\"net.ipv4.tcp_fin_timeout=33\"]\n");
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  const std::string host_fin = crio::test::read_file("/proc/sys/net/ipv4/tcp_fin_timeout");
+  const std::string host_msgmax = crio::test::read_file("/proc/sys/kernel/msgmax");
+  auto config = PodClient::config("hostns");
+  auto* ns = config.mutable_linux()->mutable_security_context()->mutable_namespace_options();
+  ns->set_network(v1::NODE);
+  ns->set_ipc(v1::NODE);
+  (*config.mutable_linux()->mutable_sysctls())["net.ipv4.tcp_fin_timeout"] = "44";
+  (*config.mutable_linux()->mutable_sysctls())["kernel.msgmax"] = "16385";
+  std::string id;
+  grpc::Status s = pods.run(config, &id);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(crio::test::read_file("/proc/sys/net/ipv4/tcp_fin_timeout") == host_fin);
+  CHECK(crio::test::read_file("/proc/sys/kernel/msgmax") == host_msgmax);
   CHECK(pods.remove(id).ok());
 }
 
@@ -471,8 +505,11 @@ TEST_CASE("A RunPodSandbox whose client gave up hands its pod to the retry with 
   REQUIRE(retry.ok());
   CHECK(pods.list().size() == 1);
   CHECK(pods.list()[0].id() == id);
-  // Once handed over, the name is taken like any other.
-  CHECK(pods.run(config).error_code() == grpc::StatusCode::ALREADY_EXISTS);
+  // Once handed over, a duplicate request still gets the same pod, never a second.
+  std::string again;
+  CHECK(pods.run(config, &again).ok());
+  CHECK(again == id);
+  CHECK(pods.list().size() == 1);
   CHECK(pods.remove(id).ok());
 }
 
@@ -510,8 +547,20 @@ TEST_CASE("A pod whose namespaces vanished (a reboot) is NOTREADY and is stopped
   CHECK(count_entries(daemon.dir() / "storage/crio/cni/results") == 0);
 }
 
-TEST_CASE("The io.kubernetes.cri-o.ShmSize annotation sizes the pod's /dev/shm", "[daemon][pod]") {
+namespace {
+
+std::string shm_options_of(PodClient& pods, const std::string& id) {
+  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
+  return crio::test::run_command({"/usr/bin/findmnt", "-n", "-o", "OPTIONS", info["shm"].get<std::string>()}).out;
+}
+
+}  // namespace
+
+TEST_CASE("The io.kubernetes.cri-o.ShmSize annotation sizes the pod's /dev/shm where the handler allows it",
+          "[daemon][pod]") {
   Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-shm.conf",
+                         "[crio.runtime.runtimes.runc]\nallowed_annotations = [\"io.kubernetes.cri-o.ShmSize\"]\n");
   TestNetwork network(daemon);
   daemon.start();
   PodClient pods(daemon);
@@ -519,8 +568,37 @@ TEST_CASE("The io.kubernetes.cri-o.ShmSize annotation sizes the pod's /dev/shm",
   (*config.mutable_annotations())["io.kubernetes.cri-o.ShmSize"] = "128Mi";
   std::string id;
   REQUIRE(pods.run(config, &id).ok());
-  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
-  auto shm = crio::test::run_command({"/usr/bin/findmnt", "-n", "-o", "OPTIONS", info["shm"].get<std::string>()});
-  CHECK_THAT(shm.out, Catch::Contains("size=131072k"));
+  CHECK_THAT(shm_options_of(pods, id), Catch::Contains("size=131072k"));
   CHECK(pods.remove(id).ok());
+}
+
+TEST_CASE("A ShmSize annotation the handler does not allow is dropped, and a workload can allow it", "[daemon][pod]") {
+  Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-workload.conf",
+                         "[crio.runtime.workloads.shm]\nactivation_annotation = \"example.com/shm\"\n"
+                         "allowed_annotations = [\"io.kubernetes.cri-o.ShmSize\"]\n");
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+
+  auto plain = PodClient::config("plainshm");
+  (*plain.mutable_annotations())["io.kubernetes.cri-o.ShmSize"] = "16Mi";
+  std::string plain_id;
+  REQUIRE(pods.run(plain, &plain_id).ok());
+  CHECK_THAT(shm_options_of(pods, plain_id), Catch::Contains("size=65536k"));
+
+  // Not allowed, so not even read: a bad value is no error either.
+  auto bad = PodClient::config("badshm");
+  (*bad.mutable_annotations())["io.kubernetes.cri-o.ShmSize"] = "huge";
+  std::string bad_id;
+  CHECK(pods.run(bad, &bad_id).ok());
+
+  auto activated = PodClient::config("workloadshm");
+  (*activated.mutable_annotations())["io.kubernetes.cri-o.ShmSize"] = "16Mi";
+  (*activated.mutable_annotations())["example.com/shm"] = "";
+  std::string activated_id;
+  REQUIRE(pods.run(activated, &activated_id).ok());
+  CHECK_THAT(shm_options_of(pods, activated_id), Catch::Contains("size=16384k"));
+
+  for (const auto& id : {plain_id, bad_id, activated_id}) CHECK(pods.remove(id).ok());
 }

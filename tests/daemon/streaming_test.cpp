@@ -211,7 +211,7 @@ TEMPLATE_TEST_CASE("Exec and Attach stream a container's stdio through the strea
     request.add_cmd("/bin/busybox");
     s = exec_url(client, request, &url);
     CHECK(s.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-    CHECK_THAT(s.error_message(), Catch::Contains("is not running"));
+    CHECK_THAT(s.error_message(), Catch::Contains("is not created or running"));
   }
 }
 

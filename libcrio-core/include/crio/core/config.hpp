@@ -32,6 +32,34 @@ struct RuntimeHandler {
   bool operator==(const RuntimeHandler&) const = default;
 };
 
+// [crio.runtime.workloads.<name>.resources]: what the containers of an activated
+// workload get unless their own annotation says otherwise. Zero or empty: not set.
+struct WorkloadResources {
+  int64_t cpushares = 0;
+  int64_t cpuquota = 0;   // microseconds per period
+  int64_t cpuperiod = 0;  // microseconds
+  std::string cpuset;     // "0-1"
+  int64_t cpulimit = 0;   // millicores; turned into cpuquota over cpuperiod
+
+  bool operator==(const WorkloadResources&) const = default;
+};
+
+// [crio.runtime.workloads.<name>]: a pod carrying activation_annotation gets these
+// settings; "<annotation_prefix>/<container name>" = '{"cpuset": "0-1", ...}' on the pod
+// (for conmon: on the container, with the name "POD") overrides the defaults.
+struct Workload {
+  std::string activation_annotation;
+  std::string annotation_prefix;
+  std::vector<std::string> allowed_annotations;
+  WorkloadResources resources;
+
+  bool operator==(const Workload&) const = default;
+};
+
+// The annotations a runtime handler's or a workload's allowed_annotations may name
+// (CRI-O v1.29's list); a name ending in "." allows every annotation it prefixes.
+CRIO_CORE_EXPORT const std::vector<std::string>& known_allowed_annotations();
+
 struct Config {
   // [crio]
   std::string root = "/var/lib/containers/storage";
@@ -94,6 +122,7 @@ struct Config {
   std::string pinns_path = "";
   std::vector<std::string> absent_mount_sources_to_reject;
   bool enable_criu_support = false;
+  std::map<std::string, Workload> workloads;  // [crio.runtime.workloads.<name>]
 
   // [crio.image]
   std::string default_transport = "docker://";

@@ -5,6 +5,7 @@
 
 #include <crio/core/status.hpp>
 #include <crio/oci/export.hpp>
+#include <crio/oci/spec.hpp>
 
 #include <sys/types.h>
 
@@ -32,8 +33,15 @@ CRIO_OCI_EXPORT Result<CgroupStats> cgroup_stats(pid_t pid);
 // its v2 directory when the host is cgroup v2 only.
 CRIO_OCI_EXPORT Result<std::string> cgroup_dir(pid_t pid, const std::string& controller);
 
-// Moves `pid` into the cgroupfs path (e.g. "/crio-conmon") in every mounted hierarchy,
-// creating the directories.
+// Moves `pid` into the cgroupfs path (e.g. "/crio-conmon") in every mounted hierarchy
+// (the unified one on a cgroup v2 host), creating the directories; a new v1 cpuset
+// cgroup gets its parent's cpus and mems. `cpu` (shares, quota, period, cpus, mems)
+// is applied to the cgroup before the process joins it.
 CRIO_OCI_EXPORT Status move_to_cgroup(pid_t pid, const std::string& path);
+CRIO_OCI_EXPORT Status move_to_cgroup(pid_t pid, const std::string& path, const CpuResources& cpu);
+
+// Removes the cgroupfs path's last directory from every hierarchy it was created in;
+// one already gone is fine, a busy one is an error.
+CRIO_OCI_EXPORT Status remove_cgroup(const std::string& path);
 
 }  // namespace crio::oci

@@ -52,9 +52,11 @@ struct ContainerCreateOptions {
   // With open_stdin: the container's stdin closes when the first attached client
   // closes its input (conmon without --leave-stdin-open).
   bool stdin_once = false;
-  // cgroupfs path (e.g. "/crio-conmon" or "/kubepods/pod1") conmon is moved into before
-  // it starts the runtime; empty keeps it in the caller's cgroups.
+  // cgroupfs path (e.g. "/crio-conmon" or "/kubepods/pod1/crio-conmon-ID") conmon is
+  // moved into, with conmon_cpu applied to it, before it starts the runtime; empty keeps
+  // it in the caller's cgroups. remove() deletes it once conmon is gone.
   std::string conmon_cgroup;
+  CpuResources conmon_cpu;
   std::optional<int64_t> log_size_max;  // bytes; conmon rotates above it
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
 };
@@ -70,6 +72,7 @@ struct ContainerProcess {
   std::string exit_dir;
   std::string persist_dir;
   std::string socket_dir;
+  std::string conmon_cgroup;  // ContainerCreateOptions::conmon_cgroup
 };
 
 struct ExitInfo {
@@ -150,8 +153,11 @@ class CRIO_OCI_EXPORT Runtime {
   Result<RuntimeState> state(const std::string& id);
   // Sends `signal` to the container's init (`runtime kill`, or `--all` processes).
   Status kill(const std::string& id, int signal, bool all = false);
-  // Sends `signal`, waits up to `timeout` for the init to exit, then SIGKILL; returns
-  // once the exit file is written. A container that already exited is fine.
+  // Sends `signal`, waits up to `timeout` for the init to exit, then SIGKILLs it through
+  // `runtime kill`, retrying with back-off until it is gone (DeadlineExceeded after 5
+  // minutes); returns once the exit file is written. A container that already exited is
+  // fine. A stop while another runs joins it: its shorter timeout brings the kill
+  // forward, and both return the same result.
   Status stop(const std::string& id, std::chrono::milliseconds timeout, int signal = SIGTERM);
   // `runtime delete --force`, then conmon is waited for (killed if it lingers) and its
   // exit/oom/pid files removed. Removing an unknown container succeeds.
@@ -161,10 +167,11 @@ class CRIO_OCI_EXPORT Runtime {
   // Runs argv in the container (its config.json process, with these args) as
   // `runtime exec` (no conmon), collecting stdout/stderr. A zero timeout means none; a
   // timeout kills the command and is reported in ExecResult::timed_out. NotFound for
-  // an unknown container or command, FailedPrecondition when the container is not
-  // running.
+  // an unknown container or command, FailedPrecondition when the container exited.
+  // With `tty` the command gets a terminal (as CRI-O's ExecSync does in a container
+  // created with one) and its stderr arrives in `out`.
   Result<ExecResult> exec_sync(const std::string& id, const std::vector<std::string>& argv,
-                               std::chrono::milliseconds timeout);
+                               std::chrono::milliseconds timeout, bool tty = false);
   // Starts argv in the running container (its config.json process with these args
   // and terminal) as `runtime exec`; the caller drives its stdio. Returns once the
   // command runs (the runtime wrote its pid file). NotFound for an unknown container
@@ -199,6 +206,7 @@ class CRIO_OCI_EXPORT Runtime {
  private:
   struct Tracked;
   std::shared_ptr<Tracked> find(const std::string& id) const;
+  Status stop_loop(Tracked& t, int signal);
   Result<std::string> run_runtime(const std::string& id, const std::vector<std::string>& args,
                                   const std::string& stdin_data = "",
                                   std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;

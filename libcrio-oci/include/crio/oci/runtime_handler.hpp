@@ -5,6 +5,7 @@
 #include <crio/core/status.hpp>
 #include <crio/oci/export.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ struct RuntimeHandler {
   std::string runtime_root;  // its private state directory (--root)
   std::string runtime_type = "oci";
   std::string monitor_path;  // conmon
+  // conmon's whole environment (CRI-O's monitor_env), to which the sync pipe variables
+  // and XDG_RUNTIME_DIR are added; unset: the caller's environment.
+  std::optional<std::vector<std::string>> monitor_env;
 };
 
 // Runs `<runtime> --version` and returns its first line ("runc version 1.1.5").
