@@ -921,6 +921,9 @@ TEMPLATE_TEST_CASE("A pod sharing its PID namespace gets a hidden infra containe
   // PID 1 of the container's namespace is the infra container's process.
   CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/proc/1/cmdline"}).stdout(), Catch::Contains("2147483647"));
 
+  // The runtime knows the infra container by the pod's ID, as with CRI-O.
+  CHECK(stdfs::exists(client.dir + "/" + handler + "-root/" + pod.id));
+
   // The kubelet never sees the infra container.
   auto listed = client.list();
   REQUIRE(listed.size() == 1);
