@@ -18,8 +18,10 @@ Result<oci::RuntimeHandler> runtime_handler(const core::Config& config, const st
   if (handler.runtime_path.empty()) handler.runtime_path = process::find_executable(name).value_or(name);
   handler.runtime_root = conf.runtime_root.empty() ? "/run/" + name : conf.runtime_root;
   handler.monitor_path = conf.monitor_path.empty() ? config.conmon : conf.monitor_path;
-  // As CRI-O: [crio.runtime] conmon_env, when set, replaces every handler's monitor_env.
-  handler.monitor_env = config.conmon_env.empty() ? conf.monitor_env : config.conmon_env;
+  // The handler's own monitor_env, else [crio.runtime] conmon_env (crio.conf(5)). CRI-O
+  // v1.29 lets a set conmon_env win, but leaves it empty by default, where ours holds
+  // PATH: with that order no handler could have an environment of its own.
+  handler.monitor_env = conf.monitor_env.empty() ? config.conmon_env : conf.monitor_env;
   return handler;
 }
 

@@ -97,10 +97,9 @@ void apply_workload(const core::WorkloadResources& r, oci::CpuResources& cpu) {
 }
 
 std::string monitor_cgroup(const core::Config& config, const std::string& handler) {
-  if (!config.conmon_cgroup.empty()) return config.conmon_cgroup;
   auto it = config.runtimes.find(handler.empty() ? config.default_runtime : handler);
   if (it != config.runtimes.end() && !it->second.monitor_cgroup.empty()) return it->second.monitor_cgroup;
-  return "pod";
+  return config.conmon_cgroup.empty() ? "pod" : config.conmon_cgroup;
 }
 
 namespace {

@@ -37,8 +37,8 @@ Result<std::optional<core::WorkloadResources>> workload_resources(const core::Wo
 // Sets what `resources` sets (non-zero, non-empty) on `cpu`.
 void apply_workload(const core::WorkloadResources& resources, oci::CpuResources& cpu);
 
-// The conmon cgroup setting in force for `handler`: [crio.runtime] conmon_cgroup, else
-// the handler's monitor_cgroup, else "pod".
+// The conmon cgroup setting in force for `handler`: its monitor_cgroup, else
+// [crio.runtime] conmon_cgroup, else "pod" (crio.conf(5)).
 std::string monitor_cgroup(const core::Config& config, const std::string& handler);
 
 // io.kubernetes.cri-o.LinkLogs = "<emptyDir volume name>": the pod's log directory

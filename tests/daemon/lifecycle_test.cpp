@@ -88,7 +88,9 @@ TEMPLATE_TEST_CASE("A workload sets its containers' CPU settings and conmon gets
       "annotation_prefix = \"example.com.mgmt\"\n"
       "[crio.runtime.workloads.mgmt.resources]\n"
       "cpushares = 200\n"
-      "cpuset = \"1\"\n");
+      "cpuset = \"1\"\n"
+      "[crio.runtime.runtimes.crun]\n"
+      "monitor_env = [\"PATH=/usr/bin:/bin\", \"CRIO_TEST_MARK=crun-monitor-env\"]\n");
   Client client(*env.daemon);
   const std::string parent = "/crio-test-" + random_suffix();
   struct CgroupCleanup {
@@ -116,10 +118,12 @@ TEMPLATE_TEST_CASE("A workload sets its containers' CPU settings and conmon gets
   CHECK(trimmed("/sys/fs/cgroup/cpu" + worker_conmon + "/cpu.shares") == "300");
   CHECK(trimmed("/sys/fs/cgroup/cpuset" + worker_conmon + "/cpuset.cpus") == "1");
 
-  // conmon's environment is conmon_env, not the daemon's.
+  // conmon's environment is the handler's monitor_env, else conmon_env; never the
+  // daemon's.
   pid_t conmon = std::stoi(trimmed("/sys/fs/cgroup/cpu" + worker_conmon + "/cgroup.procs"));
   auto environ = environ_of(conmon);
-  CHECK(std::find(environ.begin(), environ.end(), "CRIO_TEST_MARK=conmon-env") != environ.end());
+  const std::string mark = handler == "crun" ? "CRIO_TEST_MARK=crun-monitor-env" : "CRIO_TEST_MARK=conmon-env";
+  CHECK(std::find(environ.begin(), environ.end(), mark) != environ.end());
   for (const auto& e : environ) {
     INFO(e);
     CHECK((e.starts_with("PATH=") || e.starts_with("CRIO_TEST_MARK=") || e.starts_with("_OCI_") ||
