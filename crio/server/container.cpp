@@ -103,6 +103,12 @@ void fill_summary(const Container& c, v1::Container* out) {
   out->mutable_annotations()->insert(c.spec.annotations.begin(), c.spec.annotations.end());
 }
 
+bool host_has_swap_accounting() {
+  static const bool has = fs::exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") ||
+                          fs::exists("/sys/fs/cgroup/memory.swap.max");
+  return has;
+}
+
 oci::Resources resources_from(const v1::LinuxContainerResources& r) {
   oci::Resources out;
   if (r.cpu_shares() > 0) out.cpu.shares = static_cast<uint64_t>(r.cpu_shares());
@@ -111,7 +117,12 @@ oci::Resources resources_from(const v1::LinuxContainerResources& r) {
   out.cpu.cpus = r.cpuset_cpus();
   out.cpu.mems = r.cpuset_mems();
   if (r.memory_limit_in_bytes() > 0) out.memory.limit = r.memory_limit_in_bytes();
-  if (r.memory_swap_limit_in_bytes() > 0) out.memory.swap = r.memory_swap_limit_in_bytes();
+  if (r.memory_swap_limit_in_bytes() > 0) {
+    out.memory.swap = r.memory_swap_limit_in_bytes();
+  } else if (out.memory.limit && host_has_swap_accounting()) {
+    // As CRI-O: no swap of its own means none beyond the memory limit.
+    out.memory.swap = out.memory.limit;
+  }
   for (const auto& h : r.hugepage_limits()) out.hugepages.push_back({h.page_size(), h.limit()});
   out.unified = {r.unified().begin(), r.unified().end()};
   return out;

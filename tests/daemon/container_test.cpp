@@ -744,6 +744,10 @@ TEMPLATE_TEST_CASE("UpdateContainerResources and ReopenContainerLog act on a run
   const std::string memory_dir = memory_cgroup_dir(pid);
   REQUIRE_FALSE(memory_dir.empty());
   CHECK(crio::test::read_file(memory_dir + "/memory.limit_in_bytes") == std::to_string(64 << 20) + "\n");
+  // No swap asked for: none beyond the memory limit, as CRI-O does.
+  if (stdfs::exists(memory_dir + "/memory.memsw.limit_in_bytes")) {
+    CHECK(crio::test::read_file(memory_dir + "/memory.memsw.limit_in_bytes") == std::to_string(64 << 20) + "\n");
+  }
 
   // Log rotation: the kubelet renames the file, then asks for a new one.
   const std::string log_path = client.status(id).status().log_path();
