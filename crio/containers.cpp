@@ -206,6 +206,9 @@ std::string Containers::state_file(const std::string& id) const { return state_d
 
 void Containers::publish(const Container& c, ContainerEventType type) const {
   if (events_ == nullptr || is_infra(c)) return;
+  static constexpr const char* kNames[] = {"CONTAINER_CREATED_EVENT", "CONTAINER_STARTED_EVENT",
+                                           "CONTAINER_STOPPED_EVENT", "CONTAINER_DELETED_EVENT"};
+  log::debug(fmt::format("Container event {} generated for {}", kNames[static_cast<int>(type)], c.id));
   events_->publish(ContainerEvent{.container_id = c.id, .pod_id = c.pod_id, .type = type, .created_at = now_ns()});
 }
 
@@ -350,6 +353,17 @@ Result<std::string> Containers::create(const std::string& pod_id, const Containe
     return error(Code::kInvalidArgument, "container {}: run_as_group is set without run_as_user or run_as_username",
                  spec.name);
   }
+  for (const auto& [key, value] : spec.envs) {
+    if (key.empty() || key.find('=') != std::string::npos) {
+      return error(Code::kInvalidArgument, "container {}: environment variable name \"{}\" is empty or contains '='",
+                   spec.name, key);
+    }
+    // HOME ends up in the container's /etc/passwd: a line break there would add users.
+    // CRI-O refuses the two characters "\n" as well.
+    if (key == "HOME" && (value.find('\n') != std::string::npos || value.find("\\n") != std::string::npos)) {
+      return error(Code::kInvalidArgument, "container {}: invalid HOME environment; newline not allowed", spec.name);
+    }
+  }
   auto pod = pods_.get(pod_id);
   if (!pod.ok()) return error(Code::kNotFound, "container {}: pod sandbox {} not found", spec.name, pod_id);
   if (pod->state != PodState::kReady) {
@@ -370,7 +384,12 @@ Result<std::string> Containers::create(const std::string& pod_id, const Containe
 
 Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpec& spec, const std::string& name) {
   const Pod* pod = &pod_ref;
-  CRIO_ASSIGN_OR_RETURN(std::string id, random_id());
+  // The infra container carries its pod's ID, as in CRI-O: `runtime list` names the
+  // pod's sandbox process by the pod's ID.
+  std::string id = pod->id;
+  if (spec.name != kInfraName) {
+    CRIO_ASSIGN_OR_RETURN(id, random_id());
+  }
 
   Undo undo;
   {
@@ -435,6 +454,17 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
       oci::Spec oci_spec,
       oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_), image_config,
                                 spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes"}, &hooks_));
+  // The pod's sysctls as its namespaces got them: with the defaults, and without those
+  // of a namespace the pod shares with the host (which the runtime would refuse).
+  oci_spec.sysctl = pod_sysctls(config_, pod->spec);
+  if (spec.name == kInfraName) {
+    if (!config_.infra_ctr_cpuset.empty()) oci_spec.resources.cpu.cpus = config_.infra_ctr_cpuset;
+  } else if (const core::Workload* workload = active_workload(config_, pod->spec.annotations)) {
+    // The pod's annotations choose the workload and carry the per-container overrides.
+    auto resources = workload_resources(*workload, spec.name, pod->spec.annotations);
+    if (!resources.ok()) return resources.status().wrap(fmt::format("container {}: pod {}", spec.name, pod->id));
+    if (*resources) apply_workload(**resources, oci_spec.resources.cpu);
+  }
   CRIO_RETURN_IF_ERROR(oci::write_bundle(bundle, oci_spec));
 
   std::string log_path;

@@ -167,7 +167,21 @@ Result<ImageView> Images::pull(const PullRequest& request) {
 }
 
 Status Images::remove(const std::string& name) {
-  auto found = find(name);
+  std::optional<ImageView> found;
+  for (const auto& candidate : candidate_names(name)) {
+    auto image = store_->image(candidate);
+    if (!image) continue;
+    // As CRI-O: removing one of several tags only untags; an ID, a digest or the
+    // last tag removes the image.
+    bool tag = std::find(image->names.begin(), image->names.end(), candidate) != image->names.end();
+    if (tag && image->names.size() > 1) {
+      Status untagged = store_->remove_image_name(image->id, candidate);
+      if (untagged.ok()) log::info("untagged image", {{"image", candidate}, {"id", image->id}});
+      return untagged.code() == Code::kNotFound ? ok_status() : untagged;
+    }
+    found = view_of(*image);
+    break;
+  }
   if (!found) return ok_status();
   Status removed = store_->delete_image(found->image.id);
   if (removed.code() == Code::kNotFound) return ok_status();  // removed by a concurrent call

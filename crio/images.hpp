@@ -40,8 +40,9 @@ class Images {
   // By ID, unique ID prefix, tag, digest or short name; nullopt when absent.
   std::optional<ImageView> find(const std::string& name) const;
   std::vector<ImageView> list(const std::string& filter = "") const;
-  // Removes the image with every tag; absent is not an error (NotFound is never
-  // returned); FailedPrecondition while a container uses it.
+  // By one of several tags: removes that tag only. By ID, digest or its last tag:
+  // removes the image. Absent is not an error (NotFound is never returned);
+  // FailedPrecondition while a container uses it.
   Status remove(const std::string& name);
 
   storage::Store& store() { return *store_; }

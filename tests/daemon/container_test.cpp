@@ -670,6 +670,10 @@ TEMPLATE_TEST_CASE("UpdateContainerResources and ReopenContainerLog act on a run
   const std::string memory_dir = memory_cgroup_dir(pid);
   REQUIRE_FALSE(memory_dir.empty());
   CHECK(crio::test::read_file(memory_dir + "/memory.limit_in_bytes") == std::to_string(64 << 20) + "\n");
+  // No swap asked for: none beyond the memory limit, as CRI-O does.
+  if (stdfs::exists(memory_dir + "/memory.memsw.limit_in_bytes")) {
+    CHECK(crio::test::read_file(memory_dir + "/memory.memsw.limit_in_bytes") == std::to_string(64 << 20) + "\n");
+  }
 
   // Log rotation: the kubelet renames the file, then asks for a new one.
   const std::string log_path = client.status(id).status().log_path();
@@ -846,6 +850,9 @@ TEMPLATE_TEST_CASE("A pod sharing its PID namespace gets a hidden infra containe
 
   // PID 1 of the container's namespace is the infra container's process.
   CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/proc/1/cmdline"}).stdout(), Catch::Contains("2147483647"));
+
+  // The runtime knows the infra container by the pod's ID, as with CRI-O.
+  CHECK(stdfs::exists(client.dir + "/" + handler + "-root/" + pod.id));
 
   // The kubelet never sees the infra container.
   auto listed = client.list();

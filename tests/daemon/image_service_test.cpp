@@ -147,7 +147,22 @@ TEST_CASE("PullImage, ImageStatus, ListImages and RemoveImage through the daemon
     CHECK(fs.container_filesystems_size() == 1);
   }
 
-  // Removal by tag removes the image with every name; a second removal is fine.
+  // A second tag of the same manifest: removing one of the two tags untags only.
+  const std::string second = registry.host() + "/test/multi:second";
+  auto copied = crio::test::run_command({"/usr/bin/skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false",
+                                         "docker://" + name, "docker://" + second});
+  INFO(copied.err);
+  REQUIRE(copied.exit_code == 0);
+  std::string second_ref;
+  REQUIRE(images.pull(second, &second_ref).ok());
+  CHECK(second_ref == ref);
+  REQUIRE(images.remove(second).ok());
+  auto untagged = images.status(ref);
+  REQUIRE(untagged.has_image());
+  CHECK(has(untagged.image().repo_tags(), name));
+  CHECK_FALSE(has(untagged.image().repo_tags(), second));
+
+  // Removal of the last tag removes the image with every name; a second removal is fine.
   REQUIRE(images.remove(name).ok());
   CHECK_FALSE(images.status(ref).has_image());
   CHECK_FALSE(images.status(repo_digest).has_image());

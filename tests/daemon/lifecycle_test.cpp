@@ -176,6 +176,20 @@ TEMPLATE_TEST_CASE("Exec and ExecSync reach a created container, and ExecSync ge
   CHECK(on_tty.exit_code() == 0);
   CHECK_THAT(on_tty.stdout(), Catch::Contains("has-tty"));
 
+  // Environment names with '=' and a HOME with a line break are refused, as CRI-O does.
+  auto bad_home = Client::config("badhome", env.image, {"/bin/busybox", "true"});
+  auto* home = bad_home.add_envs();
+  home->set_key("HOME");
+  home->set_value("/root:/sbin/nologin\ntest::0:0::/:/bin/bash");
+  grpc::Status refused = client.create(pod.id, bad_home);
+  CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(refused.error_message(), Catch::Contains("HOME"));
+  bad_home.mutable_envs(0)->set_key("HOME=");
+  bad_home.mutable_envs(0)->set_value("/root");
+  refused = client.create(pod.id, bad_home);
+  CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(refused.error_message(), Catch::Contains("\"HOME=\""));
+
   // An exited container refuses, naming itself.
   REQUIRE(client.stop(tty, 0).ok());
   v1::ExecSyncResponse response;
@@ -363,4 +377,33 @@ TEST_CASE("KUBENSMNT names a mount namespace the daemon joins, and anything else
     CHECK(ns_of(daemon.child().pid()) == own);
     CHECK_THAT(daemon.log(), Catch::Contains("KUBENSMNT"));
   }
+}
+
+TEST_CASE("pause_image_auth_file holds the credentials for pulling the pause image", "[daemon][container][pause]") {
+  crio::test::TestRegistry registry({.tls = true, .user = "pauser", .password = "pw"});
+  registry.push_test_images("/nonexistent", "pause");
+  Daemon daemon("", false);
+  const std::string d = daemon.dir().path();
+  const std::string auth_file = d + "/pause-auth.json";
+  crio::test::write_file(daemon.dir() / "registries.conf",
+                         "[[registry]]\nlocation = \"" + registry.host() + "\"\ninsecure = true\n");
+  crio::test::write_file(daemon.dir() / "crio.conf.d/20-runtimes.conf",
+                         "[crio.runtime.runtimes.runc]\nruntime_root = \"" + d + "/runc-root\"\n");
+  crio::test::write_file(daemon.dir() / "crio.conf.d/25-pause.conf",
+                         "[crio.image]\npause_image = \"" + registry.host() + "/test/pause:v1\"\n"
+                         "pause_image_auth_file = \"" + auth_file + "\"\n");
+  daemon.start();
+  Client client(daemon);
+
+  // No credentials yet: the registry refuses the pull, and the pod with it.
+  grpc::ClientContext context;
+  set_deadline(context, 60);
+  v1::RunPodSandboxResponse response;
+  grpc::Status refused = client.stub->RunPodSandbox(&context, client.pod_request("paused-1", "runc", true, true), &response);
+  CHECK_FALSE(refused.ok());
+  CHECK_THAT(refused.error_message(), Catch::Contains("pause"));
+
+  crio::test::write_file(auth_file, "{\"auths\": {\"" + registry.host() + "\": {\"auth\": \"cGF1c2VyOnB3\"}}}");
+  PodGuard pod{client, client.run_pod("paused-2", "runc", true, true)};
+  CHECK_FALSE(pod.id.empty());
 }
