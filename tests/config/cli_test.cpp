@@ -335,3 +335,31 @@ TEST_CASE("cli: the flags of CRI-O's test helpers are taken") {
   CHECK(none->sources.config_file.empty());
   CHECK(none->sources.config_dir.empty());
 }
+
+TEST_CASE("cli: CRI-O variables of flags crio lacks stop start-up unless they hold CRI-O's default") {
+  Cli cli;
+  {
+    ScopedEnvs env({{"CONTAINER_IMAGESTORE", "/srv/images"}});
+    auto cl = cli.run({});
+    REQUIRE_FALSE(cl.ok());
+    CHECK(cl.status().code() == crio::Code::kInvalidArgument);
+    CHECK_THAT(cl.status().message(), Catch::Contains("$CONTAINER_IMAGESTORE=/srv/images"));
+    CHECK_THAT(cl.status().message(), Catch::Contains("--imagestore"));
+  }
+  {
+    ScopedEnvs env({{"CONTAINER_SECCOMP_USE_DEFAULT_WHEN_EMPTY", "false"}});
+    auto cl = cli.run({});
+    REQUIRE_FALSE(cl.ok());
+    CHECK_THAT(cl.status().message(), Catch::Contains("CONTAINER_SECCOMP_USE_DEFAULT_WHEN_EMPTY"));
+  }
+  {
+    // CRI-O's defaults, and empty values, ask for nothing crio lacks.
+    ScopedEnvs env({{"CONTAINER_IMAGESTORE", ""},
+                    {"CONTAINER_SECCOMP_USE_DEFAULT_WHEN_EMPTY", "true"},
+                    {"CONTAINER_ADD_INHERITABLE_CAPABILITIES", "false"},
+                    {"CONTAINER_LOG_FORMAT", "text"}});
+    auto cl = cli.run({});
+    INFO(cl.status().message());
+    CHECK(cl.ok());
+  }
+}
