@@ -12,7 +12,9 @@ oci::PodContext pod_context(const Pod& pod, const core::Config& config) {
   c.hostname = pod.spec.hostname;
   c.cgroup_parent = pod.spec.cgroup_parent;
   c.pid = pod.spec.pid;
-  c.sysctls = pod.spec.sysctls;
+  // As the pod's namespaces got them: with the defaults, and without those of a
+  // namespace the pod shares with the host (which the runtime would refuse).
+  c.sysctls = pod_sysctls(config, pod.spec);
   c.annotations = pod.spec.annotations;
   c.netns_path = pod.netns_path;
   c.ipcns_path = pod.ipcns_path;

@@ -454,9 +454,6 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
       oci::Spec oci_spec,
       oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_), image_config,
                                 spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes"}, &hooks_));
-  // The pod's sysctls as its namespaces got them: with the defaults, and without those
-  // of a namespace the pod shares with the host (which the runtime would refuse).
-  oci_spec.sysctl = pod_sysctls(config_, pod->spec);
   if (spec.name == kInfraName) {
     if (!config_.infra_ctr_cpuset.empty()) oci_spec.resources.cpu.cpus = config_.infra_ctr_cpuset;
   } else if (const core::Workload* workload = active_workload(config_, pod->spec.annotations)) {
