@@ -80,6 +80,21 @@ constexpr const char* kWorkloads = "crio.runtime.workloads";
 
 using namespace checks;  // NOLINT: the table reads better with bare check names
 
+// An annotation a handler or a workload may allow: one crio acts on. CRI-O's other
+// allowable annotations would be accepted and then do nothing here, so they are refused.
+std::string allowed_annotation(const std::string& name) {
+  static const std::set<std::string> implemented = {"io.kubernetes.cri-o.ShmSize", "io.kubernetes.cri-o.Devices",
+                                                    "io.kubernetes.cri-o.umask", "io.kubernetes.cri-o.LinkLogs"};
+  if (name.empty()) return "must not be empty";
+  if (implemented.count(name)) return {};
+  const auto& known = known_allowed_annotations();
+  if (std::find(known.begin(), known.end(), name) != known.end()) {
+    return fmt::format("{} is an annotation CRI-O can allow, but crio does not act on it; allow only {}", quote(name),
+                       fmt::join(implemented, ", "));
+  }
+  return fmt::format("{} is not an annotation crio can allow", quote(name));
+}
+
 const std::vector<Desc<Config>>& options() {
   using C = Config;
   static const std::vector<Desc<Config>> table = {
@@ -313,7 +328,7 @@ const std::vector<Desc<RuntimeHandler>>& handler_options() {
       opt(kHandlers, "monitor_env", "", &H::monitor_env, key_value,
           "Environment of this handler's conmon, as KEY=VALUE. [crio.runtime] conmon_env replaces it when "
           "not empty."),
-      opt(kHandlers, "allowed_annotations", "", &H::allowed_annotations, non_empty,
+      opt(kHandlers, "allowed_annotations", "", &H::allowed_annotations, allowed_annotation,
           "Experimental annotations (io.kubernetes.cri-o.*) this handler acts on."),
       opt(kHandlers, "privileged_without_host_devices", "", &H::privileged_without_host_devices,
           "Do not give privileged containers of this handler the host's devices."),
@@ -893,11 +908,9 @@ Status check_workload(const std::string& name, const Workload& w, const Location
   if (w.activation_annotation.empty()) {
     return error(Code::kInvalidArgument, "{}{}.activation_annotation: must not be empty", where, prefix);
   }
-  const auto& known = known_allowed_annotations();
   for (auto& a : w.allowed_annotations) {
-    if (std::find(known.begin(), known.end(), a) == known.end()) {
-      return error(Code::kInvalidArgument, "{}{}.allowed_annotations: {} is not an annotation crio can allow", where,
-                   prefix, checks::quote(a));
+    if (auto reason = allowed_annotation(a); !reason.empty()) {
+      return error(Code::kInvalidArgument, "{}{}.allowed_annotations: {}", where, prefix, reason);
     }
   }
   const WorkloadResources& r = w.resources;

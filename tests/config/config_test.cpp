@@ -845,7 +845,7 @@ monitor_path = ""
 monitor_cgroup = "system.slice"
 monitor_exec_cgroup = ""
 monitor_env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-allowed_annotations = ["io.containers.trace-syscall"]
+allowed_annotations = ["io.kubernetes.cri-o.Devices"]
 privileged_without_host_devices = false
 
 [crio.image]
@@ -949,6 +949,12 @@ TEST_CASE("workload tables are read, checked as CRI-O checks them and printed ba
              Catch::Contains("crio.runtime.workloads.w.activation_annotation: must not be empty"));
   CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\nallowed_annotations = [\"x.y\"]\n"),
              Catch::Contains("\"x.y\" is not an annotation crio can allow"));
+  // CRI-O's allowable annotations that crio does not act on are refused, for handlers too.
+  CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
+                       "allowed_annotations = [\"cpu-load-balancing.crio.io\"]\n"),
+             Catch::Contains("crio does not act on it"));
+  CHECK_THAT(error_for("[crio.runtime.runtimes.runc]\nallowed_annotations = [\"io.containers.trace-syscall\"]\n"),
+             Catch::Contains("crio.runtime.runtimes.runc.allowed_annotations"));
   CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
                        "[crio.runtime.workloads.w.resources]\ncpuset = \"zero\"\n"),
              Catch::Contains("crio.runtime.workloads.w.resources.cpuset"));
