@@ -175,7 +175,7 @@ const std::vector<Desc<Config>>& options() {
           "How container cgroups are made: cgroupfs (directly in /sys/fs/cgroup) or systemd."),
       opt(kRuntime, "default_capabilities", "default-capabilities", &C::default_capabilities, capability,
           "Capabilities every container gets unless its security context drops them."),
-      opt(kRuntime, "default_sysctls", "default-sysctls", &C::default_sysctls, key_value,
+      opt(kRuntime, "default_sysctls", "default-sysctls", &C::default_sysctls, checks::sysctl,
           "Sysctls (name=value) set in every pod."),
       opt(kRuntime, "additional_devices", "additional-devices", &C::additional_devices, device,
           "Host devices added to every container, as /dev/host[:/dev/container[:rwm]]."),

@@ -172,6 +172,20 @@ std::string key_value(const std::string& v) {
   return {};
 }
 
+std::string sysctl(const std::string& v) {
+  if (auto bad = key_value(v); !bad.empty()) return bad;
+  // The runtime takes "key=value" as it is: "key = value" would name another sysctl.
+  auto eq = v.find('=');
+  auto padded = [](std::string_view s) {
+    return !s.empty() && (std::isspace(static_cast<unsigned char>(s.front())) ||
+                          std::isspace(static_cast<unsigned char>(s.back())));
+  };
+  if (padded(std::string_view(v).substr(0, eq)) || padded(std::string_view(v).substr(eq + 1))) {
+    return fmt::format("{} has spaces around its name or value: write name=value", quote(v));
+  }
+  return {};
+}
+
 std::string storage_option(const std::string& v) {
   auto eq = v.find('=');
   if (eq == std::string::npos || eq == 0) return fmt::format("{} is not of the form [driver.]option=value", quote(v));

@@ -18,6 +18,8 @@ std::string quote(std::string_view s);
 std::string abs_path(const std::string& v);
 std::string abs_path_or_empty(const std::string& v);
 std::string non_empty(const std::string& v);
+// A sysctl as name=value, without spaces around either.
+std::string sysctl(const std::string& v);
 std::string log_level(const std::string& v);
 std::string cgroup_manager(const std::string& v);
 std::string storage_driver(const std::string& v);

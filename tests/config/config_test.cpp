@@ -997,3 +997,15 @@ TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's 
   REQUIRE(c.ok());
   CHECK(warnings.size() == 4);
 }
+
+TEST_CASE("default_sysctls with spaces around the name or value stop start-up, as in CRI-O") {
+  TempDir dir;
+  write_file(dir / "crio.conf", "[crio.runtime]\ndefault_sysctls = [\"net.ipv4.ip_forward = 1\"]\n");
+  auto c = load(sources_in(dir));
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().code() == crio::Code::kInvalidArgument);
+  CHECK_THAT(c.status().message(), Catch::Contains("crio.runtime.default_sysctls"));
+  CHECK_THAT(c.status().message(), Catch::Contains("spaces"));
+  write_file(dir / "crio.conf", "[crio.runtime]\ndefault_sysctls = [\"net.ipv4.ip_forward=1\"]\n");
+  CHECK(load(sources_in(dir)).ok());
+}
