@@ -168,8 +168,6 @@ constexpr ForeignVariable kForeignVariables[] = {
      "the storage repair at start-up is not implemented"},
     {"CONTAINER_ADD_INHERITABLE_CAPABILITIES", "--add-inheritable-capabilities", "false", true,
      "capabilities are never added to the inheritable set"},
-    {"CONTAINER_SECCOMP_USE_DEFAULT_WHEN_EMPTY", "--seccomp-use-default-when-empty", "true", true,
-     "a container that names no seccomp profile always gets the default one"},
     {"CONTAINER_CDI_SPEC_DIRS", "--cdi-spec-dirs", "", false, "CDI devices are not supported"},
     {"CONTAINER_ENABLE_TRACING", "--enable-tracing", "false", true, "OpenTelemetry tracing is not supported"},
     {"CONTAINER_HOSTNETWORK_DISABLE_SELINUX", "--hostnetwork-disable-selinux", "true", true,

@@ -165,6 +165,10 @@ const std::vector<Desc<Config>>& options() {
       opt(kRuntime, "no_pivot", "no-pivot", &C::no_pivot,
           "Make the runtime move the root file system with MS_MOVE instead of pivot_root."),
       opt(kRuntime, "selinux", "selinux", &C::selinux, "Label containers with SELinux."),
+      opt(kRuntime, "seccomp_use_default_when_empty", "seccomp-use-default-when-empty",
+          &C::seccomp_use_default_when_empty,
+          "A container that names no seccomp profile gets the default one (seccomp_profile, else the built-in "
+          "RuntimeDefault); false runs it unconfined."),
       opt(kRuntime, "seccomp_profile", "seccomp-profile", &C::seccomp_profile, abs_path_or_empty,
           "seccomp profile (JSON) used for RuntimeDefault; empty uses the built-in profile."),
       opt(kRuntime, "apparmor_profile", "apparmor-profile", &C::apparmor_profile, nullptr,
@@ -414,8 +418,6 @@ const std::map<std::string, ForeignOption>& foreign_options() {
   static const std::map<std::string, ForeignOption> table = {
       {"crio.imagestore", {K::kString, "", "a separate image store is not implemented; images live under root"}},
       {"crio.internal_repair", {K::kBool, "false", "the storage repair at start-up is not implemented"}},
-      {"crio.runtime.seccomp_use_default_when_empty",
-       {K::kBool, "true", "a container that names no seccomp profile always gets the default one"}},
       {"crio.runtime.add_inheritable_capabilities",
        {K::kBool, "false", "capabilities are never added to the inheritable set"}},
       {"crio.runtime.cdi_spec_dirs", {K::kStringList, "", "CDI devices are not supported"}},

@@ -633,6 +633,7 @@ SpecDefaults spec_defaults(const core::Config& config) {
   d.ulimits = config.default_ulimits;
   d.absent_mount_sources_to_reject = config.absent_mount_sources_to_reject;
   d.seccomp_profile = config.seccomp_profile;
+  d.seccomp_use_default_when_empty = config.seccomp_use_default_when_empty;
   d.pids_limit = config.pids_limit;
   d.additional_devices = config.additional_devices;
   d.allowed_devices = config.allowed_devices;

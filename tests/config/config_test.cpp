@@ -117,6 +117,7 @@ default_env = ["TZ=UTC"]
 default_ulimits = ["nofile=1024:2048"]
 no_pivot = true
 seccomp_profile = "/etc/test/seccomp.json"
+seccomp_use_default_when_empty = false
 apparmor_profile = "unconfined"
 cgroup_manager = "systemd"
 default_capabilities = ["CHOWN", "NET_RAW"]
@@ -989,7 +990,7 @@ TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's 
   }
   // The defaults themselves load, with a note each.
   write_file(dir / "crio.conf",
-             "[crio]\nimagestore = \"\"\n[crio.runtime]\nseccomp_use_default_when_empty = true\n"
+             "[crio]\nimagestore = \"\"\n[crio.runtime]\nblockio_reload = false\n"
              "minimum_mappable_uid = -1\n[crio.nri]\nnri_plugin_request_timeout = \"2s\"\n");
   std::vector<std::string> warnings;
   auto c = load(sources_in(dir), &warnings);

@@ -44,6 +44,8 @@ const std::vector<OptionContract>& option_contracts() {
        "hooks_dir hooks run at prestart and poststop for the containers they match and default_ulimits apply"},
       {"crio.runtime.no_pivot", C::kPending, "spec helper"},
       {"crio.runtime.selinux", C::kRefused, "true"},
+      {"crio.runtime.seccomp_use_default_when_empty", C::kTest,
+       "seccomp_use_default_when_empty = false runs a container that names no profile unconfined"},
       {"crio.runtime.seccomp_profile", C::kUntested, "the RuntimeDefault profile"},
       {"crio.runtime.apparmor_profile", C::kTest,
        "prepare_for_execution: conmon from $PATH, pinns_path checked, AppArmor disabled where the host has none"},

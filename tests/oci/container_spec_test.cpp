@@ -3,6 +3,7 @@
 // pod context, image defaults and configured defaults, and the helpers beneath it.
 
 #include <crio/oci/container_spec.hpp>
+#include <crio/core/config.hpp>
 #include <crio/oci/hooks.hpp>
 
 #include "temp_dir.hpp"
@@ -478,4 +479,17 @@ TEST_CASE("Spec helpers: argv, signals and users from the image", "[spec]") {
   auto resolved = resolve_user(evil.path(), as_name, ImageDefaults{}, &home);
   // The link resolves to <rootfs>/etc/passwd, itself: a loop, or absent, never the host's root entry.
   CHECK_FALSE(resolved.ok());
+}
+
+TEST_CASE("seccomp_use_default_when_empty = false runs a container that names no profile unconfined", "[spec]") {
+  Fixture f;
+  crio::core::Config config = crio::core::default_config();
+  CHECK(crio::oci::spec_defaults(config).seccomp_use_default_when_empty);
+  config.seccomp_use_default_when_empty = false;
+  f.defaults = crio::oci::spec_defaults(config);
+  f.request.seccomp.kind = SeccompProfile::Kind::kDefault;
+  CHECK(f.build()->seccomp.kind == Seccomp::Kind::kUnconfined);
+  // A profile the request names is still applied.
+  f.request.seccomp.kind = SeccompProfile::Kind::kRuntimeDefault;
+  CHECK(f.build()->seccomp.kind == Seccomp::Kind::kRuntimeDefault);
 }

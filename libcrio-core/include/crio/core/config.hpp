@@ -99,6 +99,7 @@ struct Config {
   bool no_pivot = false;
   bool selinux = false;
   std::string seccomp_profile = "";
+  bool seccomp_use_default_when_empty = true;
   std::string apparmor_profile = "crio-default";
   std::string cgroup_manager = "cgroupfs";
   std::vector<std::string> default_capabilities = {"CHOWN",  "DAC_OVERRIDE", "FSETID",           "FOWNER", "SETGID",
