@@ -166,8 +166,6 @@ constexpr ForeignVariable kForeignVariables[] = {
      "a separate image store is not implemented; images live under --root"},
     {"CONTAINER_INTERNAL_REPAIR", "--internal-repair", "false", true,
      "the storage repair at start-up is not implemented"},
-    {"CONTAINER_ADD_INHERITABLE_CAPABILITIES", "--add-inheritable-capabilities", "false", true,
-     "capabilities are never added to the inheritable set"},
     {"CONTAINER_CDI_SPEC_DIRS", "--cdi-spec-dirs", "", false, "CDI devices are not supported"},
     {"CONTAINER_ENABLE_TRACING", "--enable-tracing", "false", true, "OpenTelemetry tracing is not supported"},
     {"CONTAINER_HOSTNETWORK_DISABLE_SELINUX", "--hostnetwork-disable-selinux", "true", true,

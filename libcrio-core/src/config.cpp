@@ -179,6 +179,9 @@ const std::vector<Desc<Config>>& options() {
           "How container cgroups are made: cgroupfs (directly in /sys/fs/cgroup) or systemd."),
       opt(kRuntime, "default_capabilities", "default-capabilities", &C::default_capabilities, capability,
           "Capabilities every container gets unless its security context drops them."),
+      opt(kRuntime, "add_inheritable_capabilities", "add-inheritable-capabilities",
+          &C::add_inheritable_capabilities,
+          "Make a container's capabilities inheritable too (as before CVE-2022-27652 was fixed); off by default."),
       opt(kRuntime, "default_sysctls", "default-sysctls", &C::default_sysctls, checks::sysctl,
           "Sysctls (name=value) set in every pod."),
       opt(kRuntime, "additional_devices", "additional-devices", &C::additional_devices, device,
@@ -418,8 +421,6 @@ const std::map<std::string, ForeignOption>& foreign_options() {
   static const std::map<std::string, ForeignOption> table = {
       {"crio.imagestore", {K::kString, "", "a separate image store is not implemented; images live under root"}},
       {"crio.internal_repair", {K::kBool, "false", "the storage repair at start-up is not implemented"}},
-      {"crio.runtime.add_inheritable_capabilities",
-       {K::kBool, "false", "capabilities are never added to the inheritable set"}},
       {"crio.runtime.cdi_spec_dirs", {K::kStringList, "", "CDI devices are not supported"}},
       {"crio.runtime.device_ownership_from_security_context",
        {K::kBool, "false", "device ownership from the security context is not implemented"}},

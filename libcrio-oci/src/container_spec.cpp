@@ -629,6 +629,7 @@ Result<Resources> container_resources(const ResourceRequest& r, const std::strin
 SpecDefaults spec_defaults(const core::Config& config) {
   SpecDefaults d;
   d.capabilities = config.default_capabilities;
+  d.add_inheritable_capabilities = config.add_inheritable_capabilities;
   d.env = config.default_env;
   d.ulimits = config.default_ulimits;
   d.absent_mount_sources_to_reject = config.absent_mount_sources_to_reject;
@@ -692,6 +693,7 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
 
   CRIO_ASSIGN_OR_RETURN(std::vector<std::string> caps, capabilities(defaults, spec));
   s.process.capabilities = Capabilities::of(caps);
+  if (defaults.add_inheritable_capabilities) s.process.capabilities.inheritable = s.process.capabilities.bounding;
 
   // Mounts: default_mounts_file's, the request's (which win at the same destination),
   // then the pod's files and the image's volumes where the request has none.

@@ -347,15 +347,15 @@ TEST_CASE("cli: CRI-O variables of flags crio lacks stop start-up unless they ho
     CHECK_THAT(cl.status().message(), Catch::Contains("--imagestore"));
   }
   {
-    ScopedEnvs env({{"CONTAINER_ADD_INHERITABLE_CAPABILITIES", "true"}});
+    ScopedEnvs env({{"CONTAINER_INTERNAL_REPAIR", "true"}});
     auto cl = cli.run({});
     REQUIRE_FALSE(cl.ok());
-    CHECK_THAT(cl.status().message(), Catch::Contains("CONTAINER_ADD_INHERITABLE_CAPABILITIES"));
+    CHECK_THAT(cl.status().message(), Catch::Contains("CONTAINER_INTERNAL_REPAIR"));
   }
   {
     // CRI-O's defaults, and empty values, ask for nothing crio lacks.
     ScopedEnvs env({{"CONTAINER_IMAGESTORE", ""},
-                    {"CONTAINER_ADD_INHERITABLE_CAPABILITIES", "false"},
+                    {"CONTAINER_INTERNAL_REPAIR", "false"},
                     {"CONTAINER_LOG_FORMAT", "text"}});
     auto cl = cli.run({});
     INFO(cl.status().message());

@@ -118,6 +118,7 @@ default_ulimits = ["nofile=1024:2048"]
 no_pivot = true
 seccomp_profile = "/etc/test/seccomp.json"
 seccomp_use_default_when_empty = false
+add_inheritable_capabilities = true
 apparmor_profile = "unconfined"
 cgroup_manager = "systemd"
 default_capabilities = ["CHOWN", "NET_RAW"]
@@ -974,7 +975,7 @@ TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's 
   TempDir dir;
   std::vector<std::pair<std::string, std::string>> cases = {
       {"[crio]\nimagestore = \"/var/lib/images\"\n", "crio.imagestore"},
-      {"[crio.runtime]\nadd_inheritable_capabilities = true\n", "crio.runtime.add_inheritable_capabilities"},
+      {"[crio.runtime]\nshared_cpuset = \"0-1\"\n", "crio.runtime.shared_cpuset"},
       {"[crio.runtime]\ncdi_spec_dirs = [\"/etc/cdi\"]\n", "crio.runtime.cdi_spec_dirs"},
       {"[crio.nri]\nenable_nri = true\n", "crio.nri.enable_nri"},
       {"[crio.runtime.runtimes.runc]\nmonitor_exec_cgroup = \"exec.slice\"\n",

@@ -46,6 +46,8 @@ const std::vector<OptionContract>& option_contracts() {
       {"crio.runtime.selinux", C::kRefused, "true"},
       {"crio.runtime.seccomp_use_default_when_empty", C::kTest,
        "seccomp_use_default_when_empty = false runs a container that names no profile unconfined"},
+      {"crio.runtime.add_inheritable_capabilities", C::kTest,
+       "add_inheritable_capabilities makes the capabilities inheritable too"},
       {"crio.runtime.seccomp_profile", C::kUntested, "the RuntimeDefault profile"},
       {"crio.runtime.apparmor_profile", C::kTest,
        "prepare_for_execution: conmon from $PATH, pinns_path checked, AppArmor disabled where the host has none"},

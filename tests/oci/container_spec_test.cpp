@@ -493,3 +493,16 @@ TEST_CASE("seccomp_use_default_when_empty = false runs a container that names no
   f.request.seccomp.kind = SeccompProfile::Kind::kRuntimeDefault;
   CHECK(f.build()->seccomp.kind == Seccomp::Kind::kRuntimeDefault);
 }
+
+TEST_CASE("add_inheritable_capabilities makes the capabilities inheritable too", "[spec]") {
+  Fixture f;
+  crio::core::Config config = crio::core::default_config();
+  f.defaults = crio::oci::spec_defaults(config);
+  CHECK(f.build()->process.capabilities.inheritable.empty());
+  config.add_inheritable_capabilities = true;
+  f.defaults = crio::oci::spec_defaults(config);
+  auto s = f.build();
+  REQUIRE(s.ok());
+  CHECK_FALSE(s->process.capabilities.inheritable.empty());
+  CHECK(s->process.capabilities.inheritable == s->process.capabilities.bounding);
+}

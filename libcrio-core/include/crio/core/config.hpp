@@ -104,6 +104,7 @@ struct Config {
   std::string cgroup_manager = "cgroupfs";
   std::vector<std::string> default_capabilities = {"CHOWN",  "DAC_OVERRIDE", "FSETID",           "FOWNER", "SETGID",
                                                    "SETUID", "SETPCAP",      "NET_BIND_SERVICE", "KILL"};
+  bool add_inheritable_capabilities = false;
   std::vector<std::string> default_sysctls;
   std::vector<std::string> additional_devices;
   std::vector<std::string> allowed_devices = {"/dev/fuse"};

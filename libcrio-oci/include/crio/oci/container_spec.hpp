@@ -161,6 +161,7 @@ struct ImageDefaults {
 // What the node's configuration adds to every container.
 struct SpecDefaults {
   std::vector<std::string> capabilities;  // without "CAP_"
+  bool add_inheritable_capabilities = false;  // the container's capabilities also inheritable
   std::vector<std::string> env;           // "KEY=value"
   std::vector<std::string> ulimits;       // "nofile=1024:2048"
   std::vector<std::string> absent_mount_sources_to_reject;
