@@ -4,6 +4,7 @@
 
 #include "container_fixture.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -107,4 +108,23 @@ TEST_CASE("Runtime options set in crio.conf reach the container, its cgroup, con
   CHECK(log_size <= 8192 + 512);
   (void)client.remove(chatty);
   (void)client.remove(id);
+}
+
+TEST_CASE("drop_infra_ctr false gives a pod without a shared PID namespace an infra container",
+          "[daemon][container][options]") {
+  Env env("[crio.runtime]\ndrop_infra_ctr = false\n");
+  Client client(*env.daemon);
+  PodGuard pod{client, client.run_pod("infra", "runc")};
+  grpc::ClientContext context;
+  crio::test::set_deadline(context);
+  v1::PodSandboxStatusRequest request;
+  request.set_pod_sandbox_id(pod.id);
+  request.set_verbose(true);
+  v1::PodSandboxStatusResponse response;
+  REQUIRE(client.stub->PodSandboxStatus(&context, request, &response).ok());
+  auto info = nlohmann::json::parse(response.info().at("info"));
+  CHECK(info["image"] == env.pause_image());
+  const int pid = info["pid"].get<int>();
+  REQUIRE(pid > 0);
+  CHECK(::kill(pid, 0) == 0);
 }
