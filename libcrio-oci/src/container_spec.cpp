@@ -241,6 +241,19 @@ bool has_env(const std::vector<std::string>& env, const std::string& key) {
   return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(key + "=", 0) == 0; });
 }
 
+// The spec's entry for the device node at `path` that `st` describes.
+Device device_node(const std::string& path, const struct stat& st) {
+  Device d;
+  d.path = path;
+  d.type = S_ISCHR(st.st_mode) ? "c" : "b";
+  d.major = major(st.st_rdev);
+  d.minor = minor(st.st_rdev);
+  d.file_mode = st.st_mode & 07777;
+  d.uid = st.st_uid;
+  d.gid = st.st_gid;
+  return d;
+}
+
 // Every device node of the host, for a privileged container (as CRI-O gives it).
 // /dev/pts, /dev/shm and /dev/mqueue are the container's own.
 std::vector<Device> host_devices() {
@@ -256,15 +269,7 @@ std::vector<Device> host_devices() {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;
     if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) continue;
-    Device d;
-    d.path = path;
-    d.type = S_ISCHR(st.st_mode) ? "c" : "b";
-    d.major = major(st.st_rdev);
-    d.minor = minor(st.st_rdev);
-    d.file_mode = st.st_mode & 07777;
-    d.uid = st.st_uid;
-    d.gid = st.st_gid;
-    out.push_back(std::move(d));
+    out.push_back(device_node(path, st));
   }
   return out;
 }
@@ -279,14 +284,8 @@ Result<std::pair<Device, DeviceRule>> device_from_path(const std::string& path, 
   if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
     return error(Code::kFailedPrecondition, "{} is not a device node", path);
   }
-  Device d;
-  d.path = path;
-  d.type = S_ISCHR(st.st_mode) ? "c" : "b";
-  d.major = major(st.st_rdev);
-  d.minor = minor(st.st_rdev);
+  Device d = device_node(path, st);
   d.file_mode = st.st_mode & 0777;
-  d.uid = st.st_uid;
-  d.gid = st.st_gid;
   DeviceRule r;
   r.allow = true;
   r.type = d.type;
