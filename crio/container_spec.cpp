@@ -1,4 +1,5 @@
 #include "container_spec.hpp"
+#include "workloads.hpp"
 
 #include <crio/image/manifest.hpp>
 
@@ -28,6 +29,12 @@ oci::PodContext pod_context(const Pod& pod, const core::Config& config) {
   if (auto it = config.runtimes.find(handler); it != config.runtimes.end()) {
     c.allowed_annotations = it->second.allowed_annotations;
     c.privileged_without_host_devices = it->second.privileged_without_host_devices;
+  }
+  // A workload the pod activates allows annotations too, as for ShmSize and LinkLogs
+  // (annotation_allowed), so Devices and umask follow the same rule.
+  if (const core::Workload* w = active_workload(config, pod.spec.annotations)) {
+    c.allowed_annotations.insert(c.allowed_annotations.end(), w->allowed_annotations.begin(),
+                                 w->allowed_annotations.end());
   }
   return c;
 }
