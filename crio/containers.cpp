@@ -204,7 +204,8 @@ std::string Containers::full_name(const ContainerSpec& spec, const PodSpec& pod)
 
 std::string Containers::state_file(const std::string& id) const { return state_dir_ + "/" + id + ".json"; }
 
-void Containers::publish(const Container& c, ContainerEventType type) const {
+void Containers::emit(const Container& c, ContainerEventType type) const {
+  if (unpublished_.count(c.id)) return;  // nobody knows it yet
   if (events_ == nullptr || is_infra(c)) return;
   static constexpr const char* kNames[] = {"CONTAINER_CREATED_EVENT", "CONTAINER_STARTED_EVENT",
                                            "CONTAINER_STOPPED_EVENT", "CONTAINER_DELETED_EVENT"};
@@ -272,6 +273,12 @@ Status Containers::restore() {
       }
       std::unique_lock lock(mutex_);
       names_[c.full_name] = c.id;
+      if (stdfs::exists(unclaimed_marker(c.id), ec)) {
+        // Made for a caller that had left, before the restart: still kept for its retry.
+        unpublished_.insert(c.id);
+        unclaimed_marked_.insert(c.id);
+        creations_.adopt_unclaimed(c.full_name, c.id);
+      }
       containers_[c.id] = std::move(c);
     }
   }
@@ -318,7 +325,7 @@ bool Containers::check_exit(const std::string& id) {
     auto it = containers_.find(id);
     if (it == containers_.end() || it->second.state == ContainerState::kExited) return false;
     apply_exit(it->second, *exit);
-    publish(it->second, ContainerEventType::kStopped);
+    emit(it->second, ContainerEventType::kStopped);
     // A container that never started has no start time; keep the report coherent.
     snapshot = it->second;
   }
@@ -365,22 +372,51 @@ Result<std::string> Containers::create(const std::string& pod_id, const Containe
     }
   }
   auto pod = pods_.get(pod_id);
-  if (!pod.ok()) return error(Code::kNotFound, "container {}: pod sandbox {} not found", spec.name, pod_id);
-  if (pod->state != PodState::kReady) {
-    return error(Code::kFailedPrecondition, "container {}: pod sandbox {} is not ready", spec.name, pod->id);
+  if (!pod.ok()) {
+    if (pod.status().code() != Code::kNotFound) return pod.status().wrap("container " + spec.name);
+    return error(Code::kNotFound, "container {}: pod sandbox {} not found", spec.name, pod_id);
   }
-  const std::string name = full_name(spec, pod->spec);
-
-  return creations_.run(
-      name, "container",
-      [this](const std::string& n) -> std::optional<std::string> {
-        std::shared_lock lock(mutex_);
-        auto it = names_.find(n);
-        if (it == names_.end()) return std::nullopt;
-        return it->second;
-      },
-      [&] { return do_create(*pod, spec, name); }, client_gone);
+  return create_in(*pod, spec, client_gone);
 }
+
+Result<std::string> Containers::create_in(const Pod& pod, const ContainerSpec& spec,
+                                          const std::function<bool()>& client_gone) {
+  if (pod.state != PodState::kReady) {
+    return error(Code::kFailedPrecondition, "container {}: pod sandbox {} is not ready", spec.name, pod.id);
+  }
+  const std::string name = full_name(spec, pod.spec);
+  return creations_.run(name, [&] { return do_create(pod, spec, name); }, client_gone);
+}
+
+std::optional<std::string> Containers::published_holder(const std::string& name) const {
+  std::shared_lock lock(mutex_);
+  auto it = names_.find(name);
+  if (it == names_.end() || unpublished_.count(it->second)) return std::nullopt;
+  return it->second;
+}
+
+void Containers::publish(const std::string& id) {
+  bool was_unclaimed = false;
+  {
+    std::unique_lock lock(mutex_);
+    unpublished_.erase(id);
+    was_unclaimed = unclaimed_marked_.erase(id) > 0;
+    if (auto it = containers_.find(id); it != containers_.end()) emit(it->second, ContainerEventType::kCreated);
+  }
+  if (was_unclaimed) (void)fs::remove_file(unclaimed_marker(id));
+}
+
+void Containers::keep_unclaimed(const std::string& id) {
+  {
+    std::unique_lock lock(mutex_);
+    unclaimed_marked_.insert(id);
+  }
+  if (Status s = fs::write_file_atomic(unclaimed_marker(id), "", 0600); !s.ok()) {
+    log::warn("cannot mark an unclaimed container; a restart would publish it", {{"id", id}, {"error", s.message()}});
+  }
+}
+
+std::string Containers::unclaimed_marker(const std::string& id) const { return state_dir_ + "/" + id + ".unclaimed"; }
 
 Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpec& spec, const std::string& name) {
   const Pod* pod = &pod_ref;
@@ -410,6 +446,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   CRIO_ASSIGN_OR_RETURN(int stop_signal, oci::parse_signal(image_config.stop_signal));
 
   storage::Store& store = images_.store();
+  creations_.stage(name, "container storage creation");
   CRIO_RETURN_IF_ERROR(store.create_container(id, image->image.id).status());
   undo.add([&store, id] { (void)store.delete_container(id); });
   CRIO_ASSIGN_OR_RETURN(std::string rootfs, store.mount(id));
@@ -450,6 +487,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     std::error_code ec;
     stdfs::remove_all(bundle, ec);
   });
+  creations_.stage(name, "container spec configuration");
   CRIO_ASSIGN_OR_RETURN(
       oci::Spec oci_spec,
       oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_), image_config,
@@ -504,6 +542,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
       if (*resources) apply_workload(**resources, options.conmon_cpu);
     }
   }
+  creations_.stage(name, "container runtime creation");
   auto pid = runtime->create(options);
   if (!pid.ok()) return pid.status().wrap(fmt::format("creating container {} ({})", spec.name, id));
   undo.add([runtime, id] { (void)runtime->remove(id); });
@@ -534,7 +573,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   CRIO_RETURN_IF_ERROR(persist(c));
   {
     std::unique_lock lock(mutex_);
-    publish(c, ContainerEventType::kCreated);
+    unpublished_.insert(id);  // until a caller receives its ID; see Creations
     containers_[id] = std::move(c);
   }
   undo.dismiss();
@@ -543,7 +582,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
 }
 
 Status Containers::start(const std::string& id_or_prefix) {
-  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
+  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_published(id_or_prefix));
   auto lock_ptr = lock_for(id);
   std::lock_guard guard(*lock_ptr);
   CRIO_ASSIGN_OR_RETURN(Container c, get(id));
@@ -566,16 +605,20 @@ Status Containers::start(const std::string& id_or_prefix) {
     it->second.started_at = started_at;
     if (it->second.finished_at != 0 && it->second.finished_at < started_at) it->second.finished_at = started_at;
     c = it->second;
-    publish(c, ContainerEventType::kStarted);
+    emit(c, ContainerEventType::kStarted);
   }
   return persist(c);
 }
 
 Status Containers::stop(const std::string& id_or_prefix, std::chrono::seconds timeout) {
-  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
+  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_published(id_or_prefix));
+  return stop_resolved(id, timeout);
+}
+
+Status Containers::stop_resolved(const std::string& id, std::chrono::seconds timeout) {
   // Not under the container's lock: a second stop joins the first in the runtime (and
   // may shorten its grace period) rather than queueing behind it.
-  CRIO_ASSIGN_OR_RETURN(Container c, get(id));
+  CRIO_ASSIGN_OR_RETURN(Container c, lookup(id));
   if (c.state == ContainerState::kExited) return ok_status();
   CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
   if (Status s = runtime->stop(id, std::chrono::duration_cast<std::chrono::milliseconds>(timeout), c.stop_signal);
@@ -588,13 +631,21 @@ Status Containers::stop(const std::string& id_or_prefix, std::chrono::seconds ti
 }
 
 Status Containers::remove(const std::string& id_or_prefix) {
-  auto resolved = resolve_id(id_or_prefix);
+  auto resolved = resolve_published(id_or_prefix);
   if (!resolved.ok()) return resolved.status().code() == Code::kNotFound ? ok_status() : resolved.status();
-  const std::string id = *resolved;
-  CRIO_RETURN_IF_ERROR(stop(id, std::chrono::seconds(0)));
+  return remove_resolved(*resolved);
+}
+
+Status Containers::discard(const std::string& id) {
+  if (!lookup(id).ok()) return ok_status();
+  return remove_resolved(id);
+}
+
+Status Containers::remove_resolved(const std::string& id) {
+  CRIO_RETURN_IF_ERROR(stop_resolved(id, std::chrono::seconds(0)));
   auto lock_ptr = lock_for(id);
   std::lock_guard guard(*lock_ptr);
-  auto c = get(id);
+  auto c = lookup(id);
   if (!c.ok()) return ok_status();
   if (auto runtime = runtime_for(c->runtime_handler); runtime.ok()) {
     CRIO_RETURN_IF_ERROR((*runtime)->remove(id));
@@ -607,24 +658,42 @@ Status Containers::remove(const std::string& id_or_prefix) {
   std::error_code ec;
   stdfs::remove_all(c->bundle, ec);
   CRIO_RETURN_IF_ERROR(fs::remove_file(state_file(id)));
+  (void)fs::remove_file(unclaimed_marker(id));
   {
     std::unique_lock lock(mutex_);
     names_.erase(c->full_name);
-    publish(*c, ContainerEventType::kDeleted);
+    emit(*c, ContainerEventType::kDeleted);
     containers_.erase(id);
     locks_.erase(id);
+    unpublished_.erase(id);
+    unclaimed_marked_.erase(id);
   }
   creations_.forget(id);
   log::info("removed container", {{"id", id}});
   return ok_status();
 }
 
-Result<Container> Containers::get(const std::string& id_or_prefix) const {
+Result<std::string> Containers::resolve_published(const std::string& id_or_prefix) const {
   CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
   std::shared_lock lock(mutex_);
+  if (unpublished_.count(id)) {
+    // As CRI-O: the container exists, but no caller has been given it.
+    return error(Code::kFailedPrecondition,
+                 "container {} is not created: its CreateContainer timed out and was not retried yet", id);
+  }
+  return id;
+}
+
+Result<Container> Containers::lookup(const std::string& id) const {
+  std::shared_lock lock(mutex_);
   auto it = containers_.find(id);
-  if (it == containers_.end()) return error(Code::kNotFound, "container {} not found", id_or_prefix);
+  if (it == containers_.end()) return error(Code::kNotFound, "container {} not found", id);
   return it->second;
+}
+
+Result<Container> Containers::get(const std::string& id_or_prefix) const {
+  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_published(id_or_prefix));
+  return lookup(id);
 }
 
 std::vector<Container> Containers::list(const ContainerFilter& filter) const {
@@ -632,6 +701,7 @@ std::vector<Container> Containers::list(const ContainerFilter& filter) const {
   std::shared_lock lock(mutex_);
   for (const auto& [id, c] : containers_) {
     if (!id.starts_with(filter.id) || !c.pod_id.starts_with(filter.pod_id)) continue;
+    if (unpublished_.count(id)) continue;
     if (filter.state && c.state != *filter.state) continue;
     if (labels_match(c.spec.labels, filter.label_selector)) out.push_back(c);
   }
@@ -740,12 +810,8 @@ Result<storage::Usage> Containers::layer_usage(const std::string& id) const {
 
 std::string Containers::layers_mountpoint() const { return images_.containers_mountpoint(); }
 
-Result<std::string> Containers::start_infra(const std::string& pod_id) {
-  auto pod = pods_.get(pod_id);
-  if (!pod.ok()) return pod.status();
-  for (const Container& c : list(ContainerFilter{.pod_id = pod->id})) {
-    if (is_infra(c) && c.pod_id == pod->id) return c.id;  // a RunPodSandbox retry
-  }
+Result<std::string> Containers::start_infra(const Pod& pod_ref) {
+  const Pod* pod = &pod_ref;
   if (!images_.find(config_.pause_image)) {
     PullRequest pull;
     pull.image = config_.pause_image;
@@ -767,11 +833,14 @@ Result<std::string> Containers::start_infra(const std::string& pod_id) {
 
   ContainerSpec spec;
   spec.name = kInfraName;
+  // Named after the pod's attempt, as CRI-O names it: the kubelet makes a pod's next
+  // attempt while the previous one still exists.
+  spec.attempt = pod->spec.attempt;
   spec.image = config_.pause_image;
   spec.pid_mode = NamespaceMode::kContainer;  // the pod's PID namespace starts here
   spec.labels = {{"io.kubernetes.container.name", kInfraName}};
   if (image_config.entrypoint.empty() && image_config.cmd.empty()) spec.command = {config_.pause_command};
-  CRIO_ASSIGN_OR_RETURN(std::string id, create(pod->id, spec));
+  CRIO_ASSIGN_OR_RETURN(std::string id, create_in(*pod, spec, {}));
   if (Status started = start(id); !started.ok()) {
     (void)remove(id);
     return started.wrap("starting the infra container of pod " + pod->id);

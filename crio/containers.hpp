@@ -71,17 +71,19 @@ struct ContainerFilter {
   std::map<std::string, std::string> label_selector;
 };
 
-class Containers {
+class Containers : private CreationTable {
  public:
   Containers(const core::Config& config, Pods& pods, Images& images);
-  ~Containers();
+  ~Containers() override;
 
   // Reads every persisted container, adopts it into its runtime and reads the exits
   // that happened while the daemon was down; then starts the exit watcher.
   Status restore();
 
   // `client_gone` tells whether the caller stopped waiting (its deadline passed): the
-  // result is then kept for the retry the kubelet makes with the same name.
+  // container is then kept unpublished for the retry the kubelet makes with the same
+  // name (see Creations). Every call below but list() refuses an unpublished container
+  // (FailedPrecondition); list() omits it.
   Result<std::string> create(const std::string& pod_id, const ContainerSpec& spec,
                              const std::function<bool()>& client_gone = {});
   Status start(const std::string& id);
@@ -114,7 +116,8 @@ class Containers {
   // The infra container that holds a pod's shared PID namespace (namespace_options.pid
   // = POD, or drop_infra_ctr = false): the pause image, pulled when absent, running
   // its entrypoint (else pause_command). Named "POD", as the kubelet never names one.
-  Result<std::string> start_infra(const std::string& pod_id);
+  // Called while the pod is being created, before it is published.
+  Result<std::string> start_infra(const Pod& pod);
   static bool is_infra(const Container& c) { return c.spec.name == kInfraName; }
   static constexpr const char* kInfraName = "POD";
 
@@ -123,6 +126,20 @@ class Containers {
   Status remove_pod(const std::string& pod_id);
 
   static std::string full_name(const ContainerSpec& spec, const PodSpec& pod);
+
+  // Containers whose CreateContainer caller left and whom no retry claimed within
+  // `age`; each is returned once, for discard().
+  std::vector<Creations::Expired> take_expired(std::chrono::steady_clock::duration age) {
+    return creations_.take_expired(age);
+  }
+  // Keeps again an expired container that could not be removed, to be tried later.
+  void keep_expired(const Creations::Expired& expired) { creations_.adopt_unclaimed(expired.name, expired.id); }
+  // Removes a container, published or not.
+  Status discard(const std::string& id);
+  // Told the stage of each creation a retry found unfinished (for the stall metric).
+  void set_stall_observer(std::function<void(const std::string& stage)> observer) {
+    creations_.set_stall_observer(std::move(observer));
+  }
 
   // Reads hooks_dir again (the hooks are read once, at start-up).
   void reload_hooks();
@@ -133,8 +150,20 @@ class Containers {
 
  private:
 
+  // CreationTable
+  std::optional<std::string> published_holder(const std::string& name) const override;
+  void publish(const std::string& id) override;
+  void keep_unclaimed(const std::string& id) override;
+
+  Result<std::string> create_in(const Pod& pod, const ContainerSpec& spec, const std::function<bool()>& client_gone);
   Result<std::string> do_create(const Pod& pod, const ContainerSpec& spec, const std::string& name);
   Result<std::string> resolve_id(const std::string& id_or_prefix) const;
+  // A published container's full ID.
+  Result<std::string> resolve_published(const std::string& id_or_prefix) const;
+  Result<Container> lookup(const std::string& id) const;  // published or not
+  Status stop_resolved(const std::string& id, std::chrono::seconds timeout);
+  Status remove_resolved(const std::string& id);
+  std::string unclaimed_marker(const std::string& id) const;
   Result<oci::Runtime*> runtime_for(const std::string& handler);
   Status persist(const Container& container) const;
   std::string state_file(const std::string& id) const;
@@ -143,7 +172,7 @@ class Containers {
   bool check_exit(const std::string& id);
   void watch_exits();
   // Called with mutex_ held so that events leave in the order the states changed.
-  void publish(const Container& c, ContainerEventType type) const;
+  void emit(const Container& c, ContainerEventType type) const;
 
   const core::Config& config_;
   Pods& pods_;
@@ -156,11 +185,13 @@ class Containers {
   std::mutex runtimes_mutex_;
   std::map<std::string, std::unique_ptr<oci::Runtime>> runtimes_;  // by handler name; guarded by runtimes_mutex_
 
-  Creations creations_;
+  Creations creations_{*this, "container"};
   mutable std::shared_mutex mutex_;
   // Guarded by mutex_:
   std::map<std::string, Container> containers_;  // by ID
   std::map<std::string, std::string> names_;     // full name → ID
+  std::set<std::string> unpublished_;            // IDs no caller received yet
+  std::set<std::string> unclaimed_marked_;       // unpublished IDs marked on disk
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
 
   EventBus* events_ = nullptr;

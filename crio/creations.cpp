@@ -1,58 +1,133 @@
 #include "creations.hpp"
 
+#include <crio/core/log.hpp>
+
 namespace crio::daemon {
 
-Result<std::string> Creations::run(const std::string& name, std::string_view kind,
-                                   const std::function<std::optional<std::string>(const std::string&)>& holder,
-                                   const std::function<Result<std::string>()>& create,
+Result<std::string> Creations::run(const std::string& name, const std::function<Result<std::string>()>& create,
                                    const std::function<bool()>& client_gone) {
   auto gone = [&] { return client_gone && client_gone(); };
-  std::shared_ptr<Creation> creation;
+  std::shared_ptr<InFlight> creation;
   {
     std::unique_lock lock(mutex_);
-    if (auto it = creating_.find(name); it != creating_.end()) {
+    if (auto it = unclaimed_.find(name); it != unclaimed_.end()) {
+      // The retry of a request whose caller left: it gets the object made for it.
+      const std::string id = it->second.id;
+      unclaimed_.erase(it);
+      table_.publish(id);
+      log::info("found the " + kind_ + " in the creation cache", {{"name", name}, {"id", id}});
+      return id;
+    }
+    if (auto it = in_flight_.find(name); it != in_flight_.end()) {
       auto first = it->second;
+      std::string stage = first->stage;
+      auto observer = stall_observer_;
       lock.unlock();
-      Result<std::string> result = [&] {
-        std::unique_lock wait(first->mutex);
-        first->done_cv.wait(wait, [&] { return first->done; });
-        return first->result;
-      }();
-      // Delivered only if this caller is still there; otherwise the next retry gets it.
-      if (result.ok() && !gone()) {
-        std::lock_guard relock(mutex_);
-        undelivered_.erase(*result);
-      }
-      return result;
+      if (observer) observer(stage);
+      return wait_for(name, first, std::move(stage), client_gone);
     }
-    if (auto id = holder(name)) {
-      // The answer an earlier caller missed, or a duplicate request for an object
-      // already made: CRI-O answers both with the object.
-      if (!gone()) undelivered_.erase(*id);
-      return *id;
-    }
-    creation = std::make_shared<Creation>();
-    creating_[name] = creation;
+    if (auto id = table_.published_holder(name)) return *id;  // a duplicate request
+    creation = std::make_shared<InFlight>();
+    creation->stage = kind_ + " creating";
+    in_flight_[name] = creation;
   }
 
   Result<std::string> result = create();
-  {
-    std::lock_guard lock(mutex_);
-    creating_.erase(name);
-    if (result.ok() && gone()) undelivered_.insert(*result);
+  std::lock_guard lock(mutex_);
+  in_flight_.erase(name);
+  creation->done = true;
+  creation->made = result.ok();
+  done_cv_.notify_all();
+  if (!result.ok()) return result;
+  if (gone()) {
+    unclaimed_[name] = Unclaimed{*result, Clock::now()};
+    table_.keep_unclaimed(*result);
+    log::info("the caller of a " + kind_ + " creation left before it finished; kept for its retry",
+              {{"name", name}, {"id", *result}});
+    return error(Code::kDeadlineExceeded, "{} {}: the request's deadline passed while it was created; a retry gets it",
+                 kind_, name);
   }
-  {
-    std::lock_guard done(creation->mutex);
-    creation->result = result;
-    creation->done = true;
-  }
-  creation->done_cv.notify_all();
+  table_.publish(*result);
   return result;
+}
+
+Result<std::string> Creations::wait_for(const std::string& name, const std::shared_ptr<InFlight>& first,
+                                        std::string stage, const std::function<bool()>& client_gone) {
+  log::info("the creation of a " + kind_ + " is not finished yet; its retry waits",
+            {{"name", name}, {"stage", stage}});
+  std::unique_lock lock(mutex_);
+  if (!client_gone) {
+    // A caller with no deadline (the daemon itself) waits for the object.
+    done_cv_.wait(lock, [&] { return first->done; });
+    if (auto it = unclaimed_.find(name); it != unclaimed_.end()) {
+      const std::string id = it->second.id;
+      unclaimed_.erase(it);
+      table_.publish(id);
+      return id;
+    }
+    if (auto id = table_.published_holder(name)) return *id;
+    return error(Code::kUnavailable, "{} {}: its creation failed", kind_, name);
+  }
+  // The sync gRPC server tells of a cancel or a passed deadline only when asked.
+  const auto limit = Clock::now() + kRetryWaitLimit;
+  while (!client_gone() && Clock::now() < limit) {
+    if (!first->done) stage = first->stage;
+    done_cv_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  if (first->done && !first->made) {
+    return error(Code::kUnavailable, "{} {}: the creation this request waited for failed; a retry starts anew", kind_,
+                 name);
+  }
+  if (first->made) {
+    return error(Code::kDeadlineExceeded,
+                 "{} {} is now ready and will be given on the next retry (the kubelet may be retrying requests "
+                 "that time out under load)",
+                 kind_, name);
+  }
+  return error(Code::kDeadlineExceeded,
+               "{} {} is still being created, at stage \"{}\" (the kubelet may be retrying requests that time out "
+               "under load)",
+               kind_, name, stage);
+}
+
+void Creations::stage(const std::string& name, std::string_view stage) {
+  std::lock_guard lock(mutex_);
+  if (auto it = in_flight_.find(name); it != in_flight_.end()) it->second->stage = stage;
+}
+
+void Creations::set_stall_observer(std::function<void(const std::string& stage)> observer) {
+  std::lock_guard lock(mutex_);
+  stall_observer_ = std::move(observer);
+}
+
+void Creations::adopt_unclaimed(const std::string& name, const std::string& id) {
+  std::lock_guard lock(mutex_);
+  unclaimed_[name] = Unclaimed{id, Clock::now()};
+}
+
+std::vector<Creations::Expired> Creations::take_expired(Clock::duration age) {
+  std::vector<Expired> out;
+  const auto now = Clock::now();
+  std::lock_guard lock(mutex_);
+  for (auto it = unclaimed_.begin(); it != unclaimed_.end();) {
+    if (now - it->second.since >= age) {
+      out.push_back(Expired{it->first, it->second.id});
+      it = unclaimed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
 }
 
 void Creations::forget(const std::string& id) {
   std::lock_guard lock(mutex_);
-  undelivered_.erase(id);
+  for (auto it = unclaimed_.begin(); it != unclaimed_.end(); ++it) {
+    if (it->second.id == id) {
+      unclaimed_.erase(it);
+      return;
+    }
+  }
 }
 
 }  // namespace crio::daemon

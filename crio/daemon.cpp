@@ -25,8 +25,12 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <regex>
+#include <stop_token>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -100,6 +104,30 @@ std::string reason_first(const std::string& message) {
 // The kernel's mask of CPUs that take interrupts by default; all set after a boot.
 constexpr const char* kSmpAffinityFile = "/proc/irq/default_smp_affinity";
 
+// Pods and containers made for a caller that left and never retried are removed after
+// a minute or a little more, as CRI-O removes them after one to two.
+constexpr auto kUnclaimedAge = std::chrono::seconds(60);
+constexpr auto kUnclaimedCheckPeriod = std::chrono::seconds(20);
+
+void remove_unclaimed(Pods& pods, Containers& containers) {
+  for (const auto& expired : containers.take_expired(kUnclaimedAge)) {
+    log::info("removing a container no retry claimed", {{"name", expired.name}, {"id", expired.id}});
+    if (Status s = containers.discard(expired.id); !s.ok()) {
+      log::error("cannot remove an unclaimed container", {{"id", expired.id}, {"error", s.message()}});
+      containers.keep_expired(expired);
+    }
+  }
+  for (const auto& expired : pods.take_expired(kUnclaimedAge)) {
+    log::info("removing a pod sandbox no retry claimed", {{"name", expired.name}, {"id", expired.id}});
+    Status s = containers.remove_pod(expired.id);
+    if (s.ok()) s = pods.discard(expired.id);
+    if (!s.ok()) {
+      log::error("cannot remove an unclaimed pod sandbox", {{"id", expired.id}, {"error", s.message()}});
+      pods.keep_expired(expired);
+    }
+  }
+}
+
 }  // namespace
 
 int serve(const CommandLine& command_line) {
@@ -171,6 +199,14 @@ int serve(const CommandLine& command_line) {
     log::error("cannot start the streaming server", {{"error", s.message()}});
     return 1;
   }
+  std::jthread unclaimed_remover([&pods, &containers](std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mutex);
+    while (!wake.wait_for(lock, stop, kUnclaimedCheckPeriod, [] { return false; }) && !stop.stop_requested()) {
+      remove_unclaimed(pods, containers);
+    }
+  });
   RuntimeService runtime_service(config, readiness, cni, pods, containers, streams);
   ImageService image_service(**images);
 
@@ -179,6 +215,10 @@ int serve(const CommandLine& command_line) {
   builder.RegisterService(&image_service);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.grpc_max_recv_msg_size));
   builder.SetMaxSendMessageSize(static_cast<int>(config.grpc_max_send_msg_size));
+  // The client ends a call whose deadline passed; the handler notices through
+  // client_gone. A server-side check would also answer the client, racing its own
+  // "context deadline exceeded" with a "Deadline Exceeded" of ours.
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_DEADLINE_CHECKS, 0);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(std::make_unique<CallLogInterceptorFactory>());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

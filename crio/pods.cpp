@@ -298,6 +298,8 @@ std::string Pods::full_name(const PodSpec& spec) {
 
 std::string Pods::state_file(const std::string& id) const { return state_dir_ + "/" + id + ".json"; }
 
+std::string Pods::unclaimed_marker(const std::string& id) const { return state_dir_ + "/" + id + ".unclaimed"; }
+
 Status Pods::persist(const Pod& pod) const {
   CRIO_RETURN_IF_ERROR(fs::make_dirs(state_dir_, 0700));
   return fs::write_file_atomic(state_file(pod.id), to_json(pod).dump(), 0600);
@@ -334,13 +336,20 @@ Status Pods::restore() {
       }
     }
     names_[full_name(pod->spec)] = pod->id;
+    if (stdfs::exists(unclaimed_marker(pod->id), ec)) {
+      // Made for a caller that had left, before the restart: still kept for its retry.
+      unpublished_.insert(pod->id);
+      unclaimed_marked_.insert(pod->id);
+      creations_.adopt_unclaimed(full_name(pod->spec), pod->id);
+    }
     pods_[pod->id] = std::move(*pod);
   }
   log::info("restored pods", {{"count", pods_.size()}});
   return ok_status();
 }
 
-Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& client_gone) {
+Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& client_gone,
+                              const std::function<Status(const Pod&)>& finish) {
   if (spec.name.empty()) return error(Code::kInvalidArgument, "pod sandbox metadata: name is empty");
   if (spec.uid.empty()) return error(Code::kInvalidArgument, "pod sandbox {}: metadata uid is empty", spec.name);
   if (spec.pod_namespace.empty()) {
@@ -355,25 +364,45 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   }
   const std::string name = full_name(spec);
 
-  return creations_.run(
-      name, "pod sandbox",
-      [this](const std::string& n) -> std::optional<std::string> {
-        std::shared_lock lock(mutex_);
-        auto it = names_.find(n);
-        if (it == names_.end()) return std::nullopt;
-        return it->second;
-      },
-      [&] { return create(spec); }, client_gone);
+  return creations_.run(name, [&] { return create(spec, finish); }, client_gone);
 }
 
-Result<std::string> Pods::create(const PodSpec& spec) {
+std::optional<std::string> Pods::published_holder(const std::string& name) const {
+  std::shared_lock lock(mutex_);
+  auto it = names_.find(name);
+  if (it == names_.end() || unpublished_.count(it->second)) return std::nullopt;
+  return it->second;
+}
+
+void Pods::publish(const std::string& id) {
+  bool was_unclaimed = false;
+  {
+    std::unique_lock lock(mutex_);
+    unpublished_.erase(id);
+    was_unclaimed = unclaimed_marked_.erase(id) > 0;
+  }
+  if (was_unclaimed) (void)fs::remove_file(unclaimed_marker(id));
+}
+
+void Pods::keep_unclaimed(const std::string& id) {
+  {
+    std::unique_lock lock(mutex_);
+    unclaimed_marked_.insert(id);
+  }
+  if (Status s = fs::write_file_atomic(unclaimed_marker(id), "", 0600); !s.ok()) {
+    log::warn("cannot mark an unclaimed pod; a restart would publish it", {{"id", id}, {"error", s.message()}});
+  }
+}
+
+Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status(const Pod&)>& finish) {
   CRIO_ASSIGN_OR_RETURN(std::string id, random_id());
   Pod pod;
   pod.id = id;
   pod.spec = spec;
   pod.created_at = now_ns();
   pod.run_dir = run_root_ + "/" + id;
-  const std::string what = fmt::format("pod sandbox {} ({})", full_name(spec), id);
+  const std::string name = full_name(spec);
+  const std::string what = fmt::format("pod sandbox {} ({})", name, id);
   // A pod without a hostname gets the node's, as the kubelet's other runtimes do.
   const std::string hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;
 
@@ -384,22 +413,31 @@ Result<std::string> Pods::create(const PodSpec& spec) {
     stdfs::remove_all(dir, ec);
   });
 
+  creations_.stage(name, "sandbox namespace creation");
+  std::vector<net::NamespaceType> types;
+  if (spec.network != NamespaceMode::kNode) types = {net::NamespaceType::kNet, net::NamespaceType::kUts};
+  if (spec.ipc != NamespaceMode::kNode) types.push_back(net::NamespaceType::kIpc);
   std::vector<net::PinnedNamespace> pins;
-  if (spec.network != NamespaceMode::kNode) {
-    auto netns = net::pin_new_namespace(net::NamespaceType::kNet, config_.namespaces_dir, id);
-    if (!netns.ok()) return netns.status().wrap(what);
-    pod.netns_path = netns->path();
-    pins.push_back(std::move(*netns));
-    auto utsns = net::pin_new_namespace(net::NamespaceType::kUts, config_.namespaces_dir, id, hostname);
-    if (!utsns.ok()) return utsns.status().wrap(what);
-    pod.utsns_path = utsns->path();
-    pins.push_back(std::move(*utsns));
+  if (!config_.pinns_path.empty() && !types.empty()) {
+    // The operator's pinns, as CRI-O runs it; without one the daemon pins them itself
+    // (no exec, the same files).
+    auto pinned = net::pin_namespaces_with_helper(config_.pinns_path, config_.namespaces_dir, id, types, hostname);
+    if (!pinned.ok()) return pinned.status().wrap(what);
+    pins = std::move(*pinned);
+  } else {
+    for (net::NamespaceType type : types) {
+      auto pin = net::pin_new_namespace(type, config_.namespaces_dir, id,
+                                        type == net::NamespaceType::kUts ? std::optional(hostname) : std::nullopt);
+      if (!pin.ok()) return pin.status().wrap(what);
+      pins.push_back(std::move(*pin));
+    }
   }
-  if (spec.ipc != NamespaceMode::kNode) {
-    auto ipcns = net::pin_new_namespace(net::NamespaceType::kIpc, config_.namespaces_dir, id);
-    if (!ipcns.ok()) return ipcns.status().wrap(what);
-    pod.ipcns_path = ipcns->path();
-    pins.push_back(std::move(*ipcns));
+  for (const auto& pin : pins) {
+    switch (pin.type()) {
+      case net::NamespaceType::kNet: pod.netns_path = pin.path(); break;
+      case net::NamespaceType::kUts: pod.utsns_path = pin.path(); break;
+      case net::NamespaceType::kIpc: pod.ipcns_path = pin.path(); break;
+    }
   }
 
   pod.hostname_path = pod.run_dir + "/hostname";
@@ -422,6 +460,7 @@ Result<std::string> Pods::create(const PodSpec& spec) {
   CRIO_RETURN_IF_ERROR(apply_sysctls(pod, pod_sysctls(config_, spec)));
 
   if (spec.network != NamespaceMode::kNode) {
+    creations_.stage(name, "sandbox network creation");
     auto network = cni_.network();
     if (!network.ok()) return network.status().wrap(what);
     auto attached = (*network)->attach(network_request(pod));
@@ -435,14 +474,19 @@ Result<std::string> Pods::create(const PodSpec& spec) {
     mount_pod_logs(spec.pod_namespace, spec.name, spec.uid, *volume);
     undo.add([uid = spec.uid, v = *volume] { unmount_pod_logs(uid, v); });
   }
+  if (finish) {
+    creations_.stage(name, "sandbox container runtime creation");
+    CRIO_RETURN_IF_ERROR(finish(pod).wrap(what));
+  }
   CRIO_RETURN_IF_ERROR(persist(pod).wrap(what));
 
   undo.dismiss();
   for (auto& pin : pins) pin.release();
-  log::info("pod sandbox ready", {{"pod", full_name(spec)}, {"id", id},
+  log::info("pod sandbox ready", {{"pod", name}, {"id", id},
                                   {"ip", pod.ips.empty() ? std::string("none") : pod.ips.front()}});
   std::unique_lock lock(mutex_);
-  names_[full_name(spec)] = id;
+  names_[name] = id;
+  unpublished_.insert(id);
   pods_[id] = std::move(pod);
   return id;
 }
@@ -452,12 +496,27 @@ Result<std::string> Pods::resolve_id(const std::string& id_or_prefix) const {
   return resolve_id_prefix(pods_, id_or_prefix, "pod sandbox");
 }
 
-Result<Pod> Pods::get(const std::string& id_or_prefix) const {
+Result<std::string> Pods::resolve_published(const std::string& id_or_prefix) const {
   CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
   std::shared_lock lock(mutex_);
+  if (unpublished_.count(id)) {
+    // As CRI-O: the object exists, but no caller has been given it.
+    return error(Code::kFailedPrecondition,
+                 "pod sandbox {} is not created: its RunPodSandbox timed out and was not retried yet", id);
+  }
+  return id;
+}
+
+Result<Pod> Pods::lookup(const std::string& id) const {
+  std::shared_lock lock(mutex_);
   auto it = pods_.find(id);
-  if (it == pods_.end()) return error(Code::kNotFound, "pod sandbox {} not found", id_or_prefix);
+  if (it == pods_.end()) return error(Code::kNotFound, "pod sandbox {} not found", id);
   return it->second;
+}
+
+Result<Pod> Pods::get(const std::string& id_or_prefix) const {
+  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_published(id_or_prefix));
+  return lookup(id);
 }
 
 std::vector<Pod> Pods::list(const PodFilter& filter) const {
@@ -465,6 +524,7 @@ std::vector<Pod> Pods::list(const PodFilter& filter) const {
   std::shared_lock lock(mutex_);
   for (const auto& [id, pod] : pods_) {
     if (!id.starts_with(filter.id) || (filter.state && pod.state != *filter.state)) continue;
+    if (unpublished_.count(id)) continue;
     if (labels_match(pod.spec.labels, filter.label_selector)) out.push_back(pod);
   }
   return out;
@@ -500,11 +560,15 @@ Status Pods::teardown_network(Pod& pod) {
 }
 
 Status Pods::stop(const std::string& id_or_prefix) {
-  auto id = resolve_id(id_or_prefix);
+  auto id = resolve_published(id_or_prefix);
   if (!id.ok()) return id.status().code() == Code::kNotFound ? ok_status() : id.status();
-  auto pod_lock = lock_for(*id);
+  return stop_resolved(*id);
+}
+
+Status Pods::stop_resolved(const std::string& id) {
+  auto pod_lock = lock_for(id);
   std::lock_guard serialize(*pod_lock);
-  auto pod = get(*id);
+  auto pod = lookup(id);
   if (!pod.ok()) return ok_status();  // removed meanwhile
   if (pod->state == PodState::kNotReady && pod->netns_path.empty() && pod->ipcns_path.empty() &&
       pod->utsns_path.empty()) {
@@ -512,7 +576,7 @@ Status Pods::stop(const std::string& id_or_prefix) {
   }
   if (auto volume = link_logs_volume(pod->spec)) unmount_pod_logs(pod->spec.uid, *volume);
   Status torn = teardown_network(*pod);
-  if (!torn.ok()) return torn.wrap(fmt::format("stopping pod sandbox {}", *id));
+  if (!torn.ok()) return torn.wrap(fmt::format("stopping pod sandbox {}", id));
   pod->state = PodState::kNotReady;
   pod->netns_path.clear();
   pod->ipcns_path.clear();
@@ -520,32 +584,44 @@ Status Pods::stop(const std::string& id_or_prefix) {
   CRIO_RETURN_IF_ERROR(persist(*pod));
   {
     std::unique_lock lock(mutex_);
-    if (auto it = pods_.find(*id); it != pods_.end()) it->second = *pod;
+    if (auto it = pods_.find(id); it != pods_.end()) it->second = *pod;
   }
-  log::info("pod sandbox stopped", {{"id", *id}});
+  log::info("pod sandbox stopped", {{"id", id}});
   return ok_status();
 }
 
 Status Pods::remove(const std::string& id_or_prefix) {
-  auto id = resolve_id(id_or_prefix);
+  auto id = resolve_published(id_or_prefix);
   if (!id.ok()) return id.status().code() == Code::kNotFound ? ok_status() : id.status();
-  CRIO_RETURN_IF_ERROR(stop(*id));
-  auto pod_lock = lock_for(*id);
+  return remove_resolved(*id);
+}
+
+Status Pods::discard(const std::string& id) {
+  if (!lookup(id).ok()) return ok_status();
+  return remove_resolved(id);
+}
+
+Status Pods::remove_resolved(const std::string& id) {
+  CRIO_RETURN_IF_ERROR(stop_resolved(id));
+  auto pod_lock = lock_for(id);
   std::lock_guard serialize(*pod_lock);
-  auto pod = get(*id);
+  auto pod = lookup(id);
   if (!pod.ok()) return ok_status();
   std::error_code ec;
   stdfs::remove_all(pod->run_dir, ec);
-  if (ec) return error(Code::kInternal, "removing pod sandbox {}: {}: {}", *id, pod->run_dir, ec.message());
-  CRIO_RETURN_IF_ERROR(fs::remove_file(state_file(*id)));
+  if (ec) return error(Code::kInternal, "removing pod sandbox {}: {}: {}", id, pod->run_dir, ec.message());
+  CRIO_RETURN_IF_ERROR(fs::remove_file(state_file(id)));
+  (void)fs::remove_file(unclaimed_marker(id));
   {
     std::unique_lock lock(mutex_);
     names_.erase(full_name(pod->spec));
-    pods_.erase(*id);
-    pod_locks_.erase(*id);
+    pods_.erase(id);
+    pod_locks_.erase(id);
+    unpublished_.erase(id);
+    unclaimed_marked_.erase(id);
   }
-  creations_.forget(*id);
-  log::info("pod sandbox removed", {{"id", *id}});
+  creations_.forget(id);
+  log::info("pod sandbox removed", {{"id", id}});
   return ok_status();
 }
 

@@ -10,6 +10,7 @@
 #include <crio/net/cni_types.hpp>
 #include <crio/oci/container_spec.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -83,33 +84,62 @@ bool sysctl_skipped(const std::string& name, const PodSpec& spec);
 // pod's own, without the skipped ones.
 std::map<std::string, std::string> pod_sysctls(const core::Config& config, const PodSpec& spec);
 
-class Pods {
+class Pods : private CreationTable {
  public:
   Pods(const core::Config& config, CniManager& cni);
-  ~Pods();
+  ~Pods() override;
 
   // Reads every persisted pod; a pod whose namespaces vanished (a reboot) is NOTREADY.
   Status restore();
 
-  // `client_gone` tells whether the caller stopped waiting (its deadline passed):
-  // the result is then kept for the retry the kubelet will make with the same name.
-  Result<std::string> run(const PodSpec& spec, const std::function<bool()>& client_gone = {});
+  // Makes the pod; `finish` (the infra container, when the pod has one) runs as the
+  // last step of its creation, and its failure undoes the pod. `client_gone` tells
+  // whether the caller stopped waiting (its deadline passed): the pod is then kept
+  // unpublished for the retry the kubelet makes with the same name (see Creations).
+  Result<std::string> run(const PodSpec& spec, const std::function<bool()>& client_gone = {},
+                          const std::function<Status(const Pod&)>& finish = {});
   // The emptyDir volume named by the pod's io.kubernetes.cri-o.LinkLogs annotation,
   // when its handler or workload allows the annotation.
   std::optional<std::string> link_logs_volume(const PodSpec& spec) const;
+  // These three refuse a pod not yet published (FailedPrecondition), as list() omits it.
   Status stop(const std::string& id);
   Status remove(const std::string& id);
   Result<Pod> get(const std::string& id) const;
   std::vector<Pod> list(const PodFilter& filter = {}) const;
 
+  // Pods whose RunPodSandbox caller left and whom no retry claimed within `age`; each
+  // is returned once, for discard() after its containers are gone.
+  std::vector<Creations::Expired> take_expired(std::chrono::steady_clock::duration age) {
+    return creations_.take_expired(age);
+  }
+  // Keeps again an expired pod that could not be removed, to be tried later.
+  void keep_expired(const Creations::Expired& expired) { creations_.adopt_unclaimed(expired.name, expired.id); }
+  // Stops and removes a pod, published or not.
+  Status discard(const std::string& id);
+  // Told the stage of each creation a retry found unfinished (for the stall metric).
+  void set_stall_observer(std::function<void(const std::string& stage)> observer) {
+    creations_.set_stall_observer(std::move(observer));
+  }
+
   // "k8s_<name>_<namespace>_<uid>_<attempt>", the name a pod is reserved under.
   static std::string full_name(const PodSpec& spec);
 
  private:
-  Result<std::string> create(const PodSpec& spec);
+  // CreationTable
+  std::optional<std::string> published_holder(const std::string& name) const override;
+  void publish(const std::string& id) override;
+  void keep_unclaimed(const std::string& id) override;
+
+  Result<std::string> create(const PodSpec& spec, const std::function<Status(const Pod&)>& finish);
   Result<std::string> resolve_id(const std::string& id_or_prefix) const;
+  // A published pod's full ID.
+  Result<std::string> resolve_published(const std::string& id_or_prefix) const;
+  Result<Pod> lookup(const std::string& id) const;  // published or not
+  Status stop_resolved(const std::string& id);
+  Status remove_resolved(const std::string& id);
   Status persist(const Pod& pod) const;
   std::string state_file(const std::string& id) const;
+  std::string unclaimed_marker(const std::string& id) const;
   std::shared_ptr<std::mutex> lock_for(const std::string& id);
   Status teardown_network(Pod& pod);
 
@@ -118,11 +148,13 @@ class Pods {
   std::string state_dir_;
   std::string run_root_;
 
-  Creations creations_;
+  Creations creations_{*this, "sandbox"};
   mutable std::shared_mutex mutex_;
   // Guarded by mutex_:
   std::map<std::string, Pod> pods_;                            // by ID
   std::map<std::string, std::string> names_;                   // full name → ID
+  std::set<std::string> unpublished_;                          // IDs no caller received yet
+  std::set<std::string> unclaimed_marked_;                     // unpublished IDs marked on disk
   std::map<std::string, std::shared_ptr<std::mutex>> pod_locks_;
 };
 

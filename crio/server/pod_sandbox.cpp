@@ -93,20 +93,20 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext* context, const v
       return to_grpc(error(Code::kInvalidArgument, "pod sandbox {}: {}", spec.name, handler.status().message()));
     }
   }
-  auto id = pods_.run(spec, [context] {
-    // IsCancelled() turns true only once gRPC noticed; a passed deadline counts too.
-    return context->IsCancelled() || std::chrono::system_clock::now() > context->deadline();
-  });
-  if (!id.ok()) return to_grpc(id.status());
   // A shared PID namespace needs a process to hold it; so does a configuration that
-  // keeps infra containers for every pod.
+  // keeps infra containers for every pod. It starts as the pod's last creation step.
+  std::function<crio::Status(const Pod&)> start_infra;
   if (spec.pid == NamespaceMode::kPod || !config_.drop_infra_ctr) {
-    auto infra = containers_.start_infra(*id);
-    if (!infra.ok()) {
-      (void)pods_.remove(*id);
-      return to_grpc(infra.status().wrap("pod sandbox " + spec.name));
-    }
+    start_infra = [this](const Pod& pod) { return containers_.start_infra(pod).status(); };
   }
+  auto id = pods_.run(
+      spec,
+      [context] {
+        // IsCancelled() turns true only once gRPC noticed; a passed deadline counts too.
+        return context->IsCancelled() || std::chrono::system_clock::now() > context->deadline();
+      },
+      start_infra);
+  if (!id.ok()) return to_grpc(id.status());
   response->set_pod_sandbox_id(*id);
   return grpc::Status::OK;
 }

@@ -226,7 +226,7 @@ const std::vector<Desc<Config>>& options() {
       opt(kRuntime, "namespaces_dir", "namespaces-dir", &C::namespaces_dir, abs_path,
           "Directory where pinned pod namespaces are bind-mounted."),
       opt(kRuntime, "pinns_path", "pinns-path", &C::pinns_path, abs_path_or_empty,
-          "Path of the pinns helper that pins pod namespaces; empty looks it up in $PATH when it is needed."),
+          "Path of the pinns helper that pins pod namespaces, run as CRI-O runs it; empty: crio pins them itself."),
       opt(kRuntime, "absent_mount_sources_to_reject", "absent-mount-sources-to-reject",
           &C::absent_mount_sources_to_reject, abs_path,
           "Host paths that make container creation fail when missing, instead of being created."),

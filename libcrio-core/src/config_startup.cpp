@@ -130,8 +130,7 @@ Status prepare_for_execution(Config& config, std::vector<std::string>& notes) {
       return error(Code::kInvalidArgument, "{}: {} is not an executable file", dotted, h.monitor_path);
     }
   }
-  // CRI-O runs pinns to pin namespaces; this daemon pins them itself, but a pinns_path
-  // is still checked as CRI-O checks it, so a unit that names a wrong one fails alike.
+  // A pinns_path is run for every pod; checked at start as CRI-O checks it.
   if (!config.pinns_path.empty() && !process::is_executable(config.pinns_path)) {
     return error(Code::kInvalidArgument, "crio.runtime.pinns_path: {} is not an executable file", config.pinns_path);
   }

@@ -2,6 +2,7 @@
 
 #include <crio/core/fs.hpp>
 #include <crio/core/log.hpp>
+#include <crio/core/process.hpp>
 
 #include <fcntl.h>
 #include <net/if.h>
@@ -169,6 +170,57 @@ Result<PinnedNamespace> pin_new_namespace(NamespaceType type, const std::string&
   CRIO_RETURN_IF_ERROR(on_fresh_thread([&] { status = enter_and_pin(type, path, hostname); }, path));
   if (!status.ok()) return status;
   return pinned;
+}
+
+Result<std::vector<PinnedNamespace>> pin_namespaces_with_helper(const std::string& helper, const std::string& dir,
+                                                                const std::string& name,
+                                                                const std::vector<NamespaceType>& types,
+                                                                const std::optional<std::string>& hostname) {
+  CRIO_RETURN_IF_ERROR(validate_name(name));
+  if (hostname && (hostname->empty() || hostname->size() > kMaxHostname)) {
+    return error(Code::kInvalidArgument, "namespace pin {}: hostname \"{}\" must be 1 to {} bytes", name, *hostname,
+                 kMaxHostname);
+  }
+  std::vector<std::string> argv = {helper, "-d", dir, "-f", name};
+  std::vector<PinnedNamespace> pins;
+  for (NamespaceType type : types) {
+    argv.push_back(type == NamespaceType::kNet ? "--net" : type == NamespaceType::kUts ? "--uts" : "--ipc");
+    // Owned before the helper runs: whatever it pinned goes again on failure.
+    pins.emplace_back(type, pinned_namespace_path(type, dir, name));
+  }
+  process::Options options;
+  options.timeout = std::chrono::seconds(60);
+  auto ran = process::run(argv, options);
+  if (!ran.ok()) return ran.status().wrap("running pinns " + helper);
+  if (ran->exit_code != 0) {
+    std::string output = ran->err.empty() ? ran->out : ran->err;
+    while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+    return error(Code::kInternal, "pinns {} failed (exit {}{}): {}", helper, ran->exit_code,
+                 ran->timed_out ? ", timed out" : "", output);
+  }
+  for (const auto& pin : pins) {
+    if (!namespace_alive(pin.path())) {
+      return error(Code::kInternal, "pinns {} exited 0 but pinned no namespace at {}", helper, pin.path());
+    }
+  }
+  if (hostname) {
+    for (const auto& pin : pins) {
+      if (pin.type() != NamespaceType::kUts) continue;
+      Status status;
+      CRIO_RETURN_IF_ERROR(on_fresh_thread(
+          [&] {
+            fs::UniqueFd ns(::open(pin.path().c_str(), O_RDONLY | O_CLOEXEC));
+            if (!ns.valid() || ::setns(ns.get(), CLONE_NEWUTS) != 0) {
+              status = errno_status(errno, "entering the UTS namespace", pin.path());
+            } else if (::sethostname(hostname->data(), hostname->size()) != 0) {
+              status = errno_status(errno, "setting the hostname in", pin.path());
+            }
+          },
+          pin.path()));
+      CRIO_RETURN_IF_ERROR(status);
+    }
+  }
+  return pins;
 }
 
 Status remove_pinned_namespace(const std::string& path) {

@@ -95,7 +95,7 @@ const std::vector<OptionContract>& option_contracts() {
       {"crio.runtime.namespaces_dir", C::kTest,
        "Runtime options set in crio.conf reach the container, its cgroup, conmon and the runtime"},
       {"crio.runtime.pinns_path", C::kTest,
-       "prepare_for_execution: conmon from $PATH, pinns_path checked, AppArmor disabled where the host has none"},
+       "pinns_path: the named helper pins the pod's namespaces, and its failure fails the pod cleanly"},
       {"crio.runtime.absent_mount_sources_to_reject", C::kTest,
        "CreateContainer refuses bad requests and leaves nothing behind"},
       {"crio.runtime.enable_pod_events", C::kTest, "Pod sandbox stats sum the running containers and filter pods"},

@@ -128,3 +128,53 @@ TEST_CASE("drop_infra_ctr false gives a pod without a shared PID namespace an in
   REQUIRE(pid > 0);
   CHECK(::kill(pid, 0) == 0);
 }
+
+TEST_CASE("pinns_path: the named helper pins the pod's namespaces, and its failure fails the pod cleanly",
+          "[daemon][pod][options]") {
+  // A pinns with CRI-O's command line, made of util-linux's unshare, that records its
+  // arguments; it fails while the file `broken` exists.
+  Env env([](const std::string& dir) {
+    const std::string helper = dir + "/pinns";
+    crio::test::write_file(helper, "#!/bin/bash\n"
+                                   "echo \"$*\" >> " + dir + "/pinns-calls\n"
+                                   "[ -e " + dir + "/broken ] && { echo 'pinns: cannot unshare' >&2; exit 1; }\n"
+                                   "while [ $# -gt 0 ]; do case $1 in\n"
+                                   "  -d) d=$2; shift 2 ;; -f) f=$2; shift 2 ;;\n"
+                                   "  --net) args+=(--net=$d/netns/$f); mkdir -p $d/netns; touch $d/netns/$f; shift ;;\n"
+                                   "  --uts) args+=(--uts=$d/utsns/$f); mkdir -p $d/utsns; touch $d/utsns/$f; shift ;;\n"
+                                   "  --ipc) args+=(--ipc=$d/ipcns/$f); mkdir -p $d/ipcns; touch $d/ipcns/$f; shift ;;\n"
+                                   "  *) shift ;; esac; done\n"
+                                   "exec /usr/bin/unshare \"${args[@]}\" /bin/true\n");
+    ::chmod(helper.c_str(), 0755);
+    return "[crio.runtime]\npinns_path = \"" + helper + "\"\n";
+  });
+  TestNetwork network(*env.daemon);
+  Client client(*env.daemon);
+  const std::string ns_dir = client.dir + "/run/ns";
+  PodGuard pod{client, client.run_pod("pinned", "runc", /*host_network=*/false)};
+  CHECK(crio::test::read_file(client.dir + "/pinns-calls") ==
+        "-d " + ns_dir + " -f " + pod.id + " --net --uts --ipc\n");
+  // The helper's pins are the pod's: its hostname is set in them and its network is up.
+  auto hostname = crio::test::run_command({"/usr/bin/nsenter", "--uts=" + ns_dir + "/utsns/" + pod.id, "hostname"});
+  CHECK(hostname.out == "pinned\n");
+  std::string id = client.create_ok(pod.id, Client::config("pinned", env.image, {"/bin/busybox", "sleep", "60"}));
+  REQUIRE(client.start(id).ok());
+  CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "ip", "-4", "addr"}).stdout(),
+             Catch::Contains(network.subnet_prefix()));
+  CHECK(client.exec_ok(id, {"/bin/busybox", "hostname"}).stdout() == "pinned\n");
+
+  crio::test::write_file(client.dir + "/broken", "");
+  grpc::ClientContext context;
+  crio::test::set_deadline(context, 60);
+  v1::RunPodSandboxResponse response;
+  grpc::Status failed = client.stub->RunPodSandbox(&context, client.pod_request("unpinned", "runc", false), &response);
+  CHECK(failed.error_code() == grpc::StatusCode::INTERNAL);
+  CHECK_THAT(failed.error_message(), Catch::Contains("pinns: cannot unshare"));
+  // Nothing of the failed pod stays: one pod listed, only its pins on disk.
+  for (const char* type : {"netns", "utsns", "ipcns"}) {
+    std::vector<std::string> pins;
+    std::error_code ec;
+    for (const auto& entry : stdfs::directory_iterator(ns_dir + "/" + type, ec)) pins.push_back(entry.path().filename());
+    CHECK(pins == std::vector<std::string>{pod.id});
+  }
+}

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace crio::net {
 
@@ -57,6 +58,14 @@ class CRIO_NET_EXPORT PinnedNamespace {
 CRIO_NET_EXPORT Result<PinnedNamespace> pin_new_namespace(NamespaceType type, const std::string& dir,
                                                           const std::string& name,
                                                           const std::optional<std::string>& hostname = std::nullopt);
+
+// The same pins made by CRI-O's pinns helper at `helper` (`pinns -d DIR -f NAME
+// --net --uts --ipc`), for an operator who names one with pinns_path; pinns leaves
+// the hostname to its caller, so for kUts `hostname` is set afterwards from a
+// throwaway thread. On error nothing is left behind.
+CRIO_NET_EXPORT Result<std::vector<PinnedNamespace>> pin_namespaces_with_helper(
+    const std::string& helper, const std::string& dir, const std::string& name, const std::vector<NamespaceType>& types,
+    const std::optional<std::string>& hostname = std::nullopt);
 
 // The path pin_new_namespace() uses for (type, dir, name).
 CRIO_NET_EXPORT std::string pinned_namespace_path(NamespaceType type, const std::string& dir, const std::string& name);
