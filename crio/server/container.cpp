@@ -68,6 +68,7 @@ ContainerSpec spec_from(const v1::ContainerConfig& config) {
   if (sc.has_run_as_group()) spec.run_as_group = sc.run_as_group().value();
   spec.run_as_username = sc.run_as_username();
   spec.supplemental_groups = {sc.supplemental_groups().begin(), sc.supplemental_groups().end()};
+  spec.supplemental_groups_strict = sc.supplemental_groups_policy() == v1::Strict;
   spec.readonly_rootfs = sc.readonly_rootfs();
   spec.no_new_privs = sc.no_new_privs();
   spec.masked_paths = {sc.masked_paths().begin(), sc.masked_paths().end()};

@@ -49,7 +49,7 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
   };
   add_handler("");
   for (const auto& [name, handler] : config_.runtimes) add_handler(name);
-  response->mutable_features()->set_supplemental_groups_policy(false);
+  response->mutable_features()->set_supplemental_groups_policy(true);
 
   if (request->verbose()) {
     nlohmann::json handlers = nlohmann::json::object();

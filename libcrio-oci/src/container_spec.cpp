@@ -555,7 +555,7 @@ Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spe
   if (spec.run_as_group) user.gid = static_cast<uint32_t>(*spec.run_as_group);
 
   std::set<uint32_t> extra;
-  if (!user_name.empty()) {
+  if (!user_name.empty() && !spec.supplemental_groups_strict) {
     for (const auto& rec : groups) {
       if (rec.size() < 4 || !parse_id(rec[2])) continue;
       std::istringstream members(rec[3]);

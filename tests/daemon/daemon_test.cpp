@@ -73,6 +73,8 @@ TEST_CASE("Version, Status and RuntimeConfig answer per the CRI", "[daemon]") {
     has_crun |= h.name() == "crun";
   }
   CHECK(has_default_handler);
+  // supplemental_groups_policy is honoured, so the kubelet may send Strict.
+  CHECK(status.features().supplemental_groups_policy());
   CHECK(has_crun);
 
   grpc::ClientContext rc_context;

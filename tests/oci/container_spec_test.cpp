@@ -470,6 +470,18 @@ TEST_CASE("Spec helpers: argv, signals and users from the image", "[spec]") {
   CHECK(user->gid == 9);
   CHECK(user->additional_gids == std::vector<uint32_t>{9, 77});
 
+  // supplemental_groups_policy: Merge (the default) adds the groups /etc/group gives
+  // the user; Strict keeps only what the request names.
+  ContainerRequest merged;
+  merged.run_as_username = "app";
+  merged.supplemental_groups = {77};
+  CHECK(resolve_user(root.path(), merged, ImageDefaults{}, &home)->additional_gids ==
+        std::vector<uint32_t>{60, 77, 1002});
+  ContainerRequest strict = merged;
+  strict.supplemental_groups_strict = true;
+  CHECK(resolve_user(root.path(), strict, ImageDefaults{}, &home)->additional_gids ==
+        std::vector<uint32_t>{77, 1002});
+
   // /etc/passwd as a symlink to a host file is read inside the rootfs, not on the host.
   crio::test::TempDir evil("crio-rootfs");
   stdfs::create_directories(evil / "etc");

@@ -107,6 +107,9 @@ struct ContainerRequest {
   std::optional<int64_t> run_as_user, run_as_group;
   std::string run_as_username;
   std::vector<int64_t> supplemental_groups;
+  // supplemental_groups_policy Strict: only run_as_group and supplemental_groups, none
+  // of the groups the image's /etc/group gives the user (Merge, the default, adds them).
+  bool supplemental_groups_strict = false;
   bool readonly_rootfs = false;
   bool no_new_privs = false;
   std::vector<std::string> masked_paths, readonly_paths;
