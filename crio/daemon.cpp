@@ -6,6 +6,7 @@
 #include "containers.hpp"
 #include "events.hpp"
 #include "images.hpp"
+#include "metrics.hpp"
 #include "pods.hpp"
 #include "readiness.hpp"
 #include "streaming.hpp"
@@ -153,8 +154,19 @@ int serve(const CommandLine& command_line) {
   }
   // Declared before the containers: their exit watcher publishes until it is joined.
   EventBus events;
+  // Declared before the containers and the gRPC server, which report to it until they stop.
+  std::unique_ptr<Metrics> metrics;
+  if (config.enable_metrics) {
+    metrics = std::make_unique<Metrics>(config, MetricSources{.events_dropped = [&events] { return events.dropped(); }});
+    if (Status s = metrics->start(); !s.ok()) {
+      log::error("cannot serve metrics", {{"error", s.message()}});
+      return 1;
+    }
+    (*images)->set_metrics(metrics.get());
+  }
   Containers containers(config, pods, **images);
   containers.set_event_bus(&events);
+  if (metrics) containers.set_oom_observer([m = metrics.get()](const std::string& name) { m->container_oom_killed(name); });
   if (Status restored = containers.restore(); !restored.ok()) {
     log::error("cannot restore containers", {{"error", restored.message()}});
     return 1;
@@ -180,7 +192,12 @@ int serve(const CommandLine& command_line) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.grpc_max_recv_msg_size));
   builder.SetMaxSendMessageSize(static_cast<int>(config.grpc_max_send_msg_size));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<CallLogInterceptorFactory>());
+  CallObserver call_observer;
+  if (metrics) {
+    call_observer = [m = metrics.get()](const std::string& operation, std::chrono::steady_clock::duration took,
+                                        bool failed) { m->operation_done(operation, took, failed); };
+  }
+  interceptors.push_back(std::make_unique<CallLogInterceptorFactory>(std::move(call_observer)));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
