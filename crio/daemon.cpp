@@ -166,7 +166,30 @@ int serve(const CommandLine& command_line) {
   }
   Containers containers(config, pods, **images);
   containers.set_event_bus(&events);
-  if (metrics) containers.set_oom_observer([m = metrics.get()](const std::string& name) { m->container_oom_killed(name); });
+  // The counts read the pods and containers at each scrape: detached before those go.
+  struct DetachStates {
+    Metrics* metrics;
+    ~DetachStates() {
+      if (metrics) metrics->set_state_sources({});
+    }
+  } detach_states{metrics.get()};
+  if (metrics) {
+    containers.set_oom_observer([m = metrics.get()](const std::string& name) { m->container_oom_killed(name); });
+    metrics->set_state_sources(StateSources{
+        .pod_sandboxes =
+            [&pods] {
+              StateCounts counts = {{"ready", 0}, {"notready", 0}};
+              for (const Pod& p : pods.list()) ++counts[p.state == PodState::kReady ? 0 : 1].second;
+              return counts;
+            },
+        .containers =
+            [&containers] {
+              StateCounts counts = {{"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
+              for (const Container& c : containers.list()) ++counts[static_cast<size_t>(c.state)].second;
+              return counts;
+            },
+    });
+  }
   if (Status restored = containers.restore(); !restored.ok()) {
     log::error("cannot restore containers", {{"error", restored.message()}});
     return 1;

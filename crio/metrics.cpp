@@ -24,6 +24,7 @@
 #include <array>
 #include <cctype>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 namespace crio::daemon {
@@ -169,12 +170,19 @@ struct Metrics::Families {
   Family<Counter>* resources_stalled_at_stage = nullptr;
   bool events_dropped = false;
   bool processes_defunct = false;
+  bool pod_sandboxes = false;
+  bool containers = false;
 };
 
 // The families whose value is read at scrape time.
 class Metrics::Live : public prometheus::Collectable {
  public:
   Live(const Families& families, MetricSources sources) : families_(families), sources_(std::move(sources)) {}
+
+  void set_state_sources(StateSources sources) {
+    std::lock_guard lock(mutex_);
+    states_ = std::move(sources);
+  }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
@@ -194,12 +202,31 @@ class Metrics::Live : public prometheus::Collectable {
       f.metric.push_back(m);
       out.push_back(std::move(f));
     }
+    std::lock_guard lock(mutex_);
+    auto by_state = [&](const std::function<StateCounts()>& source, const char* collector, const char* help) {
+      prometheus::MetricFamily f{full_name(collector), help, prometheus::MetricType::Gauge, {}};
+      for (const auto& [state, count] : source()) {
+        prometheus::ClientMetric m;
+        m.label.push_back({"state", state});
+        m.gauge.value = static_cast<double>(count);
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
+    };
+    if (families_.pod_sandboxes && states_.pod_sandboxes) {
+      by_state(states_.pod_sandboxes, "pod_sandboxes", "Pod sandboxes the daemon knows, by state (crio; not in CRI-O).");
+    }
+    if (families_.containers && states_.containers) {
+      by_state(states_.containers, "containers", "Containers the daemon knows, by state (crio; not in CRI-O).");
+    }
     return out;
   }
 
  private:
   const Families& families_;
   MetricSources sources_;
+  mutable std::mutex mutex_;
+  StateSources states_;  // guarded by mutex_
 };
 
 Metrics::Metrics(const core::Config& config, MetricSources sources)
@@ -269,6 +296,8 @@ Metrics::Metrics(const core::Config& config, MetricSources sources)
   f.containers_oom = counter("containers_oom", "[DEPRECATED: in favour of `containers_oom_count_total`] Containers "
                                                "killed because they ran out of memory (OOM), by container name.");
   f.processes_defunct = on("processes_defunct");
+  f.pod_sandboxes = on("pod_sandboxes");
+  f.containers = on("containers");
   f.operations_total = counter("operations_total", "Cumulative number of CRI operations by operation type.");
   f.operations_latency_seconds =
       gauge("operations_latency_seconds", "Latency in seconds of the last CRI call of each operation type.");
@@ -351,6 +380,8 @@ Status Metrics::start() {
                                 {"tls", tls ? "yes" : "no"}});
   return ok_status();
 }
+
+void Metrics::set_state_sources(StateSources sources) { live_->set_state_sources(std::move(sources)); }
 
 void Metrics::operation_done(const std::string& operation, std::chrono::steady_clock::duration took, bool failed) {
   const Families& f = *families_;

@@ -28,6 +28,13 @@ struct MetricSources {
   std::function<uint64_t()> events_dropped;  // container events lost by slow subscribers
 };
 
+// How many objects are in each state, by the state's label value.
+using StateCounts = std::vector<std::pair<std::string, uint64_t>>;
+struct StateSources {
+  std::function<StateCounts()> pod_sandboxes;  // "ready", "notready"
+  std::function<StateCounts()> containers;     // "created", "running", "exited", "unknown"
+};
+
 // CRI-O's label for a failed pull, from the error's text: a registry error code
 // (MANIFEST_UNKNOWN, UNAUTHORIZED, ...), CONNECTION_REFUSED, CONNECTION_TIMEOUT,
 // NOT_FOUND, else UNKNOWN.
@@ -53,6 +60,10 @@ class Metrics : public image::PullObserver {
   // metrics_cert and metrics_key). An address that cannot be served, a port in use or a
   // certificate that does not load is an error naming the option.
   Status start();
+  // Where the pod sandbox and container counts come from; empty sources serve none.
+  // Thread-safe: a scrape in progress finishes before the old sources are dropped.
+  void set_state_sources(StateSources sources);
+
   // The port listened on (metrics_port, or the one picked for 0); 0 before start().
   int port() const { return port_; }
 

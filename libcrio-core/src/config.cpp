@@ -1493,6 +1493,9 @@ const std::vector<std::string>& metric_collector_names() {
       "containers_oom_count_total",
       "containers_seccomp_notifier_count_total",
       "resources_stalled_at_stage",
+      // crio's own: CRI-O has no pod sandbox or container counts.
+      "pod_sandboxes",
+      "containers",
   };
   return names;
 }

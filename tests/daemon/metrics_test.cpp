@@ -151,6 +151,8 @@ TEST_CASE("enable_metrics serves CRI-O's operation metrics on metrics_port, and 
   CHECK(sample(text, "container_runtime_crio_processes_defunct") >= 0);
   CHECK(sample(text, "container_runtime_crio_containers_oom_total") == 0);
   CHECK(sample(text, "container_runtime_crio_image_pulls_success_total") == 0);
+  CHECK(sample(text, "container_runtime_crio_pod_sandboxes{state=\"ready\"}") == 0);
+  CHECK(sample(text, "container_runtime_crio_containers{state=\"running\"}") == 0);
 
   // The whole default set parses (promtool exits 1 on a parse error, 3 on lint
   // problems alone); the linter objects only to how CRI-O names some of its metrics.
@@ -282,6 +284,11 @@ TEST_CASE("a container killed for memory is counted in total and by its name", "
     return sample(text, "container_runtime_crio_containers_oom_total") == 1;
   }));
   INFO(text);
+  // crio's own counts by state.
+  CHECK(sample(text, "container_runtime_crio_pod_sandboxes{state=\"ready\"}") == 1);
+  CHECK(sample(text, "container_runtime_crio_pod_sandboxes{state=\"notready\"}") == 0);
+  CHECK(sample(text, "container_runtime_crio_containers{state=\"exited\"}") == 1);
+  CHECK(sample(text, "container_runtime_crio_containers{state=\"running\"}") == 0);
   // By the container's full name, as CRI-O labels it.
   CHECK(sum_of(text, "container_runtime_crio_containers_oom_count_total{name=\"k8s_hog_oom_") == 1);
   CHECK(sum_of(text, "container_runtime_crio_containers_oom{name=\"k8s_hog_oom_") == 1);
@@ -457,6 +464,8 @@ TEST_CASE("metrics_host may be an IPv6 address", "[daemon][metrics]") {
 TEST_CASE("the Grafana dashboard in packaging/ queries only metrics the daemon serves", "[daemon][metrics]") {
   crio::core::Config config;
   crio::daemon::Metrics metrics(config, crio::daemon::MetricSources{.events_dropped = [] { return uint64_t{0}; }});
+  metrics.set_state_sources({.pod_sandboxes = [] { return crio::daemon::StateCounts{{"ready", 1}}; },
+                             .containers = [] { return crio::daemon::StateCounts{{"running", 1}}; }});
   metrics.resource_stalled_at_stage("x");  // a family with no series is not printed
   metrics.container_oom_killed("x");
   metrics.image_pull_failed("x", "manifest unknown");

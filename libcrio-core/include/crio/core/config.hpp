@@ -63,7 +63,8 @@ struct Workload {
 CRIO_CORE_EXPORT const std::vector<std::string>& known_allowed_annotations();
 
 // The names metrics_collectors takes: CRI-O v1.29's collectors, without the
-// "container_runtime_" and "crio_" prefixes (which a configured name may carry).
+// "container_runtime_" and "crio_" prefixes (which a configured name may carry), and
+// crio's own pod_sandboxes and containers.
 CRIO_CORE_EXPORT const std::vector<std::string>& metric_collector_names();
 // A configured collector name without those prefixes.
 CRIO_CORE_EXPORT std::string strip_metric_collector_prefix(std::string_view name);
@@ -165,7 +166,7 @@ struct Config {
 
   // [crio.metrics]
   bool enable_metrics = false;
-  // Every collector, as CRI-O v1.29 enables by default (metric_collector_names()).
+  // Every collector (metric_collector_names()), as CRI-O v1.29 enables all of its own.
   std::vector<std::string> metrics_collectors = metric_collector_names();
   std::string metrics_host = "127.0.0.1";
   int64_t metrics_port = 9090;
