@@ -143,15 +143,15 @@ uint64_t defunct_processes(const std::string& proc) {
 
 // One member per family; null when its collector is not enabled.
 struct Metrics::Families {
-  Family<Counter>* operations = nullptr;                       // deprecated
-  Family<Gauge>* operations_latency_microseconds = nullptr;     // deprecated
+  Family<Counter>* operations = nullptr;                             // deprecated
+  Family<Gauge>* operations_latency_microseconds = nullptr;          // deprecated
   Family<Summary>* operations_latency_microseconds_total = nullptr;  // deprecated
-  Family<Counter>* operations_errors = nullptr;                // deprecated
-  Family<Counter>* image_pulls_by_digest = nullptr;            // deprecated
-  Family<Counter>* image_pulls_by_name = nullptr;              // deprecated
-  Family<Counter>* image_pulls_by_name_skipped = nullptr;      // deprecated
-  Family<Counter>* image_pulls_failures = nullptr;             // deprecated
-  Family<Counter>* image_pulls_successes = nullptr;            // deprecated
+  Family<Counter>* operations_errors = nullptr;                      // deprecated
+  Family<Counter>* image_pulls_by_digest = nullptr;                  // deprecated
+  Family<Counter>* image_pulls_by_name = nullptr;                    // deprecated
+  Family<Counter>* image_pulls_by_name_skipped = nullptr;            // deprecated
+  Family<Counter>* image_pulls_failures = nullptr;                   // deprecated
+  Family<Counter>* image_pulls_successes = nullptr;                  // deprecated
   Histogram* image_pulls_layer_size = nullptr;
   Family<Counter>* image_layer_reuse = nullptr;  // deprecated
   Counter* containers_oom_total = nullptr;
@@ -187,16 +187,20 @@ class Metrics::Live : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
     if (families_.events_dropped && sources_.events_dropped) {
-      prometheus::MetricFamily f{full_name("containers_events_dropped_total"), "Amount of container events dropped",
-                                 prometheus::MetricType::Counter, {}};
+      prometheus::MetricFamily f{full_name("containers_events_dropped_total"),
+                                 "Amount of container events dropped",
+                                 prometheus::MetricType::Counter,
+                                 {}};
       prometheus::ClientMetric m;
       m.counter.value = static_cast<double>(sources_.events_dropped());
       f.metric.push_back(m);
       out.push_back(std::move(f));
     }
     if (families_.processes_defunct) {
-      prometheus::MetricFamily f{full_name("processes_defunct"), "Total number of defunct processes in the node",
-                                 prometheus::MetricType::Gauge, {}};
+      prometheus::MetricFamily f{full_name("processes_defunct"),
+                                 "Total number of defunct processes in the node",
+                                 prometheus::MetricType::Gauge,
+                                 {}};
       prometheus::ClientMetric m;
       m.gauge.value = static_cast<double>(defunct_processes());
       f.metric.push_back(m);
@@ -214,7 +218,8 @@ class Metrics::Live : public prometheus::Collectable {
       out.push_back(std::move(f));
     };
     if (families_.pod_sandboxes && states_.pod_sandboxes) {
-      by_state(states_.pod_sandboxes, "pod_sandboxes", "Pod sandboxes the daemon knows, by state (crio; not in CRI-O).");
+      by_state(states_.pod_sandboxes, "pod_sandboxes",
+               "Pod sandboxes the daemon knows, by state (crio; not in CRI-O).");
     }
     if (families_.containers && states_.containers) {
       by_state(states_.containers, "containers", "Containers the daemon knows, by state (crio; not in CRI-O).");
@@ -230,9 +235,7 @@ class Metrics::Live : public prometheus::Collectable {
 };
 
 Metrics::Metrics(const core::Config& config, MetricSources sources)
-    : config_(config),
-      registry_(std::make_shared<prometheus::Registry>()),
-      families_(std::make_unique<Families>()) {
+    : config_(config), registry_(std::make_shared<prometheus::Registry>()), families_(std::make_unique<Families>()) {
   std::vector<std::string> enabled;
   for (const auto& name : config.metrics_collectors) enabled.push_back(core::strip_metric_collector_prefix(name));
   auto on = [&](std::string_view collector) {
@@ -252,8 +255,9 @@ Metrics::Metrics(const core::Config& config, MetricSources sources)
   };
   Families& f = *families_;
   // Help texts say what each is; the deprecated ones name their successor, as CRI-O's do.
-  f.operations = counter("operations", "[DEPRECATED: in favour of `operations_total`] Cumulative number of CRI "
-                                       "operations by operation type.");
+  f.operations = counter("operations",
+                         "[DEPRECATED: in favour of `operations_total`] Cumulative number of CRI "
+                         "operations by operation type.");
   f.operations_latency_microseconds =
       gauge("operations_latency_microseconds",
             "[DEPRECATED: in favour of `operations_latency_seconds`] Latency in microseconds of the last CRI call "
@@ -262,17 +266,21 @@ Metrics::Metrics(const core::Config& config, MetricSources sources)
       summary("operations_latency_microseconds_total",
               "[DEPRECATED: in favour of `operations_latency_seconds_total`] Latency in microseconds of CRI "
               "operations by operation type.");
-  f.operations_errors = counter("operations_errors", "[DEPRECATED: in favour of `operations_errors_total`] "
-                                                     "Cumulative number of failed CRI operations by operation type.");
-  f.image_pulls_by_digest = counter("image_pulls_by_digest", "[DEPRECATED: in favour of `image_pulls_bytes_total`] "
-                                                             "Bytes transferred by image pulls by blob digest.");
-  f.image_pulls_by_name = counter("image_pulls_by_name", "[DEPRECATED: in favour of `image_pulls_bytes_total`] "
-                                                         "Bytes transferred by image pulls by image name.");
-  f.image_pulls_by_name_skipped =
-      counter("image_pulls_by_name_skipped", "[DEPRECATED: in favour of `image_pulls_skipped_bytes_total`] Bytes "
-                                             "not transferred because the image was present, by image name.");
-  f.image_pulls_failures = counter("image_pulls_failures", "[DEPRECATED: in favour of `image_pulls_failure_total`] "
-                                                           "Cumulative number of failed image pulls by name and error.");
+  f.operations_errors = counter("operations_errors",
+                                "[DEPRECATED: in favour of `operations_errors_total`] "
+                                "Cumulative number of failed CRI operations by operation type.");
+  f.image_pulls_by_digest = counter("image_pulls_by_digest",
+                                    "[DEPRECATED: in favour of `image_pulls_bytes_total`] "
+                                    "Bytes transferred by image pulls by blob digest.");
+  f.image_pulls_by_name = counter("image_pulls_by_name",
+                                  "[DEPRECATED: in favour of `image_pulls_bytes_total`] "
+                                  "Bytes transferred by image pulls by image name.");
+  f.image_pulls_by_name_skipped = counter("image_pulls_by_name_skipped",
+                                          "[DEPRECATED: in favour of `image_pulls_skipped_bytes_total`] Bytes "
+                                          "not transferred because the image was present, by image name.");
+  f.image_pulls_failures = counter("image_pulls_failures",
+                                   "[DEPRECATED: in favour of `image_pulls_failure_total`] "
+                                   "Cumulative number of failed image pulls by name and error.");
   f.image_pulls_successes =
       counter("image_pulls_successes",
               "[DEPRECATED: in favour of `image_pulls_success_total`] Cumulative number of image pulls by name.");
@@ -283,8 +291,9 @@ Metrics::Metrics(const core::Config& config, MetricSources sources)
                                     .Register(*registry_)
                                     .Add({}, layer_size_buckets());
   }
-  f.image_layer_reuse = counter("image_layer_reuse", "[DEPRECATED: in favour of `image_layer_reuse_total`] Local "
-                                                     "image layers reused instead of pulled, by name.");
+  f.image_layer_reuse = counter("image_layer_reuse",
+                                "[DEPRECATED: in favour of `image_layer_reuse_total`] Local "
+                                "image layers reused instead of pulled, by name.");
   f.events_dropped = on("containers_events_dropped_total");
   if (on("containers_oom_total")) {
     f.containers_oom_total = &prometheus::BuildCounter()
@@ -293,8 +302,9 @@ Metrics::Metrics(const core::Config& config, MetricSources sources)
                                   .Register(*registry_)
                                   .Add({});
   }
-  f.containers_oom = counter("containers_oom", "[DEPRECATED: in favour of `containers_oom_count_total`] Containers "
-                                               "killed because they ran out of memory (OOM), by container name.");
+  f.containers_oom = counter("containers_oom",
+                             "[DEPRECATED: in favour of `containers_oom_count_total`] Containers "
+                             "killed because they ran out of memory (OOM), by container name.");
   f.processes_defunct = on("processes_defunct");
   f.pod_sandboxes = on("pod_sandboxes");
   f.containers = on("containers");
@@ -308,7 +318,8 @@ Metrics::Metrics(const core::Config& config, MetricSources sources)
   f.image_pulls_bytes_total = counter("image_pulls_bytes_total", "Bytes transferred by image pulls.");
   f.image_pulls_skipped_bytes_total =
       counter("image_pulls_skipped_bytes_total", "Bytes not transferred because the image was present.");
-  f.image_pulls_failure_total = counter("image_pulls_failure_total", "Cumulative number of failed image pulls by error.");
+  f.image_pulls_failure_total =
+      counter("image_pulls_failure_total", "Cumulative number of failed image pulls by error.");
   if (on("image_pulls_success_total")) {
     f.image_pulls_success_total = &prometheus::BuildCounter()
                                        .Name(full_name("image_pulls_success_total"))
@@ -321,10 +332,11 @@ Metrics::Metrics(const core::Config& config, MetricSources sources)
   f.containers_oom_count_total = counter("containers_oom_count_total",
                                          "Containers killed because they ran out of memory (OOM), by container name.");
   // Never incremented: seccomp notifiers are not supported (the annotation is refused).
-  f.containers_seccomp_notifier_count_total = counter(
-      "containers_seccomp_notifier_count_total", "Forbidden system calls by syscall and container name.");
-  f.resources_stalled_at_stage = counter(
-      "resources_stalled_at_stage", "Pod or container creations that outlived their caller, by the stage they were at.");
+  f.containers_seccomp_notifier_count_total =
+      counter("containers_seccomp_notifier_count_total", "Forbidden system calls by syscall and container name.");
+  f.resources_stalled_at_stage =
+      counter("resources_stalled_at_stage",
+              "Pod or container creations that outlived their caller, by the stage they were at.");
 
   live_ = std::make_shared<Live>(*families_, std::move(sources));
 }

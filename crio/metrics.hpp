@@ -77,8 +77,8 @@ class Metrics : public image::PullObserver {
   void image_pull_skipped(const std::string& name, int64_t image_bytes);
 
   // image::PullObserver
-  void blob_bytes(const std::string& name, const std::string& digest, const std::string& media_type,
-                  int64_t blob_size, int64_t image_size, uint64_t bytes) override;
+  void blob_bytes(const std::string& name, const std::string& digest, const std::string& media_type, int64_t blob_size,
+                  int64_t image_size, uint64_t bytes) override;
   void layer_done(int64_t size) override;
   void layer_reused(const std::string& name, const std::string& digest) override;
 
@@ -100,7 +100,7 @@ class Metrics : public image::PullObserver {
   std::unique_ptr<Families> families_;
   std::shared_ptr<Live> live_;
   std::unique_ptr<prometheus::Exposer> exposer_;  // plain HTTP on IPv4
-  std::unique_ptr<MetricsServer> server_;          // TLS, IPv6, the unix socket
+  std::unique_ptr<MetricsServer> server_;         // TLS, IPv6, the unix socket
   int port_ = 0;
 };
 

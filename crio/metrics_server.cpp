@@ -60,7 +60,7 @@ int no_passphrase(char*, int, int, void*) { return 0; }
 // A certificate chain and its key, loaded together.
 struct KeyPair {
   X509* cert = nullptr;
-  STACK_OF(X509)* chain = nullptr;  // what follows the leaf in the file
+  STACK_OF(X509) * chain = nullptr;  // what follows the leaf in the file
   EVP_PKEY* key = nullptr;
   ~KeyPair() {
     X509_free(cert);
@@ -89,17 +89,20 @@ std::optional<FileStamp> stamp_of(const std::string& path) {
 Result<std::shared_ptr<KeyPair>> load_pair(const std::string& cert_path, const std::string& key_path) {
   auto pair = std::make_shared<KeyPair>();
   std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(BIO_new_file(cert_path.c_str(), "r"), BIO_free);
-  if (!cert_bio) return error(Code::kFailedPrecondition, "crio.metrics.metrics_cert: {}: {}", cert_path, std::strerror(errno));
+  if (!cert_bio)
+    return error(Code::kFailedPrecondition, "crio.metrics.metrics_cert: {}: {}", cert_path, std::strerror(errno));
   pair->cert = PEM_read_bio_X509(cert_bio.get(), nullptr, no_passphrase, nullptr);
   if (!pair->cert) {
     return error(Code::kFailedPrecondition, "crio.metrics.metrics_cert: {}: no PEM certificate: {}", cert_path,
                  openssl_errors());
   }
   pair->chain = sk_X509_new_null();
-  while (X509* more = PEM_read_bio_X509(cert_bio.get(), nullptr, no_passphrase, nullptr)) sk_X509_push(pair->chain, more);
+  while (X509* more = PEM_read_bio_X509(cert_bio.get(), nullptr, no_passphrase, nullptr))
+    sk_X509_push(pair->chain, more);
   ERR_clear_error();  // the end of the file
   std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(BIO_new_file(key_path.c_str(), "r"), BIO_free);
-  if (!key_bio) return error(Code::kFailedPrecondition, "crio.metrics.metrics_key: {}: {}", key_path, std::strerror(errno));
+  if (!key_bio)
+    return error(Code::kFailedPrecondition, "crio.metrics.metrics_key: {}: {}", key_path, std::strerror(errno));
   pair->key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, no_passphrase, nullptr);
   if (!pair->key) {
     return error(Code::kFailedPrecondition, "crio.metrics.metrics_key: {}: no unencrypted PEM private key: {}",
@@ -113,7 +116,8 @@ Result<std::shared_ptr<KeyPair>> load_pair(const std::string& cert_path, const s
   if (X509_cmp_current_time(X509_get0_notAfter(pair->cert)) <= 0)
     return error(Code::kFailedPrecondition, "crio.metrics.metrics_cert: {}: the certificate has expired", cert_path);
   if (X509_cmp_current_time(X509_get0_notBefore(pair->cert)) >= 0)
-    return error(Code::kFailedPrecondition, "crio.metrics.metrics_cert: {}: the certificate is not valid yet", cert_path);
+    return error(Code::kFailedPrecondition, "crio.metrics.metrics_cert: {}: the certificate is not valid yet",
+                 cert_path);
   return pair;
 }
 
@@ -165,7 +169,8 @@ Status write_self_signed(const std::string& cert_path, const std::string& key_pa
     return std::string(data, static_cast<size_t>(n));
   };
   std::string cert_pem = pem([&](BIO* b) { PEM_write_bio_X509(b, cert.get()); });
-  std::string key_pem = pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
+  std::string key_pem =
+      pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
   for (auto [path, data] : {std::pair{cert_path, cert_pem}, std::pair{key_path, key_pem}}) {
     CRIO_RETURN_IF_ERROR(fs::make_dirs(parent_of(path), 0700));
     CRIO_RETURN_IF_ERROR(fs::write_file_atomic(path, data, 0600));
@@ -275,7 +280,8 @@ Result<fs::UniqueFd> listen_unix(const std::string& path) {
   CRIO_RETURN_IF_ERROR(fs::make_dirs(parent_of(path), 0755));
   fs::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd.get(), 64) != 0)
-    return error(Code::kUnavailable, "crio.metrics.metrics_socket: cannot listen on {}: {}", path, std::strerror(errno));
+    return error(Code::kUnavailable, "crio.metrics.metrics_socket: cannot listen on {}: {}", path,
+                 std::strerror(errno));
   return fd;
 }
 
@@ -447,7 +453,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const MetricsServerO
     socklen_t len = sizeof addr;
     ::getsockname(impl->tcp.get(), reinterpret_cast<sockaddr*>(&addr), &len);
     impl->tcp_port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                                                       : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+                                                      : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   }
   if (!options.socket.empty()) {
     CRIO_ASSIGN_OR_RETURN(impl->unix_socket, listen_unix(options.socket));

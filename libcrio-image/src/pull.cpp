@@ -28,9 +28,9 @@ struct Staged {
 // Everything one pull needs once its manifest is known.
 struct PullContext {
   RepositoryTarget target;
-  std::string name;                   // the fully qualified name being pulled
+  std::string name;  // the fully qualified name being pulled
   PullObserver* observer = nullptr;
-  int64_t image_size = 0;             // config and layers, as the manifest says
+  int64_t image_size = 0;  // config and layers, as the manifest says
   std::string display;
   ImageManifest manifest;
   ImageConfig config;

@@ -2,8 +2,8 @@
 // checked with promtool and scraped by a real Prometheus server; the [crio.metrics]
 // options each observed or refused at start-up.
 
-#include "container_fixture.hpp"
 #include "metrics.hpp"
+#include "container_fixture.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -42,7 +42,8 @@ bool port_listens(int port) {
 }
 
 std::string curl_metrics(int port) {
-  CommandResult r = run_command({"/usr/bin/curl", "-sf", "--max-time", "10", fmt::format("http://127.0.0.1:{}/metrics", port)});
+  CommandResult r =
+      run_command({"/usr/bin/curl", "-sf", "--max-time", "10", fmt::format("http://127.0.0.1:{}/metrics", port)});
   INFO("curl: " << r.err);
   REQUIRE(r.exit_code == 0);
   return r.out;
@@ -94,11 +95,18 @@ double sum_of(const std::string& text, const std::string& prefix) {
 // CRI-O's collectors whose names promtool's linter accepts.
 // (All but operations_latency_seconds_total, a summary whose name ends in "_total".)
 const std::vector<std::string> kCurrentCollectors = {
-    "operations_total",          "operations_latency_seconds",
+    "operations_total",
+    "operations_latency_seconds",
     "image_pulls_skipped_bytes_total",
-    "image_pulls_failure_total", "image_pulls_success_total",     "image_layer_reuse_total",
-    "image_pulls_layer_size",    "containers_events_dropped_total", "containers_oom_total",
-    "containers_oom_count_total", "processes_defunct",            "resources_stalled_at_stage",
+    "image_pulls_failure_total",
+    "image_pulls_success_total",
+    "image_layer_reuse_total",
+    "image_pulls_layer_size",
+    "containers_events_dropped_total",
+    "containers_oom_total",
+    "containers_oom_count_total",
+    "processes_defunct",
+    "resources_stalled_at_stage",
 };
 
 // The names promtool's linter objects to, as CRI-O names them: counters without
@@ -213,16 +221,16 @@ TEST_CASE("a Prometheus server scrapes crio's metrics and answers a query for th
                                      "      - targets: ['127.0.0.1:{}']\n",
                                      port));
   // Killed and reaped by the Child's destructor, whatever the outcome.
-  crio::test::Child prometheus({"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml"),
-                                "--storage.tsdb.path=" + (dir / "data"),
-                                fmt::format("--web.listen-address=127.0.0.1:{}", web_port)},
-                               dir / "prometheus.log");
+  crio::test::Child prometheus(
+      {"/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml"), "--storage.tsdb.path=" + (dir / "data"),
+       fmt::format("--web.listen-address=127.0.0.1:{}", web_port)},
+      dir / "prometheus.log");
   nlohmann::json answer;
   bool answered = crio::test::eventually(
       [&] {
-        CommandResult r = run_command(
-            {"/usr/bin/curl", "-sf", "--max-time", "5", fmt::format("http://127.0.0.1:{}/api/v1/query", web_port),
-             "--data-urlencode", "query=container_runtime_crio_operations_total{operation=\"Version\"}"});
+        CommandResult r = run_command({"/usr/bin/curl", "-sf", "--max-time", "5",
+                                       fmt::format("http://127.0.0.1:{}/api/v1/query", web_port), "--data-urlencode",
+                                       "query=container_runtime_crio_operations_total{operation=\"Version\"}"});
         if (r.exit_code != 0) return false;
         answer = nlohmann::json::parse(r.out, nullptr, false);
         return answer.is_object() && answer["status"] == "success" && !answer["data"]["result"].empty();
@@ -295,8 +303,7 @@ TEST_CASE("a container killed for memory is counted in total and by its name", "
   (void)client.remove(id);
 }
 
-TEST_CASE("Metrics counts a creation stalled at a stage, and defunct processes from /proc",
-          "[daemon][metrics]") {
+TEST_CASE("Metrics counts a creation stalled at a stage, and defunct processes from /proc", "[daemon][metrics]") {
   crio::core::Config config;
   crio::daemon::Metrics metrics(config);
   metrics.resource_stalled_at_stage("container runtime creation");
@@ -350,7 +357,8 @@ TEST_CASE("metrics options that cannot be served stop start-up, naming the key",
   crio::test::Daemon first(metrics_toml(port));
   crio::test::Daemon second(metrics_toml(port), false);
   CHECK(second.start_and_wait_exit() != 0);
-  CHECK_THAT(second.log(), Catch::Contains("crio.metrics.metrics_port: cannot listen on 127.0.0.1:" + std::to_string(port)));
+  CHECK_THAT(second.log(),
+             Catch::Contains("crio.metrics.metrics_port: cannot listen on 127.0.0.1:" + std::to_string(port)));
 }
 
 TEST_CASE("metrics_cert and metrics_key serve metrics over TLS, and a changed pair is used without a restart",
@@ -362,12 +370,13 @@ TEST_CASE("metrics_cert and metrics_key serve metrics over TLS, and a changed pa
                                    "-keyout", dir / "key.pem", "-out", dir / "cert.pem"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
-    std::filesystem::copy_file(dir / "cert.pem", dir / (cn + ".pem"), std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(dir / "cert.pem", dir / (cn + ".pem"),
+                               std::filesystem::copy_options::overwrite_existing);
   };
   make_pair("first");
   const int port = free_port();
-  crio::test::Daemon daemon(metrics_toml(port, "metrics_cert = \"" + (dir / "cert.pem") + "\"\nmetrics_key = \"" +
-                                                   (dir / "key.pem") + "\"\n"));
+  crio::test::Daemon daemon(metrics_toml(
+      port, "metrics_cert = \"" + (dir / "cert.pem") + "\"\nmetrics_key = \"" + (dir / "key.pem") + "\"\n"));
   version_calls(daemon, 1);
   const std::string url = fmt::format("https://localhost:{}/metrics", port);
   auto curl_with_ca = [&](const std::string& ca) {
@@ -454,7 +463,8 @@ TEST_CASE("metrics_host may be an IPv6 address", "[daemon][metrics]") {
   const int port = free_port();
   crio::test::Daemon daemon(metrics_toml(port, "metrics_host = \"::1\"\n"));
   version_calls(daemon, 1);
-  CommandResult r = run_command({"/usr/bin/curl", "-sf", "--max-time", "10", fmt::format("http://[::1]:{}/metrics", port)});
+  CommandResult r =
+      run_command({"/usr/bin/curl", "-sf", "--max-time", "10", fmt::format("http://[::1]:{}/metrics", port)});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(sample(r.out, "container_runtime_crio_operations_total{operation=\"Version\"}") == 1);
@@ -464,8 +474,14 @@ TEST_CASE("metrics_host may be an IPv6 address", "[daemon][metrics]") {
 TEST_CASE("the Grafana dashboard in packaging/ queries only metrics the daemon serves", "[daemon][metrics]") {
   crio::core::Config config;
   crio::daemon::Metrics metrics(config, crio::daemon::MetricSources{.events_dropped = [] { return uint64_t{0}; }});
-  metrics.set_state_sources({.pod_sandboxes = [] { return crio::daemon::StateCounts{{"ready", 1}}; },
-                             .containers = [] { return crio::daemon::StateCounts{{"running", 1}}; }});
+  metrics.set_state_sources({.pod_sandboxes =
+                                 [] {
+                                   return crio::daemon::StateCounts{{"ready", 1}};
+                                 },
+                             .containers =
+                                 [] {
+                                   return crio::daemon::StateCounts{{"running", 1}};
+                                 }});
   metrics.resource_stalled_at_stage("x");  // a family with no series is not printed
   metrics.container_oom_killed("x");
   metrics.image_pull_failed("x", "manifest unknown");
@@ -475,7 +491,8 @@ TEST_CASE("the Grafana dashboard in packaging/ queries only metrics the daemon s
   metrics.operation_done("Version", std::chrono::milliseconds(1), true);
   const std::string served = metrics.serialize();
 
-  const std::string text = crio::test::read_file(std::string(CRIO_SOURCE_DIR) + "/packaging/grafana/crio-dashboard.json");
+  const std::string text =
+      crio::test::read_file(std::string(CRIO_SOURCE_DIR) + "/packaging/grafana/crio-dashboard.json");
   auto dashboard = nlohmann::json::parse(text);
   REQUIRE(dashboard["panels"].size() >= 10);
   std::set<std::string> names;
@@ -483,14 +500,16 @@ TEST_CASE("the Grafana dashboard in packaging/ queries only metrics the daemon s
   for (const auto& panel : dashboard["panels"]) {
     for (const auto& target : panel["targets"]) {
       std::string expr = target["expr"];
-      for (std::sregex_iterator it(expr.begin(), expr.end(), metric_name), end; it != end; ++it) names.insert(it->str());
+      for (std::sregex_iterator it(expr.begin(), expr.end(), metric_name), end; it != end; ++it)
+        names.insert(it->str());
     }
   }
   REQUIRE(names.size() >= 10);
   for (std::string name : names) {
     INFO(name);
     for (std::string suffix : {"_bucket", "_sum", "_count"}) {
-      if (name.size() > suffix.size() && name.ends_with(suffix) && served.find("# TYPE " + name + " ") == std::string::npos)
+      if (name.size() > suffix.size() && name.ends_with(suffix) &&
+          served.find("# TYPE " + name + " ") == std::string::npos)
         name.resize(name.size() - suffix.size());
     }
     CHECK(served.find("# TYPE " + name + " ") != std::string::npos);
