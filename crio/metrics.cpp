@@ -59,27 +59,25 @@ struct RegistryErrorCode {
   const char* message;
   const char* label;
 };
-constexpr std::array<RegistryErrorCode, 20> kRegistryErrors = {{
+// Longer messages first where one contains another.
+constexpr std::array<RegistryErrorCode, 17> kRegistryErrors = {{
+    {"manifest blob unknown to registry", "MANIFEST_BLOB_UNKNOWN"},
     {"blob unknown to registry", "BLOB_UNKNOWN"},
     {"blob upload invalid", "BLOB_UPLOAD_INVALID"},
     {"blob upload unknown to registry", "BLOB_UPLOAD_UNKNOWN"},
     {"provided digest did not match uploaded content", "DIGEST_INVALID"},
-    {"blob unknown to registry", "MANIFEST_BLOB_UNKNOWN"},
     {"manifest invalid", "MANIFEST_INVALID"},
     {"manifest unknown", "MANIFEST_UNKNOWN"},
-    {"manifest signature verification failed", "MANIFEST_UNVERIFIED"},
+    {"manifest failed signature verification", "MANIFEST_UNVERIFIED"},
     {"invalid repository name", "NAME_INVALID"},
     {"repository name not known to registry", "NAME_UNKNOWN"},
     {"provided length did not match content length", "SIZE_INVALID"},
-    {"manifest tag did not match URI", "TAG_INVALID"},
+    {"manifest tag did not match uri", "TAG_INVALID"},
     {"authentication required", "UNAUTHORIZED"},
     {"requested access to the resource is denied", "DENIED"},
     {"the operation is unsupported", "UNSUPPORTED"},
     {"too many requests", "TOOMANYREQUESTS"},
-    {"unknown error", "UNKNOWN"},
-    {"operation not supported", "UNSUPPORTED"},
     {"service unavailable", "UNAVAILABLE"},
-    {"access to the requested resource is not authorized", "UNAUTHORIZED"},
 }};
 
 std::string lower(std::string s) {
@@ -92,7 +90,6 @@ std::string lower(std::string s) {
 std::string pull_failure_label(const std::string& message) {
   const std::string m = lower(message);
   for (const auto& code : kRegistryErrors) {
-    if (std::string_view(code.label) == "UNKNOWN") continue;
     if (m.find(code.message) != std::string::npos) return code.label;
   }
   if (m.find("connection refused") != std::string::npos || m.find("couldn't connect") != std::string::npos)
