@@ -331,6 +331,14 @@ Metrics::Metrics(const core::Config& config, MetricSources sources)
   // Never incremented: seccomp notifiers are not supported (the annotation is refused).
   f.containers_seccomp_notifier_count_total =
       counter("containers_seccomp_notifier_count_total", "Forbidden system calls by syscall and container name.");
+  if (on("default_runtime")) {
+    prometheus::BuildGauge()
+        .Name(full_name("default_runtime"))
+        .Help("Default container runtime configured. Value is always 1.")
+        .Register(*registry_)
+        .Add({{"runtime", config.default_runtime}})
+        .Set(1);
+  }
   f.resources_stalled_at_stage =
       counter("resources_stalled_at_stage",
               "Pod or container creations that outlived their caller, by the stage they were at.");

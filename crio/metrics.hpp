@@ -1,9 +1,9 @@
 #pragma once
 // The daemon's Prometheus metrics, named, typed and labelled as CRI-O v1.29 serves them
 // (container_runtime_crio_*, both the current names and the deprecated ones CRI-O still
-// serves), each family present only when its collector is in metrics_collectors. The
-// libraries report through plain observer interfaces; this is the one place that
-// knows prometheus-cpp. Served over plain HTTP by prometheus-cpp's exposer, and over
+// serves), v1.36's default_runtime, and crio's own pod and container counts; each family
+// present only when its collector is in metrics_collectors. The libraries report
+// through plain observer interfaces; this is the one place that knows prometheus-cpp. Served over plain HTTP by prometheus-cpp's exposer, and over
 // TLS, IPv6 and metrics_socket by MetricsServer (what the exposer cannot serve here).
 
 #include <crio/core/config.hpp>

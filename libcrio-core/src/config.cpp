@@ -1493,6 +1493,8 @@ const std::vector<std::string>& metric_collector_names() {
       "containers_oom_count_total",
       "containers_seccomp_notifier_count_total",
       "resources_stalled_at_stage",
+      // CRI-O v1.36's; the rest of its collectors are v1.29's.
+      "default_runtime",
       // crio's own: CRI-O has no pod sandbox or container counts.
       "pod_sandboxes",
       "containers",

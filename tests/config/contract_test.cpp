@@ -415,7 +415,7 @@ metrics_collectors = ["operations_total", "crio_processes_defunct", "container_r
   INFO(c.status().message());
   REQUIRE(c.ok());
   CHECK(crio::core::default_config().metrics_collectors == crio::core::metric_collector_names());
-  CHECK(crio::core::metric_collector_names().size() == 29);  // CRI-O's 27 and crio's 2
+  CHECK(crio::core::metric_collector_names().size() == 30);  // CRI-O's 28 and crio's 2
 
   write_file(dir / "crio.conf", "[crio.metrics]\nmetrics_collectors = [\"operations\", \"nope\"]\n");
   auto bad = load(sources_in(dir));

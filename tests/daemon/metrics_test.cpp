@@ -159,6 +159,7 @@ TEST_CASE("enable_metrics serves CRI-O's operation metrics on metrics_port, and 
   CHECK(sample(text, "container_runtime_crio_processes_defunct") >= 0);
   CHECK(sample(text, "container_runtime_crio_containers_oom_total") == 0);
   CHECK(sample(text, "container_runtime_crio_image_pulls_success_total") == 0);
+  CHECK(sample(text, "container_runtime_crio_default_runtime{runtime=\"runc\"}") == 1);
   CHECK(sample(text, "container_runtime_crio_pod_sandboxes{state=\"ready\"}") == 0);
   CHECK(sample(text, "container_runtime_crio_containers{state=\"running\"}") == 0);
 

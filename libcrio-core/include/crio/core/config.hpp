@@ -63,8 +63,8 @@ struct Workload {
 CRIO_CORE_EXPORT const std::vector<std::string>& known_allowed_annotations();
 
 // The names metrics_collectors takes: CRI-O v1.29's collectors, without the
-// "container_runtime_" and "crio_" prefixes (which a configured name may carry), and
-// crio's own pod_sandboxes and containers.
+// "container_runtime_" and "crio_" prefixes (which a configured name may carry),
+// v1.36's default_runtime, and crio's own pod_sandboxes and containers.
 CRIO_CORE_EXPORT const std::vector<std::string>& metric_collector_names();
 // A configured collector name without those prefixes.
 CRIO_CORE_EXPORT std::string strip_metric_collector_prefix(std::string_view name);
