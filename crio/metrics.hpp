@@ -3,8 +3,9 @@
 // (container_runtime_crio_*, both the current names and the deprecated ones CRI-O still
 // serves), v1.36's default_runtime, and crio's own pod and container counts; each family
 // present only when its collector is in metrics_collectors. The libraries report
-// through plain observer interfaces; this is the one place that knows prometheus-cpp. Served over plain HTTP by prometheus-cpp's exposer, and over
-// TLS, IPv6 and metrics_socket by MetricsServer (what the exposer cannot serve here).
+// through plain observer interfaces; this is the one place that knows prometheus-cpp.
+// Served over plain HTTP by prometheus-cpp's exposer, and over TLS, IPv6 and
+// metrics_socket by MetricsServer (what the exposer cannot serve here).
 
 #include <crio/core/config.hpp>
 #include <crio/core/status.hpp>
