@@ -332,6 +332,7 @@ bool Containers::check_exit(const std::string& id) {
   if (Status s = persist(snapshot); !s.ok())
     log::warn("cannot persist a container exit", {{"id", id}, {"error", s.message()}});
   log::info("container exited", {{"id", id}, {"exit_code", snapshot.exit_code}});
+  if (snapshot.reason == "OOMKilled" && on_oom_) on_oom_(snapshot.full_name);
   return true;
 }
 

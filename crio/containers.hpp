@@ -147,6 +147,8 @@ class Containers : private CreationTable {
   // Where lifecycle events go (GetContainerEvents); set before restore(), none by default.
   void set_event_bus(EventBus* bus) { events_ = bus; }
   EventBus* event_bus() const { return events_; }
+  // Told of each container the kernel killed for memory, by its full name (metrics).
+  void set_oom_observer(std::function<void(const std::string& name)> observer) { on_oom_ = std::move(observer); }
 
  private:
 
@@ -195,6 +197,7 @@ class Containers : private CreationTable {
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
 
   EventBus* events_ = nullptr;
+  std::function<void(const std::string& name)> on_oom_;
   std::atomic<bool> stopping_{false};
   std::thread watcher_;
 };

@@ -6,6 +6,7 @@
 #include "containers.hpp"
 #include "events.hpp"
 #include "images.hpp"
+#include "metrics.hpp"
 #include "pods.hpp"
 #include "readiness.hpp"
 #include "streaming.hpp"
@@ -181,8 +182,46 @@ int serve(const CommandLine& command_line) {
   }
   // Declared before the containers: their exit watcher publishes until it is joined.
   EventBus events;
+  // Declared before the containers and the gRPC server, which report to it until they stop.
+  std::unique_ptr<Metrics> metrics;
+  if (config.enable_metrics) {
+    metrics = std::make_unique<Metrics>(config, MetricSources{.events_dropped = [&events] { return events.dropped(); }});
+    if (Status s = metrics->start(); !s.ok()) {
+      log::error("cannot serve metrics", {{"error", s.message()}});
+      return 1;
+    }
+    (*images)->set_metrics(metrics.get());
+  }
   Containers containers(config, pods, **images);
   containers.set_event_bus(&events);
+  // The counts read the pods and containers at each scrape: detached before those go.
+  struct DetachStates {
+    Metrics* metrics;
+    ~DetachStates() {
+      if (metrics) metrics->set_state_sources({});
+    }
+  } detach_states{metrics.get()};
+  if (metrics) {
+    containers.set_oom_observer([m = metrics.get()](const std::string& name) { m->container_oom_killed(name); });
+    // A kubelet retry that finds its pod or container still being created.
+    auto stalled = [m = metrics.get()](const std::string& stage) { m->resource_stalled_at_stage(stage); };
+    pods.set_stall_observer(stalled);
+    containers.set_stall_observer(stalled);
+    metrics->set_state_sources(StateSources{
+        .pod_sandboxes =
+            [&pods] {
+              StateCounts counts = {{"ready", 0}, {"notready", 0}};
+              for (const Pod& p : pods.list()) ++counts[p.state == PodState::kReady ? 0 : 1].second;
+              return counts;
+            },
+        .containers =
+            [&containers] {
+              StateCounts counts = {{"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
+              for (const Container& c : containers.list()) ++counts[static_cast<size_t>(c.state)].second;
+              return counts;
+            },
+    });
+  }
   if (Status restored = containers.restore(); !restored.ok()) {
     log::error("cannot restore containers", {{"error", restored.message()}});
     return 1;
@@ -220,7 +259,12 @@ int serve(const CommandLine& command_line) {
   // "context deadline exceeded" with a "Deadline Exceeded" of ours.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_DEADLINE_CHECKS, 0);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<CallLogInterceptorFactory>());
+  CallObserver call_observer;
+  if (metrics) {
+    call_observer = [m = metrics.get()](const std::string& operation, std::chrono::steady_clock::duration took,
+                                        bool failed) { m->operation_done(operation, took, failed); };
+  }
+  interceptors.push_back(std::make_unique<CallLogInterceptorFactory>(std::move(call_observer)));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {

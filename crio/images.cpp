@@ -1,4 +1,5 @@
 #include "images.hpp"
+#include "metrics.hpp"
 
 #include <crio/core/log.hpp>
 #include <crio/image/manifest.hpp>
@@ -158,11 +159,21 @@ Result<ImageView> Images::pull(const PullRequest& request) {
   trust.signature_policy_dir = config_.signature_policy_dir;
   if (const char* dir = std::getenv("CONTAINERS_REGISTRIES_D"); dir && *dir) trust.registries_d_dir = dir;
   options.verify = image::policy_verifier(std::move(trust), request.pod_namespace);
-  CRIO_ASSIGN_OR_RETURN(image::PullResult pulled, puller_->pull(request.image, options));
+  options.observer = metrics_;
+  auto result = puller_->pull(request.image, options);
+  if (!result.ok()) {
+    if (metrics_) metrics_->image_pull_failed(request.image, result.status().message());
+    return result.status();
+  }
+  image::PullResult& pulled = *result;
   auto image = store_->image(pulled.image_id);
   if (!image) return error(Code::kInternal, "image {} vanished right after its pull", request.image);
   log::info("pulled image", {{"image", pulled.reference.string()}, {"id", pulled.image_id},
                              {"layers_pulled", pulled.layers_pulled}, {"layers_reused", pulled.layers_reused}});
+  if (metrics_) {
+    metrics_->image_pull_succeeded(pulled.reference.string());
+    if (pulled.already_present) metrics_->image_pull_skipped(pulled.reference.string(), image->size);
+  }
   return view_of(*image);
 }
 

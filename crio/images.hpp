@@ -16,6 +16,8 @@
 
 namespace crio::daemon {
 
+class Metrics;
+
 // What the CRI reports about one image.
 struct ImageView {
   storage::Image image;
@@ -45,6 +47,9 @@ class Images {
   // FailedPrecondition while a container uses it.
   Status remove(const std::string& name);
 
+  // Told of every pull's outcome and progress (metrics); none by default.
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+
   storage::Store& store() { return *store_; }
   const image::PullMetrics& metrics() const { return puller_->metrics(); }
   // Where the image and container layers live (the CRI's FilesystemIdentifier).
@@ -62,6 +67,7 @@ class Images {
   std::unique_ptr<storage::Store> store_;
   image::RegistriesConfig registries_;
   std::unique_ptr<image::Puller> puller_;
+  Metrics* metrics_ = nullptr;
 
   mutable std::mutex user_cache_mutex_;
   // Image ID → the User of its config, parsed once. Guarded by user_cache_mutex_.

@@ -15,6 +15,7 @@ packages=(
   runc crun conmon containernetworking-plugins iproute2 iptables catatonit
   # tests and benchmarks
   docker-registry busybox-static openssl python3 curl zstd util-linux gnupg containerd
+  prometheus  # promtool and the server, for the metrics tests
 )
 
 missing=()

@@ -11,18 +11,25 @@ namespace {
 
 class CallLogInterceptor : public grpc::experimental::Interceptor {
  public:
-  explicit CallLogInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : method_(info->method()), start_(std::chrono::steady_clock::now()) {}
+  CallLogInterceptor(grpc::experimental::ServerRpcInfo* info, const CallObserver& observer)
+      : method_(info->method()), start_(std::chrono::steady_clock::now()), observer_(observer) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) && log::enabled(log::Level::kDebug)) {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const auto took = std::chrono::steady_clock::now() - start_;
       grpc::Status status = methods->GetSendStatus();
-      auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start_);
-      log::debug("gRPC call", {{"method", method_},
-                               {"duration", fmt::format("{:.3f}ms", static_cast<double>(micros.count()) / 1000.0)},
-                               {"code", code_name(static_cast<Code>(status.error_code()))},
-                               {"error", status.error_message()}});
+      if (observer_) {
+        auto slash = method_.rfind('/');
+        observer_(slash == std::string::npos ? method_ : method_.substr(slash + 1), took, !status.ok());
+      }
+      if (log::enabled(log::Level::kDebug)) {
+        auto micros = std::chrono::duration_cast<std::chrono::microseconds>(took);
+        log::debug("gRPC call", {{"method", method_},
+                                 {"duration", fmt::format("{:.3f}ms", static_cast<double>(micros.count()) / 1000.0)},
+                                 {"code", code_name(static_cast<Code>(status.error_code()))},
+                                 {"error", status.error_message()}});
+      }
     }
     methods->Proceed();
   }
@@ -30,6 +37,7 @@ class CallLogInterceptor : public grpc::experimental::Interceptor {
  private:
   std::string method_;
   std::chrono::steady_clock::time_point start_;
+  const CallObserver& observer_;
 };
 
 }  // namespace
@@ -45,7 +53,7 @@ grpc::Status unimplemented(std::string_view rpc) {
 
 grpc::experimental::Interceptor* CallLogInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new CallLogInterceptor(info);
+  return new CallLogInterceptor(info, observer_);
 }
 
 }  // namespace crio::daemon

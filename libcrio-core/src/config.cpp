@@ -290,7 +290,7 @@ const std::vector<Desc<Config>>& options() {
 
       // [crio.metrics]
       opt(kMetrics, "enable_metrics", "enable-metrics", &C::enable_metrics,
-          "Serve Prometheus metrics on metrics_host:metrics_port (or metrics_socket)."),
+          "Serve Prometheus metrics on metrics_host:metrics_port (and metrics_socket)."),
       opt(kMetrics, "metrics_collectors", "metrics-collectors", &C::metrics_collectors, non_empty,
           "Metrics that are collected and served."),
       opt(kMetrics, "metrics_host", "metrics-host", &C::metrics_host, non_empty,
@@ -298,7 +298,7 @@ const std::vector<Desc<Config>>& options() {
       opt(kMetrics, "metrics_port", "metrics-port", &C::metrics_port, checks::port,
           "Port on which the metrics server listens."),
       opt(kMetrics, "metrics_socket", "metrics-socket", &C::metrics_socket, abs_path_or_empty,
-          "Unix socket for the metrics server, instead of a TCP port."),
+          "Unix socket on which the metrics server listens too, next to metrics_host:metrics_port."),
       opt(kMetrics, "metrics_cert", "metrics-cert", &C::metrics_cert, abs_path_or_empty,
           "Certificate for serving metrics over TLS; needs metrics_key."),
       opt(kMetrics, "metrics_key", "metrics-key", &C::metrics_key, abs_path_or_empty,
@@ -882,11 +882,16 @@ Status check_supported(const Config& c, const Locations* locs) {
     return refuse("crio.stats.collection_period",
                   "stats are collected when asked for; periodic collection is not implemented, set it to 0");
   }
-  if (c.enable_metrics) {
-    return refuse("crio.metrics.enable_metrics", "the metrics server is not implemented yet; set it to false");
+  {
+    const auto& known = metric_collector_names();
+    for (const auto& name : c.metrics_collectors) {
+      if (std::find(known.begin(), known.end(), strip_metric_collector_prefix(name)) == known.end()) {
+        return refuse("crio.metrics.metrics_collectors",
+                      fmt::format("{} is not a metrics collector; the collectors are {}", checks::quote(name),
+                                  fmt::join(known, ", ")));
+      }
+    }
   }
-  // The other [crio.metrics] options stay accepted: CRI-O too leaves them unused while
-  // enable_metrics is false, which is the only value this daemon takes.
   for (auto& [name, h] : c.runtimes) {
     std::string prefix = std::string(kHandlers) + "." + name;
     if (h.runtime_type == "vm" || h.runtime_type == "pod") {
@@ -1457,6 +1462,51 @@ const std::vector<std::string>& known_allowed_annotations() {
       "run.oci.",
   };
   return names;
+}
+
+const std::vector<std::string>& metric_collector_names() {
+  static const std::vector<std::string> names = {
+      "operations",
+      "operations_latency_microseconds_total",
+      "operations_latency_microseconds",
+      "operations_errors",
+      "image_pulls_by_digest",
+      "image_pulls_by_name",
+      "image_pulls_by_name_skipped",
+      "image_pulls_failures",
+      "image_pulls_successes",
+      "image_pulls_layer_size",
+      "image_layer_reuse",
+      "containers_events_dropped_total",
+      "containers_oom_total",
+      "containers_oom",
+      "processes_defunct",
+      "operations_total",
+      "operations_latency_seconds",
+      "operations_latency_seconds_total",
+      "operations_errors_total",
+      "image_pulls_bytes_total",
+      "image_pulls_skipped_bytes_total",
+      "image_pulls_failure_total",
+      "image_pulls_success_total",
+      "image_layer_reuse_total",
+      "containers_oom_count_total",
+      "containers_seccomp_notifier_count_total",
+      "resources_stalled_at_stage",
+      // CRI-O v1.36's; the rest of its collectors are v1.29's.
+      "default_runtime",
+      // crio's own: CRI-O has no pod sandbox or container counts.
+      "pod_sandboxes",
+      "containers",
+  };
+  return names;
+}
+
+std::string strip_metric_collector_prefix(std::string_view name) {
+  for (std::string_view prefix : {"container_runtime_", "crio_"}) {
+    if (name.substr(0, prefix.size()) == prefix) name.remove_prefix(prefix.size());
+  }
+  return std::string(name);
 }
 
 std::string to_toml(const Config& config) { return write_toml(config, nullptr); }

@@ -28,6 +28,9 @@ struct Staged {
 // Everything one pull needs once its manifest is known.
 struct PullContext {
   RepositoryTarget target;
+  std::string name;  // the fully qualified name being pulled
+  PullObserver* observer = nullptr;
+  int64_t image_size = 0;  // config and layers, as the manifest says
   std::string display;
   ImageManifest manifest;
   ImageConfig config;
@@ -57,7 +60,8 @@ struct Puller::Impl {
   // chain ID → the outcome of the pull that is producing that layer. Guarded by mu.
   std::map<std::string, std::shared_future<Status>> inflight;
 
-  Result<std::string> fetch_small_blob(const RepositoryTarget& t, const Descriptor& d, std::string_view what) {
+  Result<std::string> fetch_small_blob(const RepositoryTarget& t, const Descriptor& d, std::string_view what,
+                                       const PullContext* ctx = nullptr) {
     if (d.size < 0 || static_cast<size_t>(d.size) > options.max_config_bytes)
       return error(Code::kInvalidArgument, "{}: {} bytes is more than the {} allowed", what, d.size,
                    options.max_config_bytes);
@@ -66,6 +70,7 @@ struct Puller::Impl {
     CRIO_ASSIGN_OR_RETURN(core::Digester hash, core::Digester::create(want.algorithm));
     Status s = client.get_blob(t, d.digest, [&](const char* p, size_t n) {
       metrics.bytes_pulled += n;
+      if (ctx && ctx->observer) ctx->observer->blob_bytes(ctx->name, d.digest, d.media_type, d.size, ctx->image_size, n);
       if (data.size() + n > static_cast<size_t>(d.size))
         return error(Code::kDataLoss, "{}: more than the {} bytes the manifest says", what, d.size);
       data.append(p, n);
@@ -103,6 +108,7 @@ struct Puller::Impl {
     Status downloaded = client.get_blob(ctx.target, d.digest, [&](const char* p, size_t n) -> Status {
       received += static_cast<int64_t>(n);
       metrics.bytes_pulled += n;
+      if (ctx.observer) ctx.observer->blob_bytes(ctx.name, d.digest, d.media_type, d.size, ctx.image_size, n);
       if (received > d.size)
         return error(Code::kDataLoss, "{}: the blob is larger than the {} bytes the manifest says", what, d.size);
       compressed.update(p, n);
@@ -130,6 +136,7 @@ struct Puller::Impl {
     if (diff_id != ctx.config.diff_ids[i])
       return error(Code::kDataLoss, "{}: diff ID mismatch: the config says {}, the layer is {}", what,
                    ctx.config.diff_ids[i], diff_id);
+    if (ctx.observer) ctx.observer->layer_done(received);
     return Staged{std::move(writer), received};
   }
 
@@ -146,7 +153,10 @@ struct Puller::Impl {
         std::lock_guard lock(mu);
         for (size_t i = 0; i < n; ++i) {
           if (store.layer(ctx.chains[i])) {
-            if (round == 0) ++result.layers_reused;
+            if (round == 0) {
+              ++result.layers_reused;
+              if (ctx.observer) ctx.observer->layer_reused(ctx.name, ctx.manifest.layers[i].digest);
+            }
             continue;
           }
           if (auto it = inflight.find(ctx.chains[i]); it != inflight.end()) {
@@ -250,9 +260,14 @@ struct Puller::Impl {
     PullContext ctx;
     ctx.target = target;
     ctx.display = display;
+    ctx.name = name.string();
+    ctx.observer = opts.observer;
     ctx.manifest = std::move(parsed.manifest);
+    ctx.image_size = ctx.manifest.config.size;
+    for (const Descriptor& layer : ctx.manifest.layers) ctx.image_size += layer.size;
     std::string config_what = fmt::format("image {}: config {}", display, ctx.manifest.config.digest);
-    CRIO_ASSIGN_OR_RETURN(std::string config_blob, fetch_small_blob(target, ctx.manifest.config, config_what));
+    CRIO_ASSIGN_OR_RETURN(std::string config_blob,
+                          fetch_small_blob(target, ctx.manifest.config, config_what, &ctx));
     CRIO_ASSIGN_OR_RETURN(ctx.config, parse_image_config(config_blob, config_what));
     if (ctx.config.diff_ids.size() != ctx.manifest.layers.size())
       return error(Code::kInvalidArgument, "image {}: the manifest has {} layers but the config lists {} diff IDs",
@@ -283,6 +298,7 @@ struct Puller::Impl {
       if (auto l = store.layer(chain)) size += l->size;
     }
     record.size = size;
+    result.already_present = store.image(record.id).has_value();
     CRIO_ASSIGN_OR_RETURN(storage::Image stored, store.create_image(std::move(record)));
 
     result.image_id = stored.id;

@@ -176,6 +176,7 @@ network_dir = "/etc/test/net.d/"
 plugin_dirs = ["/usr/lib/cni/"]
 
 [crio.metrics]
+enable_metrics = true
 metrics_collectors = ["operations"]
 metrics_host = "0.0.0.0"
 metrics_port = 9537

@@ -154,19 +154,18 @@ const std::vector<OptionContract>& option_contracts() {
       {"crio.network.plugin_dirs", C::kUntested, "where CNI plugins are looked up"},
 
       // [crio.metrics]
-      {"crio.metrics.enable_metrics", C::kRefused, "true"},
+      {"crio.metrics.enable_metrics", C::kTest,
+       "enable_metrics serves CRI-O's operation metrics on metrics_port, and promtool accepts them"},
       {"crio.metrics.metrics_collectors", C::kTest,
-       "the metrics options are unused while enable_metrics is false, as in CRI-O, and enable_metrics is refused"},
-      {"crio.metrics.metrics_host", C::kTest,
-       "the metrics options are unused while enable_metrics is false, as in CRI-O, and enable_metrics is refused"},
+       "metrics_collectors serves only the named collectors, and promtool accepts CRI-O's current names"},
+      {"crio.metrics.metrics_host", C::kTest, "metrics_host may be an IPv6 address"},
       {"crio.metrics.metrics_port", C::kTest,
-       "the metrics options are unused while enable_metrics is false, as in CRI-O, and enable_metrics is refused"},
-      {"crio.metrics.metrics_socket", C::kTest,
-       "the metrics options are unused while enable_metrics is false, as in CRI-O, and enable_metrics is refused"},
+       "enable_metrics serves CRI-O's operation metrics on metrics_port, and promtool accepts them"},
+      {"crio.metrics.metrics_socket", C::kTest, "metrics_socket serves metrics on a unix socket next to the TCP port"},
       {"crio.metrics.metrics_cert", C::kTest,
-       "the metrics options are unused while enable_metrics is false, as in CRI-O, and enable_metrics is refused"},
+       "metrics_cert and metrics_key serve metrics over TLS, and a changed pair is used without a restart"},
       {"crio.metrics.metrics_key", C::kTest,
-       "the metrics options are unused while enable_metrics is false, as in CRI-O, and enable_metrics is refused"},
+       "metrics_cert and metrics_key serve metrics over TLS, and a changed pair is used without a restart"},
 
       // [crio.stats]
       {"crio.stats.stats_collection_period", C::kRefused, "10"},

@@ -8,7 +8,8 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build_dir" --prefix "$tmp/prefix" >/dev/null
 for f in bin/crio bin/crio-status etc/crio/crio.conf lib/systemd/system/crio.service \
          include/crio/image/reference.hpp include/crio/core/status.hpp include/crio/core/export.hpp \
-         share/man/md/crio.8.md share/man/md/crio.conf.5.md share/man/md/crio-status.8.md; do
+         share/man/md/crio.8.md share/man/md/crio.conf.5.md share/man/md/crio-status.8.md \
+         share/crio/grafana/crio-dashboard.json; do
   [ -e "$tmp/prefix/$f" ] || { echo "not installed: $f"; exit 1; }
 done
 ls "$tmp/prefix"/lib*/libcrio-image.a "$tmp/prefix"/lib*/libcrio-image.so >/dev/null

@@ -62,6 +62,13 @@ struct Workload {
 // (CRI-O v1.29's list); a name ending in "." allows every annotation it prefixes.
 CRIO_CORE_EXPORT const std::vector<std::string>& known_allowed_annotations();
 
+// The names metrics_collectors takes: CRI-O v1.29's collectors, without the
+// "container_runtime_" and "crio_" prefixes (which a configured name may carry),
+// v1.36's default_runtime, and crio's own pod_sandboxes and containers.
+CRIO_CORE_EXPORT const std::vector<std::string>& metric_collector_names();
+// A configured collector name without those prefixes.
+CRIO_CORE_EXPORT std::string strip_metric_collector_prefix(std::string_view name);
+
 struct Config {
   // [crio]
   std::string root = "/var/lib/containers/storage";
@@ -159,21 +166,8 @@ struct Config {
 
   // [crio.metrics]
   bool enable_metrics = false;
-  std::vector<std::string> metrics_collectors = {"operations",
-                                                 "operations_latency_microseconds_total",
-                                                 "operations_latency_microseconds",
-                                                 "operations_errors",
-                                                 "image_pulls_by_digest",
-                                                 "image_pulls_by_name",
-                                                 "image_pulls_by_name_skipped",
-                                                 "image_pulls_failures",
-                                                 "image_pulls_successes",
-                                                 "image_pulls_layer_size",
-                                                 "image_layer_reuse",
-                                                 "containers_events_dropped_total",
-                                                 "containers_oom_total",
-                                                 "containers_oom",
-                                                 "processes_defunct"};
+  // Every collector (metric_collector_names()), as CRI-O v1.29 enables all of its own.
+  std::vector<std::string> metrics_collectors = metric_collector_names();
   std::string metrics_host = "127.0.0.1";
   int64_t metrics_port = 9090;
   std::string metrics_socket = "";

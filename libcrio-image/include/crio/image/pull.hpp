@@ -38,6 +38,21 @@ struct CRIO_IMAGE_EXPORT PullMetrics {
   std::atomic<uint64_t> pull_failures{0};
 };
 
+// Told of a pull's progress as it goes (the daemon turns it into metrics). Called from
+// the pull's threads, concurrently: implementations are thread-safe and quick.
+class CRIO_IMAGE_EXPORT PullObserver {
+ public:
+  virtual ~PullObserver() = default;
+  // `bytes` more of the blob `digest` (`media_type`, `blob_size` bytes long) of image
+  // `name` arrived from the registry; `image_size` is the manifest's config and layers.
+  virtual void blob_bytes(const std::string& name, const std::string& digest, const std::string& media_type,
+                          int64_t blob_size, int64_t image_size, uint64_t bytes) = 0;
+  // A layer of `size` compressed bytes was downloaded and verified.
+  virtual void layer_done(int64_t size) = 0;
+  // A layer of image `name` was in the store already and was not fetched.
+  virtual void layer_reused(const std::string& name, const std::string& digest) = 0;
+};
+
 struct PullerOptions {
   RegistriesConfig registries;
   RegistryClientOptions client;
@@ -63,6 +78,8 @@ struct PullOptions {
   std::optional<Platform> platform;    // defaults to host_platform()
   // A non-OK status stops the pull before any config or layer is fetched.
   std::function<Status(const ManifestCheck&)> verify;
+  // Told of bytes and layers as they arrive; none by default.
+  PullObserver* observer = nullptr;
 };
 
 struct CRIO_IMAGE_EXPORT PullResult {
@@ -75,6 +92,7 @@ struct CRIO_IMAGE_EXPORT PullResult {
   int layers_pulled = 0;
   int layers_reused = 0;
   int layers_shared = 0;
+  bool already_present = false;  // the store had this image (same config) before the pull
 };
 
 class CRIO_IMAGE_EXPORT Puller {
