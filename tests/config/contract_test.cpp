@@ -407,3 +407,20 @@ metrics_key = "/etc/metrics.key"
                                      "crio.conf.d/10-on.conf:2: crio.metrics.enable_metrics: the metrics server is "
                                      "not implemented yet; set it to false");
 }
+
+TEST_CASE("ctr_stop_timeout below 30 is raised to 30 with a warning naming it, as CRI-O does") {
+  TempDir dir;
+  write_file(dir / "crio.conf", "[crio.runtime]\nctr_stop_timeout = 5\n");
+  std::vector<std::string> warnings;
+  auto c = crio::core::load_config(sources_in(dir), warnings);
+  REQUIRE(c.ok());
+  CHECK(c->ctr_stop_timeout == 30);
+  CHECK(warnings == std::vector<std::string>{dir / "crio.conf:2: crio.runtime.ctr_stop_timeout: 5 is below the lowest "
+                                                   "possible value; using 30"});
+  write_file(dir / "crio.conf", "[crio.runtime]\nctr_stop_timeout = 45\n");
+  warnings.clear();
+  c = crio::core::load_config(sources_in(dir), warnings);
+  REQUIRE(c.ok());
+  CHECK(c->ctr_stop_timeout == 45);
+  CHECK(warnings.empty());
+}

@@ -57,7 +57,7 @@ const std::vector<OptionContract>& option_contracts() {
       {"crio.runtime.seccomp_profile", C::kUntested, "the RuntimeDefault profile"},
       {"crio.runtime.apparmor_profile", C::kTest,
        "prepare_for_execution: conmon from $PATH, pinns_path checked, AppArmor disabled where the host has none"},
-      {"crio.runtime.cgroup_manager", C::kUntested, "cgroupfs is the only manager this host has"},
+      {"crio.runtime.cgroup_manager", C::kRefused, "\"systemd\""},
       {"crio.runtime.default_capabilities", C::kTest,
        "Runtime options set in crio.conf reach the container, its cgroup, conmon and the runtime"},
       {"crio.runtime.default_sysctls", C::kTest,
