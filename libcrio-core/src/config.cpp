@@ -106,7 +106,8 @@ const std::vector<Desc<Config>>& options() {
       opt(kCrio, "storage_driver", "storage-driver,s", &C::storage_driver, checks::storage_driver,
           "Storage driver for images and containers: overlay or vfs."),
       opt(kCrio, "storage_option", "storage-opt", &C::storage_option, checks::storage_option,
-          "Options passed to the storage driver, such as \"overlay.mountopt=nodev\"."),
+          "Options passed to the storage driver: overlay.mountopt=OPT[,OPT...] or overlay.mount_program=PATH (vfs "
+          "takes none); others are refused."),
       opt(kCrio, "log_dir", "log-dir", &C::log_dir, abs_path,
           "Directory for container logs when the kubelet does not name one."),
       opt(kCrio, "version_file", "version-file", &C::version_file, abs_path,
@@ -843,6 +844,28 @@ Status check_supported(const Config& c, const Locations* locs) {
                       ? "SELinux labelling of containers is not implemented; set it to false"
                       : "SELinux is not enabled on this host (and labelling is not implemented); set it to false");
   }
+  for (const auto& option : c.storage_option) {
+    // containers/storage refuses an option its driver does not know; so does this daemon,
+    // at the key, for the ones its store does not implement.
+    std::string key = option.substr(0, option.find('='));
+    std::string value = option.substr(key.size() + (key.size() < option.size() ? 1 : 0));
+    for (const char* prefix : {"overlay.", "overlay2.", "vfs.", "."}) {
+      bool own = std::string_view(prefix) == "." || (c.storage_driver == "vfs") == (std::string_view(prefix) == "vfs.");
+      if (own && key.rfind(prefix, 0) == 0) {
+        key = key.substr(std::strlen(prefix));
+        break;
+      }
+    }
+    bool taken = c.storage_driver == "overlay" ? key == "mountopt" || key == "mount_program"
+                                               : key == "ignore_chown_errors" && value == "false";
+    if (!taken) {
+      return refuse("crio.storage_option",
+                    fmt::format("{} is not supported by the {} driver here (it takes {}); remove it",
+                                checks::quote(option), c.storage_driver,
+                                c.storage_driver == "overlay" ? "overlay.mountopt and overlay.mount_program"
+                                                              : "only vfs.ignore_chown_errors=false, its default"));
+    }
+  }
   if (c.cgroup_manager == "systemd") {
     // Container cgroups are made under /sys/fs/cgroup directly; accepting "systemd" would
     // run everything as cgroupfs behind the operator's back.
@@ -1158,7 +1181,9 @@ Status apply_storage_conf(Config& c, const std::string& path, Locations& locs) {
           take(*overlay->as_table(), "mountopt", "storage.options.overlay.mountopt", "storage_option", mountopt));
     }
   }
-  if (!mountopt.empty()) c.storage_option = {"overlay.mountopt=" + mountopt};
+  // As containers/storage: the mount options go to the overlay driver only.
+  bool overlay = c.storage_driver.empty() || c.storage_driver == "overlay" || c.storage_driver == "overlay2";
+  if (!mountopt.empty() && overlay) c.storage_option = {"overlay.mountopt=" + mountopt};
   return ok_status();
 }
 

@@ -90,7 +90,7 @@ constexpr const char* kEveryOption = R"(
 root = "/srv/storage"
 runroot = "/run/test-storage"
 storage_driver = "vfs"
-storage_option = ["vfs.ignore_chown_errors=true"]
+storage_option = ["vfs.ignore_chown_errors=false"]
 log_dir = "/srv/logs"
 version_file = "/run/test/version"
 version_file_persist = "/srv/test/version"
@@ -589,7 +589,7 @@ TEST_CASE("missing config file and drop-in directory are fine") {
 TEST_CASE("storage.conf is read and crio.conf overrides it") {
   TempDir dir;
   write_file(dir / "storage.conf", R"([storage]
-driver = "vfs"
+driver = "overlay"
 graphroot = "/srv/graph"
 runroot = "/run/graph"
 unrelated = "ignored"
@@ -603,12 +603,12 @@ mountopt = "nodev,metacopy=on"
   auto c = load(sources_in(dir));
   INFO(c.status().message());
   REQUIRE(c.ok());
-  CHECK(c->storage_driver == "vfs");
+  CHECK(c->storage_driver == "overlay");
   CHECK(c->root == "/srv/graph");
   CHECK(c->runroot == "/run/graph");
   CHECK(c->storage_option == std::vector<std::string>{"overlay.mountopt=nodev,metacopy=on"});
 
-  write_file(dir / "crio.conf", "[crio]\nroot = \"/srv/crio-root\"\nstorage_driver = \"overlay\"\n");
+  write_file(dir / "crio.conf", "[crio]\nroot = \"/srv/crio-root\"\n");
   auto over = load(sources_in(dir));
   REQUIRE(over.ok());
   CHECK(over->root == "/srv/crio-root");
@@ -620,6 +620,13 @@ mountopt = "nodev,metacopy=on"
     auto old = load(sources_in(dir));
     REQUIRE(old.ok());
     CHECK(old->storage_option == std::vector<std::string>{"overlay.mountopt=nodev"});
+  }
+  SECTION("with vfs the mount options are not the driver's, as in containers/storage") {
+    write_file(dir / "storage.conf", "[storage]\ndriver = \"vfs\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n");
+    auto vfs = load(sources_in(dir));
+    REQUIRE(vfs.ok());
+    CHECK(vfs->storage_driver == "vfs");
+    CHECK(vfs->storage_option.empty());
   }
   SECTION("a bad driver in storage.conf points at storage.conf") {
     write_file(dir / "crio.conf", "");
