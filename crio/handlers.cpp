@@ -23,6 +23,7 @@ Result<oci::RuntimeHandler> runtime_handler(const core::Config& config, const st
   // As CRI-O: [crio.runtime] conmon_env, when set, replaces every handler's monitor_env.
   handler.monitor_env = config.conmon_env.empty() ? conf.monitor_env : config.conmon_env;
   handler.no_pivot = config.no_pivot;
+  handler.kill_timeout = std::chrono::seconds(config.ctr_stop_timeout);
   return handler;
 }
 

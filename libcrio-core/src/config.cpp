@@ -106,7 +106,8 @@ const std::vector<Desc<Config>>& options() {
       opt(kCrio, "storage_driver", "storage-driver,s", &C::storage_driver, checks::storage_driver,
           "Storage driver for images and containers: overlay or vfs."),
       opt(kCrio, "storage_option", "storage-opt", &C::storage_option, checks::storage_option,
-          "Options passed to the storage driver, such as \"overlay.mountopt=nodev\"."),
+          "Options passed to the storage driver: overlay.mountopt=OPT[,OPT...] or overlay.mount_program=PATH (vfs "
+          "takes none); others are refused."),
       opt(kCrio, "log_dir", "log-dir", &C::log_dir, abs_path,
           "Directory for container logs when the kubelet does not name one."),
       opt(kCrio, "version_file", "version-file", &C::version_file, abs_path,
@@ -176,7 +177,8 @@ const std::vector<Desc<Config>>& options() {
           "AppArmor is disabled (as in CRI-O) and the daemon logs so at start-up; on a host with "
           "AppArmor, a profile other than \"\" or \"unconfined\" is refused."),
       opt(kRuntime, "cgroup_manager", "cgroup-manager", &C::cgroup_manager, checks::cgroup_manager,
-          "How container cgroups are made: cgroupfs (directly in /sys/fs/cgroup) or systemd."),
+          "How container cgroups are made: cgroupfs, directly in /sys/fs/cgroup. \"systemd\" is refused: the systemd "
+          "manager is not implemented."),
       opt(kRuntime, "default_capabilities", "default-capabilities", &C::default_capabilities, capability,
           "Capabilities every container gets unless its security context drops them."),
       opt(kRuntime, "add_inheritable_capabilities", "add-inheritable-capabilities",
@@ -218,7 +220,8 @@ const std::vector<Desc<Config>>& options() {
       opt(kRuntime, "gid_mappings", "gid-mappings", &C::gid_mappings, id_mappings,
           "User namespace GID ranges for every container, as containerGID:hostGID:size[,...]."),
       opt(kRuntime, "ctr_stop_timeout", "ctr-stop-timeout", &C::ctr_stop_timeout, non_negative,
-          "Least time in seconds a container is given to stop before it is killed."),
+          "How long, in seconds, StopContainer waits for a killed container to be gone before it fails "
+          "(as CRI-O before 1.24); values below 30 are raised to 30."),
       opt(kRuntime, "drop_infra_ctr", "drop-infra-ctr", &C::drop_infra_ctr,
           "Create pods without an infra (pause) container when they do not share a PID namespace."),
       opt(kRuntime, "infra_ctr_cpuset", "infra-ctr-cpuset", &C::infra_ctr_cpuset, cpuset,
@@ -746,6 +749,8 @@ Result<toml::table> parse(std::string_view text, std::string_view source) {
 // The deprecated [crio.runtime] conmon, conmon_cgroup and conmon_env are copied over the
 // monitor fields of every oci handler when set, as CRI-O's TranslateMonitorFields does;
 // `locs` then points those fields at where the [crio.runtime] value came from.
+constexpr int64_t kMinCtrStopTimeout = 30;
+
 void normalize(Config& c, Locations* locs = nullptr) {
   if (c.storage_driver.empty() || c.storage_driver == "overlay2") c.storage_driver = "overlay";
   if (c.grpc_max_send_msg_size == 0) c.grpc_max_send_msg_size = kDefaultGrpcMsgSize;
@@ -838,6 +843,37 @@ Status check_supported(const Config& c, const Locations* locs) {
                   path_exists("/sys/fs/selinux/enforce")
                       ? "SELinux labelling of containers is not implemented; set it to false"
                       : "SELinux is not enabled on this host (and labelling is not implemented); set it to false");
+  }
+  for (const auto& option : c.storage_option) {
+    // containers/storage refuses an option its driver does not know; so does this daemon,
+    // at the key, for the ones its store does not implement.
+    std::string key = option.substr(0, option.find('='));
+    std::string value = option.substr(key.size() + (key.size() < option.size() ? 1 : 0));
+    for (const char* prefix : {"overlay.", "overlay2.", "vfs.", "."}) {
+      bool own = std::string_view(prefix) == "." || (c.storage_driver == "vfs") == (std::string_view(prefix) == "vfs.");
+      if (own && key.rfind(prefix, 0) == 0) {
+        key = key.substr(std::strlen(prefix));
+        break;
+      }
+    }
+    bool taken = c.storage_driver == "overlay" ? key == "mountopt" || key == "mount_program"
+                                               : key == "ignore_chown_errors" && value == "false";
+    if (!taken) {
+      return refuse("crio.storage_option",
+                    fmt::format("{} is not supported by the {} driver here (it takes {}); remove it",
+                                checks::quote(option), c.storage_driver,
+                                c.storage_driver == "overlay" ? "overlay.mountopt and overlay.mount_program"
+                                                              : "only vfs.ignore_chown_errors=false, its default"));
+    }
+  }
+  if (c.cgroup_manager == "systemd") {
+    // Container cgroups are made under /sys/fs/cgroup directly; accepting "systemd" would
+    // run everything as cgroupfs behind the operator's back.
+    return refuse("crio.runtime.cgroup_manager",
+                  path_exists("/run/systemd/system")
+                      ? "the systemd cgroup manager is not implemented; use \"cgroupfs\""
+                      : "PID 1 is not systemd on this host (no /run/systemd/system), so there is no systemd to "
+                        "create cgroups through (and the systemd manager is not implemented); use \"cgroupfs\"");
   }
   if (c.log_to_journald) {
     return refuse("crio.runtime.log_to_journald",
@@ -1150,7 +1186,9 @@ Status apply_storage_conf(Config& c, const std::string& path, Locations& locs) {
           take(*overlay->as_table(), "mountopt", "storage.options.overlay.mountopt", "storage_option", mountopt));
     }
   }
-  if (!mountopt.empty()) c.storage_option = {"overlay.mountopt=" + mountopt};
+  // As containers/storage: the mount options go to the overlay driver only.
+  bool overlay = c.storage_driver.empty() || c.storage_driver == "overlay" || c.storage_driver == "overlay2";
+  if (!mountopt.empty() && overlay) c.storage_option = {"overlay.mountopt=" + mountopt};
   return ok_status();
 }
 
@@ -1311,6 +1349,13 @@ Result<Config> load_config(const ConfigSources& sources, std::vector<std::string
   CRIO_RETURN_IF_ERROR(apply_runtimes_flag(c, sources.runtimes, locs));
   normalize(c, &locs);
   CRIO_RETURN_IF_ERROR(validate_impl(c, &locs, nullptr));
+  if (c.ctr_stop_timeout < kMinCtrStopTimeout) {
+    // As CRI-O: lower values are raised, with a warning, not refused.
+    warnings.push_back(fmt::format("{}crio.runtime.ctr_stop_timeout: {} is below the lowest possible value; using {}",
+                                   at(&locs, "crio.runtime.ctr_stop_timeout"), c.ctr_stop_timeout,
+                                   kMinCtrStopTimeout));
+    c.ctr_stop_timeout = kMinCtrStopTimeout;
+  }
   return c;
 }
 

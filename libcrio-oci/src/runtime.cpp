@@ -386,7 +386,7 @@ Status Runtime::stop_loop(Tracked& t, int signal) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     std::uniform_real_distribution<double> jitter(0.0, 1.25);
     milliseconds backoff(20);
-    const auto give_up = Clock::now() + std::chrono::minutes(5);
+    const auto give_up = Clock::now() + handler_.kill_timeout;
     for (int attempt = 1; !gone; ++attempt) {
       Status s = kill(id, SIGKILL);
       if (!s.ok() && !already_stopped(s.message())) {
@@ -395,8 +395,8 @@ Status Runtime::stop_loop(Tracked& t, int signal) {
       auto wait = milliseconds(static_cast<int64_t>(static_cast<double>(backoff.count()) * (1.0 + jitter(rng))));
       gone = exited(wait);
       if (!gone && Clock::now() >= give_up) {
-        return error(Code::kDeadlineExceeded, "container {}: still running after {} SIGKILLs over 5 minutes", id,
-                     attempt);
+        return error(Code::kDeadlineExceeded, "container {}: still running after {} SIGKILLs over {}s", id, attempt,
+                     handler_.kill_timeout.count());
       }
       backoff = std::min(backoff * 2, milliseconds(std::chrono::minutes(2)));
     }

@@ -83,7 +83,7 @@ TEST_CASE("cli: flags override the files and are kept for reload") {
                      "-s",
                      "vfs",
                      "--storage-opt",
-                     "vfs.ignore_chown_errors=true",
+                     "vfs.ignore_chown_errors=false",
                      "--read-only",
                      "--drop-infra-ctr=false",
                      "--hooks-dir",
@@ -102,7 +102,7 @@ TEST_CASE("cli: flags override the files and are kept for reload") {
   CHECK(c.root == "/srv/root");
   CHECK(c.runroot == "/run/rr");
   CHECK(c.storage_driver == "vfs");
-  CHECK(c.storage_option == std::vector<std::string>{"vfs.ignore_chown_errors=true"});
+  CHECK(c.storage_option == std::vector<std::string>{"vfs.ignore_chown_errors=false"});
   CHECK(c.read_only);
   CHECK_FALSE(c.drop_infra_ctr);
   CHECK(c.hooks_dir == std::vector<std::string>{"/h1", "/h2", "/h3"});

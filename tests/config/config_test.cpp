@@ -90,7 +90,7 @@ constexpr const char* kEveryOption = R"(
 root = "/srv/storage"
 runroot = "/run/test-storage"
 storage_driver = "vfs"
-storage_option = ["vfs.ignore_chown_errors=true"]
+storage_option = ["vfs.ignore_chown_errors=false"]
 log_dir = "/srv/logs"
 version_file = "/run/test/version"
 version_file_persist = "/srv/test/version"
@@ -111,7 +111,7 @@ grpc_max_recv_msg_size = 2097152
 [crio.runtime]
 default_runtime = "crun"
 conmon = "/usr/local/bin/conmon"
-conmon_cgroup = "system.slice"
+conmon_cgroup = "pod"
 conmon_env = ["PATH=/bin", "LANG=C"]
 default_env = ["TZ=UTC"]
 default_ulimits = ["nofile=1024:2048"]
@@ -120,7 +120,6 @@ seccomp_profile = "/etc/test/seccomp.json"
 seccomp_use_default_when_empty = false
 add_inheritable_capabilities = true
 apparmor_profile = "unconfined"
-cgroup_manager = "systemd"
 default_capabilities = ["CHOWN", "NET_RAW"]
 default_sysctls = ["net.ipv4.ping_group_range=0 2147483647"]
 additional_devices = ["/dev/sdc:/dev/xvdc:rwm"]
@@ -150,7 +149,7 @@ runtime_path = "/usr/bin/kata-runtime"
 runtime_type = "oci"
 runtime_root = "/run/kata"
 monitor_path = "/usr/libexec/kata-monitor"
-monitor_cgroup = "kata.slice"
+monitor_cgroup = "pod"
 monitor_env = ["DEBUG=1"]
 allowed_annotations = ["io.kubernetes.cri-o.Devices"]
 privileged_without_host_devices = true
@@ -280,7 +279,7 @@ TEST_CASE("every option is read from TOML and printed back") {
   CHECK(c.runtimes.at("kata").privileged_without_host_devices);
   // [crio.runtime] conmon* replace the monitor fields of oci handlers, as in CRI-O.
   CHECK(c.runtimes.at("kata").monitor_path == "/usr/local/bin/conmon");
-  CHECK(c.runtimes.at("kata").monitor_cgroup == "system.slice");
+  CHECK(c.runtimes.at("kata").monitor_cgroup == "pod");
   CHECK(c.runtimes.at("kata").monitor_env == std::vector<std::string>{"PATH=/bin", "LANG=C"});
   CHECK(c.registries == std::vector<std::string>{"quay.io", "docker.io"});
   CHECK(c.runtimes.count("runc"));  // defaults are kept beside the new handler
@@ -591,7 +590,7 @@ TEST_CASE("missing config file and drop-in directory are fine") {
 TEST_CASE("storage.conf is read and crio.conf overrides it") {
   TempDir dir;
   write_file(dir / "storage.conf", R"([storage]
-driver = "vfs"
+driver = "overlay"
 graphroot = "/srv/graph"
 runroot = "/run/graph"
 unrelated = "ignored"
@@ -605,12 +604,12 @@ mountopt = "nodev,metacopy=on"
   auto c = load(sources_in(dir));
   INFO(c.status().message());
   REQUIRE(c.ok());
-  CHECK(c->storage_driver == "vfs");
+  CHECK(c->storage_driver == "overlay");
   CHECK(c->root == "/srv/graph");
   CHECK(c->runroot == "/run/graph");
   CHECK(c->storage_option == std::vector<std::string>{"overlay.mountopt=nodev,metacopy=on"});
 
-  write_file(dir / "crio.conf", "[crio]\nroot = \"/srv/crio-root\"\nstorage_driver = \"overlay\"\n");
+  write_file(dir / "crio.conf", "[crio]\nroot = \"/srv/crio-root\"\n");
   auto over = load(sources_in(dir));
   REQUIRE(over.ok());
   CHECK(over->root == "/srv/crio-root");
@@ -622,6 +621,13 @@ mountopt = "nodev,metacopy=on"
     auto old = load(sources_in(dir));
     REQUIRE(old.ok());
     CHECK(old->storage_option == std::vector<std::string>{"overlay.mountopt=nodev"});
+  }
+  SECTION("with vfs the mount options are not the driver's, as in containers/storage") {
+    write_file(dir / "storage.conf", "[storage]\ndriver = \"vfs\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n");
+    auto vfs = load(sources_in(dir));
+    REQUIRE(vfs.ok());
+    CHECK(vfs->storage_driver == "vfs");
+    CHECK(vfs->storage_option.empty());
   }
   SECTION("a bad driver in storage.conf points at storage.conf") {
     write_file(dir / "crio.conf", "");
@@ -774,7 +780,7 @@ TEST_CASE("docs/crio.conf.5.md and packaging/crio.conf cover every option") {
 }
 
 TEST_CASE("a crio.conf written for CRI-O loads, with warnings for what is not implemented") {
-  // The shape `crio config` of CRI-O 1.29 writes on a systemd host: every table,
+  // The shape `crio config` of CRI-O 1.29 writes on a cgroupfs host: every table,
   // options this daemon does not implement, and empty values meaning "the default".
   TempDir dir;
   write_file(dir / "crio.conf", R"([crio]
@@ -806,13 +812,13 @@ default_runtime = "runc"
 no_pivot = false
 decryption_keys_path = "/etc/crio/keys/"
 conmon = ""
-conmon_cgroup = "system.slice"
+conmon_cgroup = "pod"
 conmon_env = []
 default_env = []
 selinux = false
 seccomp_profile = ""
 apparmor_profile = "crio-default"
-cgroup_manager = "systemd"
+cgroup_manager = "cgroupfs"
 default_capabilities = ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE", "KILL"]
 default_sysctls = []
 allowed_devices = ["/dev/fuse", "/dev/net/tun"]
@@ -845,7 +851,7 @@ runtime_type = "oci"
 runtime_root = "/run/runc"
 runtime_config_path = ""
 monitor_path = ""
-monitor_cgroup = "system.slice"
+monitor_cgroup = "pod"
 monitor_exec_cgroup = ""
 monitor_env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 allowed_annotations = ["io.kubernetes.cri-o.Devices"]
@@ -893,11 +899,18 @@ enable_nri = false
   auto c = load(sources_in(dir), &warnings);
   INFO(c.status().message());
   REQUIRE(c.ok());
-  CHECK(c->cgroup_manager == "systemd");
+  CHECK(c->cgroup_manager == "cgroupfs");
   CHECK(c->storage_driver == "overlay");
   CHECK(c->runtimes.at("runc").runtime_path.empty());
-  CHECK(c->runtimes.at("runc").monitor_cgroup == "system.slice");
+  CHECK(c->runtimes.at("runc").monitor_cgroup == "pod");
   std::string file = dir / "crio.conf";
+  // A systemd host's shape is refused at the key: the systemd cgroup manager is not
+  // implemented, so it would run as cgroupfs.
+  write_file(dir / "crio.conf.d/90-systemd.conf", "[crio.runtime]\ncgroup_manager = \"systemd\"\n");
+  auto systemd = load(sources_in(dir), nullptr);
+  REQUIRE_FALSE(systemd.ok());
+  CHECK(systemd.status().message().rfind(dir / "crio.conf.d/90-systemd.conf:2: crio.runtime.cgroup_manager: ", 0) == 0);
+  CHECK_THAT(systemd.status().message(), Catch::Contains("use \"cgroupfs\""));
   auto not_implemented = [](const std::string& dotted) {
     return dotted + " is CRI-O's default, and what this daemon does";
   };

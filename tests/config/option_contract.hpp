@@ -2,8 +2,8 @@
 // The contract of every crio.conf option (DESIGN.md: "nothing is accepted and then
 // ignored"): each option either has a behaviour test, named here and present in the
 // tests' sources, or a refusal, a non-default value that load_config must reject with an
-// error naming the option. Two more states are allowed while work is in flight; the
-// contract test fails on them only with CRIO_OPTION_CONTRACT_STRICT=1:
+// error naming the option. Two more states exist for work in flight; the contract test
+// fails on them unless CRIO_OPTION_CONTRACT_STRICT=0 (for a branch, never for CI):
 //   kPending:  implemented on another branch; at merge the line becomes a kTest one.
 //   kUntested: read by the daemon, but no test checks what it does yet.
 

@@ -4,11 +4,21 @@
 
 #include "container_fixture.hpp"
 
+#include <crio/core/fs.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <tuple>
 
 namespace stdfs = std::filesystem;
 using namespace crio::test::containers;
@@ -33,6 +43,44 @@ bool tree_mentions(const std::string& dir, const std::string& needle) {
     if (it->path().string().find(needle) != std::string::npos) return true;
   }
   return false;
+}
+
+// The "/" line of /proc/mounts as the container sees it ("overlay / overlay rw,nodev,...").
+std::string root_mount_in(Client& client, const std::string& id) {
+  for (const auto& line : lines_of(client.exec_ok(id, {"/bin/busybox", "cat", "/proc/mounts"}).stdout())) {
+    std::istringstream in(line);
+    std::string source, target;
+    in >> source >> target;
+    if (target == "/") return line;
+  }
+  return {};
+}
+
+// The runtime spec the daemon wrote for a container, from the bundle runc reports.
+nlohmann::json runtime_spec_of(const std::string& runc_root, const std::string& id) {
+  auto state = crio::test::run_command({"/usr/sbin/runc", "--root", runc_root, "state", id});
+  INFO(state.err);
+  REQUIRE(state.exit_code == 0);
+  std::string bundle = nlohmann::json::parse(state.out)["bundle"];
+  return nlohmann::json::parse(crio::test::read_file(bundle + "/config.json"));
+}
+
+grpc::Status pull_with(const crio::test::Daemon& daemon, const std::string& ref) {
+  auto stub = daemon.image_stub();
+  grpc::ClientContext context;
+  crio::test::set_deadline(context, 60);
+  v1::PullImageRequest request;
+  request.mutable_image()->set_image(ref);
+  v1::PullImageResponse response;
+  return stub->PullImage(&context, request, &response);
+}
+
+// A CNI plugin in `dir` that records its call in dir/calls, then runs the real one.
+void recording_plugin(const std::string& dir, const std::string& type) {
+  const std::string path = dir + "/" + type;
+  crio::test::write_file(path, "#!/bin/sh\necho \"$CNI_COMMAND " + type + "\" >> " + dir + "/calls\nexec /usr/lib/cni/" +
+                                   type + "\n");
+  ::chmod(path.c_str(), 0755);
 }
 
 }  // namespace
@@ -177,4 +225,314 @@ TEST_CASE("pinns_path: the named helper pins the pod's namespaces, and its failu
     for (const auto& entry : stdfs::directory_iterator(ns_dir + "/" + type, ec)) pins.push_back(entry.path().filename());
     CHECK(pins == std::vector<std::string>{pod.id});
   }
+}
+
+TEST_CASE("log_dir, the stream and gRPC limits, seccomp_profile, cni_default_network and plugin_dirs take effect",
+          "[daemon][container][options]") {
+  const int stream_port = crio::test::free_port();
+  unsigned n = std::random_device{}();
+  const std::string first_bridge = fmt::format("cof{:04x}", n & 0xffff), second_bridge = fmt::format("cos{:04x}", n & 0xffff);
+  const std::string first_prefix = fmt::format("10.{}.{}.", 150 + (n >> 16) % 40, (n >> 24) % 250);
+  const std::string second_prefix = fmt::format("10.{}.{}.", 150 + (n >> 16) % 40, ((n >> 24) + 1) % 250);
+  Env env([&](const std::string& dir) {
+    // Two networks; the second, named, is the one pods join.
+    for (auto [file, bridge, prefix] : {std::tuple{"10-first.conflist", first_bridge, first_prefix},
+                                        std::tuple{"20-second.conflist", second_bridge, second_prefix}}) {
+      nlohmann::json ipam = {{"type", "host-local"},
+                             {"dataDir", dir + "/ipam"},
+                             {"ranges", {{{{"subnet", prefix + "0/24"}}}}}};
+      nlohmann::json conf = {{"cniVersion", "1.0.0"},
+                             {"name", "net-" + bridge},
+                             {"plugins", {{{"type", "bridge"}, {"bridge", bridge}, {"isGateway", true}, {"ipMasq", false},
+                                           {"ipam", ipam}}}}};
+      crio::test::write_file(dir + "/cni/" + file, conf.dump(2));
+    }
+    // Plugins only here.
+    stdfs::create_directories(dir + "/plugins");
+    for (const char* type : {"bridge", "host-local", "loopback"}) recording_plugin(dir + "/plugins", type);
+    // The RuntimeDefault profile: everything but mkdir.
+    crio::test::write_file(dir + "/seccomp.json",
+                           R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"],)"
+                           R"( "action": "SCMP_ACT_ERRNO"}]})");
+    return "[crio]\n"
+           "log_dir = \"" + dir + "/pod-logs\"\n"
+           "[crio.api]\n"
+           "stream_address = \"127.0.0.2\"\n"
+           "stream_port = \"" + std::to_string(stream_port) + "\"\n"
+           "stream_idle_timeout = \"2s\"\n"
+           "grpc_max_send_msg_size = 16384\n"
+           "[crio.runtime]\n"
+           "seccomp_profile = \"" + dir + "/seccomp.json\"\n"
+           "[crio.network]\n"
+           "cni_default_network = \"net-" + second_bridge + "\"\n"
+           "plugin_dirs = [\"" + dir + "/plugins\"]\n";
+  });
+  Client client(*env.daemon);
+  const std::string d = client.dir;
+  struct Bridges {
+    std::vector<std::string> names;
+    ~Bridges() {
+      for (auto& b : names) crio::test::run_command({"/usr/sbin/ip", "link", "del", b});
+    }
+  } bridges{{first_bridge, second_bridge}};
+
+  // A pod whose kubelet names no log directory.
+  auto request = client.pod_request("options-wide", "runc", /*host_network=*/false);
+  request.mutable_config()->clear_log_directory();
+  PodGuard pod{client, client.run_pod(request)};
+
+  // cni_default_network and plugin_dirs: the pod is on the named network, through the
+  // plugins found in plugin_dirs.
+  auto sleeper_config = Client::config("sleeper", env.image, {"/bin/busybox", "sleep", "600"});
+  sleeper_config.mutable_linux()->mutable_security_context()->mutable_seccomp()->set_profile_type(
+      v1::SecurityProfile::RuntimeDefault);
+  std::string id = client.create_ok(pod.id, sleeper_config);
+  REQUIRE(client.start(id).ok());
+  const std::string addresses = client.exec_ok(id, {"/bin/busybox", "ip", "-4", "addr"}).stdout();
+  CHECK_THAT(addresses, Catch::Contains(second_prefix));
+  CHECK_THAT(addresses, !Catch::Contains(first_prefix));
+  CHECK_THAT(crio::test::read_file(d + "/plugins/calls"), Catch::Contains("ADD bridge"));
+
+  // seccomp_profile: the file is the container's RuntimeDefault, in its spec and in force.
+  auto spec = runtime_spec_of(d + "/runc-root", id);
+  CHECK(spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ALLOW");
+  CHECK(spec["linux"]["seccomp"]["syscalls"][0]["names"] == nlohmann::json::array({"mkdir", "mkdirat"}));
+  v1::ExecSyncResponse denied;
+  REQUIRE(client.exec(id, {"/bin/busybox", "mkdir", "/tmp/denied"}, 10, &denied).ok());
+  CHECK(denied.exit_code() != 0);
+  CHECK_THAT(denied.stderr(), Catch::Contains("Operation not permitted"));
+  CHECK(client.exec_ok(id, {"/bin/busybox", "touch", "/tmp/allowed"}).exit_code() == 0);
+
+  // log_dir: with no log directory from the kubelet and no log path, the log is
+  // log_dir/POD/CONTAINER.log.
+  auto logger_config = Client::config("logger", env.image, {"/bin/busybox", "echo", "into-log-dir"});
+  logger_config.clear_log_path();
+  std::string logger = client.create_ok(pod.id, logger_config);
+  REQUIRE(client.start(logger).ok());
+  const std::string log_file = d + "/pod-logs/" + pod.id + "/" + logger + ".log";
+  CHECK(crio::test::eventually([&] {
+    return stdfs::exists(log_file) && crio::test::read_file(log_file).find("into-log-dir") != std::string::npos;
+  }));
+
+  // stream_address and stream_port: the Exec URL is theirs.
+  grpc::ClientContext exec_context;
+  crio::test::set_deadline(exec_context);
+  v1::ExecRequest exec;
+  exec.set_container_id(id);
+  exec.add_cmd("/bin/busybox");
+  exec.add_cmd("true");
+  exec.set_stdout(true);
+  v1::ExecResponse exec_response;
+  REQUIRE(client.stub->Exec(&exec_context, exec, &exec_response).ok());
+  const std::string prefix = "http://127.0.0.2:" + std::to_string(stream_port) + "/";
+  CHECK(exec_response.url().rfind(prefix, 0) == 0);
+
+  // stream_idle_timeout: a port-forward session that carries nothing is closed after 2s.
+  grpc::ClientContext pf_context;
+  crio::test::set_deadline(pf_context);
+  v1::PortForwardRequest pf;
+  pf.set_pod_sandbox_id(pod.id);
+  pf.add_port(80);
+  v1::PortForwardResponse pf_response;
+  REQUIRE(client.stub->PortForward(&pf_context, pf, &pf_response).ok());
+  REQUIRE(pf_response.url().rfind(prefix, 0) == 0);
+  {
+    crio::fs::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(stream_port));
+    ::inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+    REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    const std::string path = pf_response.url().substr(prefix.size() - 1);
+    const std::string upgrade = "POST " + path +
+                                " HTTP/1.1\r\nHost: 127.0.0.2\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                                "X-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n";
+    REQUIRE(::send(fd.get(), upgrade.data(), upgrade.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(upgrade.size()));
+    const auto upgraded = std::chrono::steady_clock::now();
+    std::string reply;
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() - upgraded < std::chrono::seconds(20)) {
+      pollfd p{fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 500) <= 0) continue;
+      char buf[4096];
+      ssize_t got = ::read(fd.get(), buf, sizeof buf);
+      if (got <= 0) closed = true;
+      else reply.append(buf, static_cast<size_t>(got));
+    }
+    const auto idle = std::chrono::steady_clock::now() - upgraded;
+    INFO(reply);
+    CHECK(reply.rfind("HTTP/1.1 101", 0) == 0);
+    CHECK(closed);
+    CHECK(idle >= std::chrono::milliseconds(1500));
+    CHECK(idle < std::chrono::seconds(10));
+  }
+
+  // grpc_max_send_msg_size: a response over 16 KiB fails, smaller ones pass.
+  auto big_config = Client::config("big", env.image, {"/bin/busybox", "sleep", "600"});
+  (*big_config.mutable_annotations())["big"] = std::string(20000, 'x');
+  std::string big = client.create_ok(pod.id, big_config);
+  {
+    grpc::ClientContext context;
+    crio::test::set_deadline(context);
+    v1::ListContainersResponse response;
+    grpc::Status listed = client.stub->ListContainers(&context, v1::ListContainersRequest(), &response);
+    CHECK(listed.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+  {
+    grpc::ClientContext context;
+    crio::test::set_deadline(context);
+    v1::ListContainersRequest request;
+    request.mutable_filter()->set_id(id);
+    v1::ListContainersResponse response;
+    CHECK(client.stub->ListContainers(&context, request, &response).ok());
+    CHECK(response.containers_size() == 1);
+  }
+  (void)client.remove(big);
+  (void)client.remove(logger);
+  REQUIRE(client.stop(id, 0).ok());
+  (void)client.remove(id);
+}
+
+TEST_CASE("global_auth_file authenticates every pull and pull_progress_timeout cancels a stalled one",
+          "[daemon][image][options]") {
+  crio::test::TestRegistry registry({.user = "puller", .password = "pw"});
+  registry.push_test_images("/nonexistent", "multi");
+  // The stalling proxy passes no authentication challenge on: it fronts an open registry.
+  crio::test::TestRegistry open_registry;
+  open_registry.push_test_images("/nonexistent", "multi");
+  const int proxy_port = crio::test::free_port();
+  crio::test::TempDir proxy_dir("crio-proxy");
+  crio::test::Child proxy({"/usr/bin/python3", std::string(CRIO_SOURCE_DIR) + "/tests/daemon/stalling_proxy.py",
+                           std::to_string(proxy_port), open_registry.host(), proxy_dir / "stalled"},
+                          proxy_dir / "proxy.log");
+  const std::string proxy_host = "127.0.0.1:" + std::to_string(proxy_port);
+  REQUIRE(crio::test::eventually([&] {
+    return crio::test::run_command({"/usr/bin/curl", "-s", "-o", "/dev/null", "http://" + proxy_host + "/v2/"})
+               .exit_code == 0;
+  }));
+
+  crio::test::Daemon daemon("", false);
+  const std::string d = daemon.dir().path();
+  crio::test::write_file(daemon.dir() / "registries.conf", "[[registry]]\nlocation = \"" + registry.host() +
+                                                               "\"\ninsecure = true\n[[registry]]\nlocation = \"" +
+                                                               proxy_host + "\"\ninsecure = true\n");
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-test.conf", "[crio.image]\nglobal_auth_file = \"" + d +
+                                                                        "/auth.json\"\npull_progress_timeout = \"3s\"\n");
+  daemon.start();
+
+  // Through the proxy, a layer stops half-way (first, while the store holds none of its
+  // layers): the pull is cancelled after 3s without data.
+  const auto started = std::chrono::steady_clock::now();
+  grpc::Status stalled = pull_with(daemon, proxy_host + "/test/multi:v1");
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(stdfs::exists(proxy_dir / "stalled"));
+  CHECK(stalled.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  CHECK_THAT(stalled.error_message(), Catch::Contains("no data received for 3s"));
+  CHECK(took >= std::chrono::seconds(3));
+  CHECK(took < std::chrono::seconds(30));
+
+  // No credentials yet (the file is missing): the registry refuses the pull.
+  grpc::Status anonymous = pull_with(daemon, registry.host() + "/test/multi:v1");
+  CHECK(anonymous.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  // The kubelet's credentials file, read at each pull: "puller:pw".
+  crio::test::write_file(d + "/auth.json",
+                         "{\"auths\": {\"" + registry.host() + "\": {\"auth\": \"cHVsbGVyOnB3\"}}}");
+  grpc::Status authenticated = pull_with(daemon, registry.host() + "/test/multi:v1");
+  INFO(authenticated.error_message());
+  CHECK(authenticated.ok());
+}
+
+TEST_CASE("storage_driver vfs and overlay with storage_option mountopt: the container's root file system",
+          "[daemon][container][options]") {
+  SECTION("vfs: a plain directory, no overlay mount") {
+    Env env("[crio]\nstorage_driver = \"vfs\"\nstorage_option = [\"vfs.ignore_chown_errors=false\"]\n");
+    Client client(*env.daemon);
+    PodGuard pod{client, client.run_pod("on-vfs", "runc")};
+    std::string id = client.create_ok(pod.id, Client::config("vfs", env.image, {"/bin/busybox", "sleep", "600"}));
+    REQUIRE(client.start(id).ok());
+    const std::string root = root_mount_in(client, id);
+    CHECK_THAT(root, !Catch::Contains(" overlay "));
+    CHECK(stdfs::is_directory(client.dir + "/storage/vfs-containers"));
+    CHECK_FALSE(stdfs::exists(client.dir + "/storage/overlay-containers"));
+    CHECK(client.exec_ok(id, {"/bin/busybox", "cat", "/hello.txt"}).stdout() == "hello from an uncompressed layer\n");
+    REQUIRE(client.stop(id, 0).ok());
+    (void)client.remove(id);
+  }
+  SECTION("overlay: mountopt reaches the container's root mount") {
+    Env env("[crio]\nstorage_driver = \"overlay\"\nstorage_option = [\"overlay.mountopt=nodev\"]\n");
+    Client client(*env.daemon);
+    PodGuard pod{client, client.run_pod("on-overlay", "runc")};
+    std::string id = client.create_ok(pod.id, Client::config("overlay", env.image, {"/bin/busybox", "sleep", "600"}));
+    REQUIRE(client.start(id).ok());
+    const std::string root = root_mount_in(client, id);
+    CHECK_THAT(root, Catch::Contains(" overlay "));
+    CHECK_THAT(root, Catch::Contains("nodev"));
+    REQUIRE(client.stop(id, 0).ok());
+    (void)client.remove(id);
+  }
+}
+
+TEST_CASE("pause_command is what the infra container runs when the pause image has no entrypoint or command",
+          "[daemon][pod][options]") {
+  crio::test::TestRegistry registry;
+  registry.push_test_images("/nonexistent", "barepause");
+  crio::test::Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "registries.conf",
+                         "[[registry]]\nlocation = \"" + registry.host() + "\"\ninsecure = true\n");
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-test.conf",
+                         "[crio.runtime]\ndrop_infra_ctr = false\n"
+                         "[crio.runtime.runtimes.runc]\nruntime_root = \"" + (daemon.dir() / "runc-root") + "\"\n"
+                         "[crio.image]\npause_image = \"" + registry.host() + "/test/barepause:v1\"\n"
+                         "pause_command = \"/pause\"\n");
+  daemon.start();
+  Client client(daemon);
+  PodGuard pod{client, client.run_pod("bare-pause", "runc")};
+  grpc::ClientContext context;
+  crio::test::set_deadline(context);
+  v1::PodSandboxStatusRequest request;
+  request.set_pod_sandbox_id(pod.id);
+  request.set_verbose(true);
+  v1::PodSandboxStatusResponse response;
+  REQUIRE(client.stub->PodSandboxStatus(&context, request, &response).ok());
+  auto info = nlohmann::json::parse(response.info().at("info"));
+  const int pid = info["pid"].get<int>();
+  REQUIRE(pid > 0);
+  // /pause ran: it replaced itself with the sleep.
+  std::string cmdline = crio::test::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  CHECK(cmdline == "/bin/busybox sleep 2147483647 ");
+}
+
+TEST_CASE("ctr_stop_timeout bounds how long StopContainer waits for a killed container that does not die",
+          "[daemon][container][options]") {
+  // A runtime whose `kill` does nothing while the file `deaf` exists.
+  Env env([](const std::string& dir) {
+    const std::string wrapper = dir + "/deaf-runtime";
+    crio::test::write_file(wrapper, "#!/bin/sh\ncase \" $* \" in *\" kill \"*) [ -e " + dir +
+                                        "/deaf ] && exit 0 ;; esac\nexec /usr/sbin/runc \"$@\"\n");
+    ::chmod(wrapper.c_str(), 0755);
+    return "[crio.runtime]\nctr_stop_timeout = 32\n"
+           "[crio.runtime.runtimes.deaf]\n"
+           "runtime_path = \"" + wrapper + "\"\n"
+           "runtime_root = \"" + dir + "/deaf-root\"\n";
+  });
+  Client client(*env.daemon);
+  PodGuard pod{client, client.run_pod("deaf", "deaf")};
+  std::string id = client.create_ok(pod.id, Client::config("deaf", env.image, {"/bin/busybox", "sleep", "600"}));
+  REQUIRE(client.start(id).ok());
+  crio::test::write_file(client.dir + "/deaf", "");
+  const auto started = std::chrono::steady_clock::now();
+  grpc::Status stopped = client.stop(id, 0);
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(stopped.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  CHECK_THAT(stopped.error_message(), Catch::Contains("still running after"));
+  CHECK_THAT(stopped.error_message(), Catch::Contains("over 32s"));
+  CHECK(took >= std::chrono::seconds(32));
+  CHECK(took < std::chrono::seconds(50));
+  CHECK(client.status(id).status().state() == v1::CONTAINER_RUNNING);
+
+  stdfs::remove(client.dir + "/deaf");
+  CHECK(client.stop(id, 0).ok());
+  CHECK(client.status(id).status().state() == v1::CONTAINER_EXITED);
+  (void)client.remove(id);
 }

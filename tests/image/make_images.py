@@ -244,6 +244,13 @@ def main():
         b.image("test/pause", "v1", [base],
                 config_extra={"Entrypoint": ["/bin/busybox", "sleep", "2147483647"], "Cmd": None})
 
+    if want("barepause"):
+        # A pause image with neither entrypoint nor command: the daemon's pause_command
+        # runs. /pause is a script, so a test can name it and see it run.
+        pause = b"#!/bin/busybox sh\nexec /bin/busybox sleep 2147483647\n"
+        bare = b.layer("test/barepause", base_entries + [("pause", "file", pause, 0o755)], "gzip", OCI_GZIP)
+        b.image("test/barepause", "v1", [bare], config_extra={"Cmd": None})
+
     if want("zstd"):
         z = b.layer("test/zstd", [("zstd.txt", "file", b"zstd compressed layer\n" * 100, 0o644)], "zstd", OCI_ZSTD)
         reg.push_blob("test/zstd", compress(make_tar(base_entries), "gzip"))

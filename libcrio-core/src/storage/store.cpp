@@ -463,6 +463,8 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
         return error(Code::kInvalidArgument, "storage option {:?}: mount_program must be an absolute path", raw);
       }
       dopts.mount_program = value;
+    } else if (options.driver == "vfs" && key == "ignore_chown_errors" && value == "false") {
+      // The default: chown errors are errors.
     } else {
       log::warn("storage: ignoring unsupported driver option", {{"option", raw}, {"driver", options.driver}});
     }

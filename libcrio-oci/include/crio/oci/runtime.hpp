@@ -154,8 +154,8 @@ class CRIO_OCI_EXPORT Runtime {
   // Sends `signal` to the container's init (`runtime kill`, or `--all` processes).
   Status kill(const std::string& id, int signal, bool all = false);
   // Sends `signal`, waits up to `timeout` for the init to exit, then SIGKILLs it through
-  // `runtime kill`, retrying with back-off until it is gone (DeadlineExceeded after 5
-  // minutes); returns once the exit file is written. A container that already exited is
+  // `runtime kill`, retrying with back-off until it is gone (DeadlineExceeded after the
+  // handler's kill_timeout); returns once the exit file is written. A container that already exited is
   // fine. A stop while another runs joins it: its shorter timeout brings the kill
   // forward, and both return the same result.
   Status stop(const std::string& id, std::chrono::milliseconds timeout, int signal = SIGTERM);

@@ -5,6 +5,7 @@
 #include <crio/core/status.hpp>
 #include <crio/oci/export.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,10 @@ struct RuntimeHandler {
   // and XDG_RUNTIME_DIR are added; unset: the caller's environment.
   std::optional<std::vector<std::string>> monitor_env;
   bool no_pivot = false;     // create with --no-pivot (a rootfs on a ramdisk cannot pivot_root)
+  // How long stop() keeps killing a container that outlives SIGKILL (a runtime that
+  // accepts the kill and does not deliver it, a process stuck in D state) before it
+  // gives up: crio.conf's ctr_stop_timeout.
+  std::chrono::seconds kill_timeout{std::chrono::minutes(5)};
 };
 
 // Runs `<runtime> --version` and returns its first line ("runc version 1.1.5").
