@@ -453,7 +453,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   CRIO_ASSIGN_OR_RETURN(
       oci::Spec oci_spec,
       oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_), image_config,
-                                spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes"}, &hooks_));
+                                spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes", bundle}, &hooks_));
   if (spec.name == kInfraName) {
     if (!config_.infra_ctr_cpuset.empty()) oci_spec.resources.cpu.cpus = config_.infra_ctr_cpuset;
   } else if (const core::Workload* workload = active_workload(config_, pod->spec.annotations)) {

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <csignal>
+#include <fstream>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -1073,4 +1075,43 @@ TEMPLATE_TEST_CASE("no_pivot reaches the runtime and read_only gives a read-only
   }
   CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/proc/mounts"}).stdout(),
              Catch::Contains(" /tmp tmpfs ") && Catch::Contains(" /var/tmp tmpfs "));
+}
+
+TEMPLATE_TEST_CASE("A uid and gid the image lacks get entries in the container's /etc/passwd and /etc/group",
+                   "[daemon][container][security]", Runc, Crun) {
+  const std::string handler = TestType::kHandler;
+  Env env;
+  Client client(*env.daemon);
+  env.registry.push_test_images("/nonexistent", "users");
+  const std::string image = env.registry.host() + "/test/users:v1";
+  env.pull(image);
+  PodGuard pod{client, client.run_pod("ids-" + handler, handler)};
+  auto config = Client::config("stranger", image, {"/bin/busybox", "sleep", "1000"});
+  auto* sc = config.mutable_linux()->mutable_security_context();
+  sc->mutable_run_as_user()->set_value(4321);
+  sc->mutable_run_as_group()->set_value(4322);
+  sc->add_supplemental_groups(4323);
+  std::string id = client.create_ok(pod.id, config);
+  REQUIRE(client.start(id).ok());
+
+  CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/etc/group"}).stdout(), Catch::Contains("\n4322:x:4322:\n"));
+  CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/etc/passwd"}).stdout(),
+             Catch::Contains("\n4321:x:4321:0:4321 user:/:/sbin/nologin\n"));
+  // Tools that look the ids up find them.
+  CHECK(client.exec_ok(id, {"/bin/busybox", "whoami"}).stdout() == "4321\n");
+  CHECK(client.exec_ok(id, {"/bin/busybox", "id", "-gn"}).stdout() == "4322\n");
+  // The primary gid is among the process's groups, as CRI-O sets them.
+  const int pid = pid_of(client, id);
+  REQUIRE(pid > 0);
+  auto status = status_fields(crio::test::read_file("/proc/" + std::to_string(pid) + "/status"));
+  CHECK_THAT(status["Gid"], Catch::StartsWith("4322\t4322"));
+  CHECK_THAT(status["Groups"], Catch::Contains("4322") && Catch::Contains("4323"));
+
+  // A known user keeps the image's files: no bind mount over them.
+  auto known = Client::config("known", image, {"/bin/busybox", "sleep", "1000"});
+  known.mutable_linux()->mutable_security_context()->set_run_as_username("nobody");
+  std::string known_id = client.create_ok(pod.id, known);
+  REQUIRE(client.start(known_id).ok());
+  CHECK_THAT(client.exec_ok(known_id, {"/bin/busybox", "grep", "/etc/passwd", "/proc/mounts"}).stdout(),
+             !Catch::Contains("/etc/passwd"));
 }
