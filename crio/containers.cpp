@@ -325,6 +325,14 @@ bool Containers::check_exit(const std::string& id) {
   if (Status s = persist(snapshot); !s.ok())
     log::warn("cannot persist a container exit", {{"id", id}, {"error", s.message()}});
   log::info("container exited", {{"id", id}, {"exit_code", snapshot.exit_code}});
+  // In the node's PID namespace the container's other processes outlive its init
+  // (reparented, not killed with a namespace): as CRI-O, kill what is left in its cgroup.
+  auto pod = pods_.get(snapshot.pod_id);
+  if (snapshot.spec.pid_mode == NamespaceMode::kNode || (pod.ok() && pod->spec.pid == NamespaceMode::kNode)) {
+    if (Status s = (*runtime)->kill(id, SIGKILL, true); !s.ok())
+      log::warn("cannot kill what is left of a container in the node's PID namespace",
+                {{"id", id}, {"error", s.message()}});
+  }
   return true;
 }
 

@@ -1115,3 +1115,38 @@ TEMPLATE_TEST_CASE("A uid and gid the image lacks get entries in the container's
   CHECK_THAT(client.exec_ok(known_id, {"/bin/busybox", "grep", "/etc/passwd", "/proc/mounts"}).stdout(),
              !Catch::Contains("/etc/passwd"));
 }
+
+TEMPLATE_TEST_CASE("A container in the node's PID namespace leaves no children behind when its init dies",
+                   "[daemon][container]", Runc, Crun) {
+  const std::string handler = TestType::kHandler;
+  Env env;
+  Client client(*env.daemon);
+  auto request = client.pod_request("node-pid-" + handler, handler);
+  request.mutable_config()->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::NODE);
+  PodGuard pod{client, client.run_pod(request)};
+  auto config = Client::config("parent", env.image,
+                               {"/bin/busybox", "sh", "-c", "/bin/busybox sleep 1001 & exec /bin/busybox sleep 1002"});
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::NODE);
+  std::string id = client.create_ok(pod.id, config);
+  REQUIRE(client.start(id).ok());
+  const int pid = pid_of(client, id);
+  REQUIRE(pid > 0);
+  // The backgrounded sleep: the init's child, in the host's PID namespace.
+  std::string children;
+  REQUIRE(crio::test::eventually([&] {
+    children = crio::test::read_file(fmt::format("/proc/{}/task/{}/children", pid, pid));
+    return !children.empty();
+  }));
+  const int child = std::stoi(children);
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  auto exited = client.wait_state(id, v1::CONTAINER_EXITED);
+  CHECK(exited.exit_code() == 137);
+  // Gone, or a zombie waiting for its new parent.
+  auto alive = [&] {
+    std::ifstream in(fmt::format("/proc/{}/stat", child));
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto paren = stat.rfind(')');
+    return paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] != 'Z';
+  };
+  CHECK(crio::test::eventually([&] { return !alive(); }));
+}
