@@ -11,6 +11,8 @@ const std::vector<OptionContract>& option_contracts() {
       // [crio]
       {"crio.root", C::kTest, "Pulled images survive a graceful restart and a kill -9"},
       {"crio.runroot", C::kTest, "Pulled images survive a graceful restart and a kill -9"},
+      {"crio.imagestore", C::kTest,
+       "imagestore keeps pulled images apart from root; a daemon started without it does not see them"},
       {"crio.storage_driver", C::kUntested, "passed to the store; no test runs the daemon on vfs"},
       {"crio.storage_option", C::kUntested, "passed to the store"},
       {"crio.log_dir", C::kUntested, "used for container logs when the kubelet names no directory"},
