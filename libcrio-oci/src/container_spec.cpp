@@ -458,7 +458,8 @@ Status make_dirs_with_mode(const std::string& path, mode_t mode) {
     if (part.empty()) continue;
     partial += "/" + part;
     if (::mkdir(partial.c_str(), mode) == 0) {
-      if (::chmod(partial.c_str(), mode) != 0) return error(Code::kInternal, "chmod {}: {}", partial, std::strerror(errno));
+      if (::chmod(partial.c_str(), mode) != 0)
+        return error(Code::kInternal, "chmod {}: {}", partial, std::strerror(errno));
     } else if (errno != EEXIST) {
       return error(Code::kInternal, "creating {}: {}", partial, std::strerror(errno));
     }

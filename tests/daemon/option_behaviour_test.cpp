@@ -136,7 +136,8 @@ TEST_CASE("default_mounts_file: each source is copied into the container's run d
     crio::test::write_file(dir + "/symlink-target/key.pem", "pem\n");
     stdfs::create_symlink(dir + "/symlink-target", dir + "/secrets/mysymlink");
     crio::test::write_file(dir + "/single.txt", "single\n");
-    crio::test::write_file(dir + "/mounts.conf", dir + "/secrets:/run/secrets\n" + dir + "/single.txt:/container/single\n");
+    crio::test::write_file(dir + "/mounts.conf",
+                           dir + "/secrets:/run/secrets\n" + dir + "/single.txt:/container/single\n");
     return "[crio.runtime]\ndefault_mounts_file = \"" + dir + "/mounts.conf\"\n";
   });
   Client client(*env.daemon);

@@ -440,8 +440,9 @@ TEST_CASE("A uid or gid the image lacks gets an entry in a copy of its /etc/pass
   REQUIRE(mount_at(*s, "/etc/passwd"));
   CHECK(mount_at(*s, "/etc/passwd")->source == f.dir / "run/passwd");
   CHECK(mount_at(*s, "/etc/passwd")->options == std::vector<std::string>{"rw", "bind", "nodev", "nosuid", "noexec"});
-  CHECK(crio::test::read_file(f.dir / "run/passwd") ==
-        "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000:web:/srv/web:/bin/sh\n1001:x:1001:0:1001 user:/:/sbin/nologin\n");
+  CHECK(
+      crio::test::read_file(f.dir / "run/passwd") ==
+      "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000:web:/srv/web:/bin/sh\n1001:x:1001:0:1001 user:/:/sbin/nologin\n");
   REQUIRE(mount_at(*s, "/etc/group"));
   CHECK(crio::test::read_file(f.dir / "run/group") == "root:x:0:\nweb:x:1000:\nlogs:x:4:web\n1002:x:1002:\n");
   CHECK((stdfs::status(f.dir / "run/group").permissions() & stdfs::perms::mask) == stdfs::perms(0644));
