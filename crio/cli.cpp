@@ -162,8 +162,6 @@ struct ForeignVariable {
 };
 
 constexpr ForeignVariable kForeignVariables[] = {
-    {"CONTAINER_IMAGESTORE", "--imagestore", "", false,
-     "a separate image store is not implemented; images live under --root"},
     {"CONTAINER_INTERNAL_REPAIR", "--internal-repair", "false", true,
      "the storage repair at start-up is not implemented"},
     {"CONTAINER_CDI_SPEC_DIRS", "--cdi-spec-dirs", "", false, "CDI devices are not supported"},

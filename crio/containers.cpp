@@ -333,6 +333,14 @@ bool Containers::check_exit(const std::string& id) {
     log::warn("cannot persist a container exit", {{"id", id}, {"error", s.message()}});
   log::info("container exited", {{"id", id}, {"exit_code", snapshot.exit_code}});
   if (snapshot.reason == "OOMKilled" && on_oom_) on_oom_(snapshot.full_name);
+  // In the node's PID namespace the container's other processes outlive its init
+  // (reparented, not killed with a namespace): as CRI-O, kill what is left in its cgroup.
+  auto pod = pods_.get(snapshot.pod_id);
+  if (snapshot.spec.pid_mode == NamespaceMode::kNode || (pod.ok() && pod->spec.pid == NamespaceMode::kNode)) {
+    if (Status s = (*runtime)->kill(id, SIGKILL, true); !s.ok())
+      log::warn("cannot kill what is left of a container in the node's PID namespace",
+                {{"id", id}, {"error", s.message()}});
+  }
   return true;
 }
 
@@ -492,7 +500,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   CRIO_ASSIGN_OR_RETURN(
       oci::Spec oci_spec,
       oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_), image_config,
-                                spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes"}, &hooks_));
+                                spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes", bundle}, &hooks_));
   if (spec.name == kInfraName) {
     if (!config_.infra_ctr_cpuset.empty()) oci_spec.resources.cpu.cpus = config_.infra_ctr_cpuset;
   } else if (const core::Workload* workload = active_workload(config_, pod->spec.annotations)) {

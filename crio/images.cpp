@@ -55,6 +55,7 @@ Result<std::unique_ptr<Images>> Images::open(const core::Config& config) {
   options.runroot = config.runroot;
   options.driver = config.storage_driver;
   options.options = config.storage_option;
+  options.image_store = config.imagestore;
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status().wrap("opening the image store");
 

@@ -103,6 +103,9 @@ const std::vector<Desc<Config>>& options() {
           "Directory where images, layers and container file systems are stored."),
       opt(kCrio, "runroot", "runroot", &C::runroot, abs_path,
           "Directory for the storage state that does not survive a reboot (mounts, locks)."),
+      opt(kCrio, "imagestore", "imagestore", &C::imagestore, abs_path_or_empty,
+          "Directory where images and their layers are stored instead of under root; containers' "
+          "file systems stay under root. Overlay driver only. Empty: images live under root."),
       opt(kCrio, "storage_driver", "storage-driver,s", &C::storage_driver, checks::storage_driver,
           "Storage driver for images and containers: overlay or vfs."),
       opt(kCrio, "storage_option", "storage-opt", &C::storage_option, checks::storage_option,
@@ -422,7 +425,6 @@ constexpr std::string_view kNoTracing = "OpenTelemetry tracing is not supported"
 const std::map<std::string, ForeignOption>& foreign_options() {
   using K = ForeignKind;
   static const std::map<std::string, ForeignOption> table = {
-      {"crio.imagestore", {K::kString, "", "a separate image store is not implemented; images live under root"}},
       {"crio.internal_repair", {K::kBool, "false", "the storage repair at start-up is not implemented"}},
       {"crio.runtime.cdi_spec_dirs", {K::kStringList, "", "CDI devices are not supported"}},
       {"crio.runtime.device_ownership_from_security_context",
@@ -1150,8 +1152,8 @@ Status apply_file(Config& c, const std::string& path, std::vector<std::string>& 
   return r.read_document(c, doc);
 }
 
-// containers-storage.conf(5): [storage] driver, graphroot, runroot and the overlay
-// mount options. Other keys belong to other tools and are ignored silently.
+// containers-storage.conf(5): [storage] driver, graphroot, runroot, imagestore and the
+// overlay mount options. Other keys belong to other tools and are ignored silently.
 Status apply_storage_conf(Config& c, const std::string& path, Locations& locs) {
   CRIO_ASSIGN_OR_RETURN(auto text, read_optional(path, "storage.conf"));
   if (!text) return ok_status();
@@ -1173,6 +1175,7 @@ Status apply_storage_conf(Config& c, const std::string& path, Locations& locs) {
   CRIO_RETURN_IF_ERROR(take(st, "driver", "storage.driver", "storage_driver", c.storage_driver));
   CRIO_RETURN_IF_ERROR(take(st, "graphroot", "storage.graphroot", "root", c.root));
   CRIO_RETURN_IF_ERROR(take(st, "runroot", "storage.runroot", "runroot", c.runroot));
+  CRIO_RETURN_IF_ERROR(take(st, "imagestore", "storage.imagestore", "imagestore", c.imagestore));
 
   std::string mountopt;
   if (const toml::node* options = st.get("options")) {

@@ -66,7 +66,9 @@ constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/s
 
 // Reads `path` (absolute inside the rootfs) with every symlink resolved inside the
 // rootfs, so a hostile image cannot make us read a host file. Absent → nullopt.
-Result<std::optional<std::string>> read_in_root(const std::string& rootfs, const std::string& path) {
+// `st`, when given, gets the file's mode and owner.
+Result<std::optional<std::string>> read_in_root(const std::string& rootfs, const std::string& path,
+                                                struct stat* st_out = nullptr) {
   fs::UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return error(Code::kInternal, "opening rootfs {}: {}", rootfs, std::strerror(errno));
   open_how how{};
@@ -81,6 +83,7 @@ Result<std::optional<std::string>> read_in_root(const std::string& rootfs, const
   fs::UniqueFd file(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::optional<std::string>{};
+  if (st_out) *st_out = st;
   std::string data;
   char buf[8192];
   constexpr size_t kMax = 4 << 20;
@@ -412,7 +415,9 @@ Result<std::vector<std::pair<std::string, std::string>>> read_default_mounts(con
     auto colon = line.find(':');
     std::string host = line.substr(0, colon);
     std::string ctr = colon == std::string::npos ? host : line.substr(colon + 1);
-    if (host.empty() || host[0] != '/' || ctr.empty() || ctr[0] != '/') {
+    // The container path also names where the copy goes under the run directory.
+    const bool climbs = (ctr + "/").find("/../") != std::string::npos;
+    if (host.empty() || host[0] != '/' || ctr.empty() || ctr[0] != '/' || climbs) {
       return error(Code::kInvalidArgument, "default_mounts_file {}:{}: \"{}\" is not /host/path:/container/path", file,
                    n, line);
     }
@@ -442,6 +447,70 @@ Status make_dirs_in_root(const std::string& rootfs, const std::string& path) {
     parent += "/" + part;
   }
   return ok_status();
+}
+
+// mkdir -p with `mode` on each directory it makes, whatever the umask.
+Status make_dirs_with_mode(const std::string& path, mode_t mode) {
+  std::string partial;
+  std::istringstream parts(path);
+  std::string part;
+  while (std::getline(parts, part, '/')) {
+    if (part.empty()) continue;
+    partial += "/" + part;
+    if (::mkdir(partial.c_str(), mode) == 0) {
+      if (::chmod(partial.c_str(), mode) != 0)
+        return error(Code::kInternal, "chmod {}: {}", partial, std::strerror(errno));
+    } else if (errno != EEXIST) {
+      return error(Code::kInternal, "creating {}: {}", partial, std::strerror(errno));
+    }
+  }
+  return ok_status();
+}
+
+// Copies the files under `dir` (symlinks followed; dangling ones skipped) to `to`, each
+// with its mode, each directory that holds a file made with its source's mode.
+Status copy_mount_source_tree(const std::string& dir, const std::string& to, mode_t dir_mode, int depth = 0) {
+  if (depth > 64) return error(Code::kInvalidArgument, "{}: directories nested too deep (a symlink loop?)", dir);
+  CRIO_ASSIGN_OR_RETURN(std::vector<std::string> names, fs::list_dir(dir));
+  for (const auto& name : names) {
+    std::string from = dir + "/" + name;
+    struct stat st {};
+    if (::stat(from.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;
+      return error(Code::kInternal, "stat {}: {}", from, std::strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      CRIO_RETURN_IF_ERROR(copy_mount_source_tree(from, to + "/" + name, st.st_mode & 07777, depth + 1));
+    } else if (S_ISREG(st.st_mode)) {
+      CRIO_ASSIGN_OR_RETURN(std::string data, fs::read_file(from));
+      CRIO_RETURN_IF_ERROR(make_dirs_with_mode(to, dir_mode));
+      CRIO_RETURN_IF_ERROR(fs::write_file_atomic(to + "/" + name, data, st.st_mode & 07777));
+    } else {
+      return error(Code::kInvalidArgument, "{} is neither a file nor a directory", from);
+    }
+  }
+  return ok_status();
+}
+
+// A default_mounts_file entry's source copied to `copy` (kept when it exists, as after
+// a restart), as CRI-O copies these "subscriptions": the container sees a private copy,
+// symlinks on the host resolved, and cannot change the host's files.
+Status copy_mount_source(const std::string& source, const std::string& copy) {
+  std::error_code ec;
+  if (stdfs::exists(copy, ec)) return ok_status();
+  struct stat st {};
+  if (::stat(source.c_str(), &st) != 0) return error(Code::kInternal, "stat {}: {}", source, std::strerror(errno));
+  const mode_t mode = st.st_mode & 07777;
+  if (S_ISDIR(st.st_mode)) {
+    CRIO_RETURN_IF_ERROR(make_dirs_with_mode(copy, mode));
+    return copy_mount_source_tree(source, copy, mode);
+  }
+  if (S_ISREG(st.st_mode)) {
+    CRIO_ASSIGN_OR_RETURN(std::string data, fs::read_file(source));
+    CRIO_RETURN_IF_ERROR(make_dirs_with_mode(stdfs::path(copy).parent_path().string(), mode));
+    return fs::write_file_atomic(copy, data, mode);
+  }
+  return error(Code::kInvalidArgument, "{} is neither a file nor a directory", source);
 }
 
 bool has_destination(const std::vector<ContainerMount>& mounts, const std::string& destination) {
@@ -486,8 +555,20 @@ Result<int> parse_signal(const std::string& name) {
   return error(Code::kInvalidArgument, "unknown stop signal \"{}\"", name);
 }
 
-Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spec, const ImageDefaults& image,
-                          std::string* home) {
+namespace {
+
+// resolve_user's answer and what the generated /etc/passwd and /etc/group need.
+struct ResolvedUser {
+  User user;
+  std::string home = "/";
+  std::string user_string;  // the user as the request or image names it ("" for none)
+  uint32_t passwd_gid = 0;  // the gid before RunAsGroup
+  bool uid_in_passwd = false;
+};
+
+Result<ResolvedUser> resolve_user_in(const std::string& rootfs, const ContainerRequest& spec,
+                                     const ImageDefaults& image) {
+  ResolvedUser out;
   std::string user_part, group_part;
   if (!spec.run_as_username.empty()) {
     user_part = spec.run_as_username;
@@ -500,15 +581,14 @@ Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spe
       user_part.resize(colon);
     }
   }
+  out.user_string = user_part;
   if (user_part.empty()) user_part = "0";
 
   CRIO_ASSIGN_OR_RETURN(auto passwd_text, read_in_root(rootfs, "/etc/passwd"));
   auto passwd = colon_records(passwd_text.value_or(""));
-  User user;
+  User& user = out.user;
   std::string user_name;
-  *home = "/";
   auto numeric = parse_id(user_part);
-  bool found = false;
   for (const auto& rec : passwd) {
     if (rec.size() < 6) continue;
     bool match = numeric ? parse_id(rec[2]) == numeric : rec[0] == user_part;
@@ -519,11 +599,11 @@ Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spe
     user.uid = *uid;
     user.gid = *gid;
     user_name = rec[0];
-    if (!rec[5].empty()) *home = rec[5];
-    found = true;
+    if (!rec[5].empty()) out.home = rec[5];
+    out.uid_in_passwd = true;
     break;
   }
-  if (!found) {
+  if (!out.uid_in_passwd) {
     if (!numeric) {
       return error(Code::kInvalidArgument, "container {}: user \"{}\" is not in the image's /etc/passwd", spec.name,
                    user_part);
@@ -552,6 +632,7 @@ Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spe
       }
     }
   }
+  out.passwd_gid = user.gid;
   if (spec.run_as_group) user.gid = static_cast<uint32_t>(*spec.run_as_group);
 
   std::set<uint32_t> extra;
@@ -569,7 +650,56 @@ Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spe
   // The primary group stays among the additional ones, as CRI-O sets them.
   extra.insert(user.gid);
   user.additional_gids.assign(extra.begin(), extra.end());
-  return user;
+  return out;
+}
+
+// The image's /etc/passwd or /etc/group with `entry` appended, written to `copy` with
+// the original's mode and owner, when the file exists and the container's user could
+// not add the entry itself (the file is not group/other writable, nor owned and
+// writable by `id`): CRI-O's rule, so that tools like whoami and id find the user.
+// Returns whether the copy was written.
+Result<bool> add_id_entry(const std::string& rootfs, const std::string& file, uint32_t id, bool owner_is_uid,
+                          bool skip_empty, const std::string& entry, const std::string& copy) {
+  struct stat st {};
+  CRIO_ASSIGN_OR_RETURN(auto text, read_in_root(rootfs, file, &st));
+  if (!text || (skip_empty && text->empty())) return false;
+  if ((st.st_mode & 022) != 0) return false;
+  if ((owner_is_uid ? st.st_uid : st.st_gid) == id && (st.st_mode & 0200) != 0) return false;
+  std::string content = *text;
+  if (!content.empty() && content.back() != '\n') content += '\n';
+  content += entry;
+  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(copy, content, st.st_mode & 07777));
+  if (::chown(copy.c_str(), st.st_uid, st.st_gid) != 0) {
+    return error(Code::kInternal, "chown {}: {}", copy, std::strerror(errno));
+  }
+  return true;
+}
+
+bool gid_in_group(const std::string& rootfs, uint32_t gid) {
+  auto text = read_in_root(rootfs, "/etc/group");
+  if (!text.ok() || !*text) return false;
+  for (const auto& rec : colon_records(**text)) {
+    if (rec.size() >= 3 && parse_id(rec[2]) == gid) return true;
+  }
+  return false;
+}
+
+std::string env_value(const std::vector<std::string>& env, const std::string& key) {
+  for (const auto& e : env) {
+    if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=') {
+      return e.substr(key.size() + 1);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<User> resolve_user(const std::string& rootfs, const ContainerRequest& spec, const ImageDefaults& image,
+                          std::string* home) {
+  CRIO_ASSIGN_OR_RETURN(ResolvedUser r, resolve_user_in(rootfs, spec, image));
+  *home = r.home;
+  return r.user;
 }
 
 const HostCgroups& host_cgroups() {
@@ -679,9 +809,9 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
   if (!has_env(env, "PATH")) env.insert(env.begin(), kDefaultPath);
   if (!has_env(env, "HOSTNAME") && !pod.hostname.empty()) set_env(env, "HOSTNAME", pod.hostname);
 
-  std::string home;
-  CRIO_ASSIGN_OR_RETURN(s.process.user, resolve_user(in.rootfs, spec, image, &home));
-  if (!has_env(env, "HOME")) set_env(env, "HOME", home);
+  CRIO_ASSIGN_OR_RETURN(ResolvedUser resolved, resolve_user_in(in.rootfs, spec, image));
+  s.process.user = resolved.user;
+  if (!has_env(env, "HOME")) set_env(env, "HOME", resolved.home);
   s.process.env = std::move(env);
 
   s.process.cwd = !spec.working_dir.empty() ? spec.working_dir : !image.working_dir.empty() ? image.working_dir : "/";
@@ -703,7 +833,14 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
     CRIO_ASSIGN_OR_RETURN(auto default_mounts, read_default_mounts(defaults.default_mounts_file));
     for (const auto& [host, ctr] : default_mounts) {
       if (has_destination(spec.mounts, ctr) || !fs::exists(host)) continue;
-      mounts.push_back(bind_mount(host, ctr, readonly));
+      if (in.run_dir.empty()) {
+        return error(Code::kInternal, "container {}: default_mounts_file and no run directory", spec.name);
+      }
+      CRIO_RETURN_IF_ERROR(fs::make_dirs(in.run_dir, 0700));
+      std::string copy = in.run_dir + ctr;
+      CRIO_RETURN_IF_ERROR(copy_mount_source(host, copy).wrap(
+          fmt::format("container {}: default_mounts_file {}", spec.name, defaults.default_mounts_file)));
+      mounts.push_back(bind_mount(copy, ctr, false));
       destinations.insert(ctr);
     }
   }
@@ -734,6 +871,38 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
     mounts.push_back(bind_mount(m.host_path, m.container_path, m.readonly, propagation));
     destinations.insert(m.container_path);
     if (propagation == Propagation::kShared) bidirectional = true;
+  }
+  // An unknown uid or gid gets an entry in a copy of the image's /etc/passwd or
+  // /etc/group in the run directory, bind-mounted over it, unless the request mounts
+  // /etc or the file itself.
+  auto mounted = [&](const std::string& dest) { return destinations.count(dest) || destinations.count("/etc") ||
+                                                       destinations.count("/etc/"); };
+  auto id_file_mount = [&](const std::string& source, const std::string& dest) {
+    mounts.push_back({dest, "bind", source, {"rw", "bind", "nodev", "nosuid", "noexec"}});
+    destinations.insert(dest);
+  };
+  const User& user = s.process.user;
+  const bool gen_passwd = !resolved.uid_in_passwd && !mounted("/etc/passwd");
+  const bool gen_group = !mounted("/etc/group") && !gid_in_group(in.rootfs, user.gid);
+  if ((gen_passwd || gen_group) && in.run_dir.empty()) {
+    return error(Code::kInternal, "container {}: no run directory for its /etc/passwd and /etc/group", spec.name);
+  }
+  if (gen_passwd || gen_group) CRIO_RETURN_IF_ERROR(fs::make_dirs(in.run_dir, 0700));
+  if (gen_passwd) {
+    std::string name = resolved.user_string.empty() ? "default" : resolved.user_string;
+    std::string home = env_value(s.process.env, "HOME");
+    if (home.empty()) home = "/tmp";
+    std::string entry = fmt::format("{}:x:{}:{}:{} user:{}:/sbin/nologin\n", name, user.uid, resolved.passwd_gid,
+                                    name, home);
+    std::string copy = in.run_dir + "/passwd";
+    CRIO_ASSIGN_OR_RETURN(bool written, add_id_entry(in.rootfs, "/etc/passwd", user.uid, true, true, entry, copy));
+    if (written) id_file_mount(copy, "/etc/passwd");
+  }
+  if (gen_group) {
+    std::string copy = in.run_dir + "/group";
+    CRIO_ASSIGN_OR_RETURN(bool written, add_id_entry(in.rootfs, "/etc/group", user.gid, false, false,
+                                                     fmt::format("{}:x:{}:\n", user.gid, user.gid), copy));
+    if (written) id_file_mount(copy, "/etc/group");
   }
   auto pod_bind = [&](const std::string& source, const std::string& dest, bool readonly) {
     if (source.empty() || destinations.count(dest)) return;
@@ -891,6 +1060,9 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
   std::vector<DeviceRule> device_rules = std::move(s.resources.devices);
   CRIO_ASSIGN_OR_RETURN(s.resources, container_resources(spec.resources, spec.name));
   s.resources.devices = std::move(device_rules);
+  // As CRI-O writes it: the request's shares even when none were asked (0, which the
+  // runtimes leave unwritten).
+  if (!s.resources.cpu.shares) s.resources.cpu.shares = 0;
   if (defaults.pids_limit > 0) s.resources.pids_limit = defaults.pids_limit;
   if (spec.resources.oom_score_adj) s.process.oom_score_adj = static_cast<int>(*spec.resources.oom_score_adj);
   s.cgroups_path = cgroupfs_path(pod.cgroup_parent.empty() ? "/crio" : pod.cgroup_parent, in.id);

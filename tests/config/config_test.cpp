@@ -89,6 +89,7 @@ constexpr const char* kEveryOption = R"(
 [crio]
 root = "/srv/storage"
 runroot = "/run/test-storage"
+imagestore = "/var/lib/test-images"
 storage_driver = "vfs"
 storage_option = ["vfs.ignore_chown_errors=false"]
 log_dir = "/srv/logs"
@@ -988,7 +989,7 @@ TEST_CASE("workload tables are read, checked as CRI-O checks them and printed ba
 TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's default") {
   TempDir dir;
   std::vector<std::pair<std::string, std::string>> cases = {
-      {"[crio]\nimagestore = \"/var/lib/images\"\n", "crio.imagestore"},
+      {"[crio]\ninternal_repair = true\n", "crio.internal_repair"},
       {"[crio.runtime]\nshared_cpuset = \"0-1\"\n", "crio.runtime.shared_cpuset"},
       {"[crio.runtime]\ncdi_spec_dirs = [\"/etc/cdi\"]\n", "crio.runtime.cdi_spec_dirs"},
       {"[crio.nri]\nenable_nri = true\n", "crio.nri.enable_nri"},
@@ -1005,7 +1006,7 @@ TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's 
   }
   // The defaults themselves load, with a note each.
   write_file(dir / "crio.conf",
-             "[crio]\nimagestore = \"\"\n[crio.runtime]\nblockio_reload = false\n"
+             "[crio]\ninternal_repair = false\n[crio.runtime]\nblockio_reload = false\n"
              "minimum_mappable_uid = -1\n[crio.nri]\nnri_plugin_request_timeout = \"2s\"\n");
   std::vector<std::string> warnings;
   auto c = load(sources_in(dir), &warnings);

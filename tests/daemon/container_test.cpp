@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <csignal>
+#include <fstream>
 #include <filesystem>
 #include <mutex>
 #include <random>
@@ -1089,4 +1091,78 @@ TEMPLATE_TEST_CASE("no_pivot reaches the runtime and read_only gives a read-only
   }
   CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/proc/mounts"}).stdout(),
              Catch::Contains(" /tmp tmpfs ") && Catch::Contains(" /var/tmp tmpfs "));
+}
+
+TEMPLATE_TEST_CASE("A uid and gid the image lacks get entries in the container's /etc/passwd and /etc/group",
+                   "[daemon][container][security]", Runc, Crun) {
+  const std::string handler = TestType::kHandler;
+  Env env;
+  Client client(*env.daemon);
+  env.registry.push_test_images("/nonexistent", "users");
+  const std::string image = env.registry.host() + "/test/users:v1";
+  env.pull(image);
+  PodGuard pod{client, client.run_pod("ids-" + handler, handler)};
+  auto config = Client::config("stranger", image, {"/bin/busybox", "sleep", "1000"});
+  auto* sc = config.mutable_linux()->mutable_security_context();
+  sc->mutable_run_as_user()->set_value(4321);
+  sc->mutable_run_as_group()->set_value(4322);
+  sc->add_supplemental_groups(4323);
+  std::string id = client.create_ok(pod.id, config);
+  REQUIRE(client.start(id).ok());
+
+  CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/etc/group"}).stdout(), Catch::Contains("\n4322:x:4322:\n"));
+  CHECK_THAT(client.exec_ok(id, {"/bin/busybox", "cat", "/etc/passwd"}).stdout(),
+             Catch::Contains("\n4321:x:4321:0:4321 user:/:/sbin/nologin\n"));
+  // Tools that look the ids up find them.
+  CHECK(client.exec_ok(id, {"/bin/busybox", "whoami"}).stdout() == "4321\n");
+  CHECK(client.exec_ok(id, {"/bin/busybox", "id", "-gn"}).stdout() == "4322\n");
+  // The primary gid is among the process's groups, as CRI-O sets them.
+  const int pid = pid_of(client, id);
+  REQUIRE(pid > 0);
+  auto status = status_fields(crio::test::read_file("/proc/" + std::to_string(pid) + "/status"));
+  CHECK_THAT(status["Gid"], Catch::StartsWith("4322\t4322"));
+  CHECK_THAT(status["Groups"], Catch::Contains("4322") && Catch::Contains("4323"));
+
+  // A known user keeps the image's files: no bind mount over them.
+  auto known = Client::config("known", image, {"/bin/busybox", "sleep", "1000"});
+  known.mutable_linux()->mutable_security_context()->set_run_as_username("nobody");
+  std::string known_id = client.create_ok(pod.id, known);
+  REQUIRE(client.start(known_id).ok());
+  CHECK_THAT(client.exec_ok(known_id, {"/bin/busybox", "grep", "/etc/passwd", "/proc/mounts"}).stdout(),
+             !Catch::Contains("/etc/passwd"));
+}
+
+TEMPLATE_TEST_CASE("A container in the node's PID namespace leaves no children behind when its init dies",
+                   "[daemon][container]", Runc, Crun) {
+  const std::string handler = TestType::kHandler;
+  Env env;
+  Client client(*env.daemon);
+  auto request = client.pod_request("node-pid-" + handler, handler);
+  request.mutable_config()->mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::NODE);
+  PodGuard pod{client, client.run_pod(request)};
+  auto config = Client::config("parent", env.image,
+                               {"/bin/busybox", "sh", "-c", "/bin/busybox sleep 1001 & exec /bin/busybox sleep 1002"});
+  config.mutable_linux()->mutable_security_context()->mutable_namespace_options()->set_pid(v1::NODE);
+  std::string id = client.create_ok(pod.id, config);
+  REQUIRE(client.start(id).ok());
+  const int pid = pid_of(client, id);
+  REQUIRE(pid > 0);
+  // The backgrounded sleep: the init's child, in the host's PID namespace.
+  std::string children;
+  REQUIRE(crio::test::eventually([&] {
+    children = crio::test::read_file(fmt::format("/proc/{}/task/{}/children", pid, pid));
+    return !children.empty();
+  }));
+  const int child = std::stoi(children);
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  auto exited = client.wait_state(id, v1::CONTAINER_EXITED);
+  CHECK(exited.exit_code() == 137);
+  // Gone, or a zombie waiting for its new parent.
+  auto alive = [&] {
+    std::ifstream in(fmt::format("/proc/{}/stat", child));
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto paren = stat.rfind(')');
+    return paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] != 'Z';
+  };
+  CHECK(crio::test::eventually([&] { return !alive(); }));
 }

@@ -224,6 +224,37 @@ TEST_CASE("Pulled images survive a graceful restart and a kill -9", "[daemon][im
   CHECK(images.remove(name).ok());
 }
 
+TEST_CASE("imagestore keeps pulled images apart from root; a daemon started without it does not see them",
+          "[daemon][image]") {
+  TestRegistry registry;
+  registry.push_test_images("/nonexistent", "multi");
+  Daemon daemon("", false);
+  point_at_registry(daemon, registry.host());
+  const std::string image_store = daemon.dir() / "imagestore";
+  const std::string drop_in = daemon.dir() / "crio.conf.d/40-imagestore.conf";
+  crio::test::write_file(drop_in, "[crio]\nimagestore = \"" + image_store + "\"\n");
+  daemon.start();
+  const std::string name = registry.host() + "/test/multi:v1";
+  std::string ref;
+  REQUIRE(ImageClient(daemon).pull(name, &ref).ok());
+  CHECK(ImageClient(daemon).status(name).image().id() == ref);
+  CHECK_THAT(crio::test::read_file(image_store + "/overlay-images/images.json"), Catch::Contains(name));
+  CHECK(stdfs::is_directory(image_store + "/overlay/l"));
+
+  daemon.stop(SIGTERM);
+  REQUIRE(daemon.exit_code() == 0);
+  stdfs::remove(drop_in);
+  daemon.start();
+  CHECK_FALSE(ImageClient(daemon).status(name).has_image());
+
+  daemon.stop(SIGTERM);
+  crio::test::write_file(drop_in, "[crio]\nimagestore = \"" + image_store + "\"\n");
+  daemon.start();
+  ImageClient images(daemon);
+  CHECK(images.status(name).image().id() == ref);
+  CHECK(images.remove(name).ok());
+}
+
 TEST_CASE("A kill -9 in the middle of a pull leaves a consistent store and the pull can be repeated",
           "[daemon][image]") {
   TestRegistry registry;

@@ -534,5 +534,35 @@ TEST_CASE("ctr_stop_timeout bounds how long StopContainer waits for a killed con
   stdfs::remove(client.dir + "/deaf");
   CHECK(client.stop(id, 0).ok());
   CHECK(client.status(id).status().state() == v1::CONTAINER_EXITED);
+}
+
+TEST_CASE("default_mounts_file: each source is copied into the container's run directory, symlinks followed",
+          "[daemon][container][options]") {
+  Env env([](const std::string& dir) {
+    crio::test::write_file(dir + "/secrets/test.txt", "I am mounted\n");
+    crio::test::write_file(dir + "/symlink-target/key.pem", "pem\n");
+    stdfs::create_symlink(dir + "/symlink-target", dir + "/secrets/mysymlink");
+    crio::test::write_file(dir + "/single.txt", "single\n");
+    crio::test::write_file(dir + "/mounts.conf",
+                           dir + "/secrets:/run/secrets\n" + dir + "/single.txt:/container/single\n");
+    return "[crio.runtime]\ndefault_mounts_file = \"" + dir + "/mounts.conf\"\n";
+  });
+  Client client(*env.daemon);
+  const std::string d = client.dir;
+  PodGuard pod{client, client.run_pod("secrets", "runc")};
+  auto config = Client::config("reader", env.image, {"/bin/busybox", "sleep", "600"});
+  config.mutable_linux()->mutable_security_context()->mutable_run_as_user()->set_value(0);
+  std::string id = client.create_ok(pod.id, config);
+  REQUIRE(client.start(id).ok());
+
+  CHECK(client.exec_ok(id, {"/bin/busybox", "cat", "/run/secrets/test.txt"}).stdout() == "I am mounted\n");
+  // The host's symlink points outside the container: the copy holds what it points to.
+  CHECK(client.exec_ok(id, {"/bin/busybox", "ls", "/run/secrets/mysymlink"}).stdout() == "key.pem\n");
+  CHECK(client.exec_ok(id, {"/bin/busybox", "cat", "/container/single"}).stdout() == "single\n");
+  // The container writes its copy, not the host's directory.
+  CHECK(client.exec_ok(id, {"/bin/busybox", "touch", "/run/secrets/new"}).exit_code() == 0);
+  CHECK_FALSE(stdfs::exists(d + "/secrets/new"));
+  CHECK(client.exec_ok(id, {"/bin/busybox", "grep", " /run/secrets ", "/proc/mounts"}).exit_code() == 0);
+  (void)client.stop(id, 0);
   (void)client.remove(id);
 }

@@ -250,6 +250,13 @@ def main():
         pause = b"#!/bin/busybox sh\nexec /bin/busybox sleep 2147483647\n"
         bare = b.layer("test/barepause", base_entries + [("pause", "file", pause, 0o755)], "gzip", OCI_GZIP)
         b.image("test/barepause", "v1", [bare], config_extra={"Cmd": None})
+    if want("users"):
+        # The base with an /etc/group: ids it lacks get entries in the container's copies.
+        reg.push_blob("test/users", compress(make_tar(base_entries), "gzip"))
+        group = b.layer("test/users", [("etc", "dir", None, 0o755),
+                                       ("etc/group", "file", b"root:x:0:\nnobody:x:65534:\n", 0o644)],
+                        "gzip", OCI_GZIP)
+        b.image("test/users", "v1", [base, group])
 
     if want("zstd"):
         z = b.layer("test/zstd", [("zstd.txt", "file", b"zstd compressed layer\n" * 100, 0o644)], "zstd", OCI_ZSTD)

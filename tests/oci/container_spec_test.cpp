@@ -11,6 +11,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <csignal>
 #include <filesystem>
@@ -83,6 +85,7 @@ struct Fixture {
     request.seccomp.kind = SeccompProfile::Kind::kRuntimeDefault;
     target.id = "c0ffee";
     target.rootfs = dir / "rootfs";
+    target.run_dir = dir / "run";
   }
   Result<Spec> build(const HookSet* hooks = nullptr) {
     return build_container_spec(request, pod, image, defaults, target, hooks);
@@ -353,12 +356,14 @@ TEST_CASE("Spec behaviours CRI-O has: seccomp default, env, umask, read-only fil
     auto s = f.build();
     REQUIRE(s.ok());
     REQUIRE(mount_at(*s, "/run/secrets"));
-    CHECK(mount_at(*s, "/run/secrets")->source == f.dir / "secrets");
+    CHECK(mount_at(*s, "/run/secrets")->source == f.dir / "run/run/secrets");
     REQUIRE(mount_at(*s, "/run/secrets/clash"));
     CHECK(mount_at(*s, "/run/secrets/clash")->source == f.dir / "prefix/clash");
     CHECK(stdfs::is_directory(f.dir / "prefix/clash"));
     CHECK(mount_at(*s, "/run/secrets") < mount_at(*s, "/run/secrets/clash"));
     crio::test::write_file(f.dir / "mounts.conf", "relative:/x\n");
+    CHECK_THAT(f.build().status().message(), Catch::Contains("mounts.conf:1"));
+    crio::test::write_file(f.dir / "mounts.conf", f.dir / "secrets:/run/../../escape\n");
     CHECK_THAT(f.build().status().message(), Catch::Contains("mounts.conf:1"));
     f.defaults.default_mounts_file = f.dir / "absent.conf";
     CHECK(f.build().ok());
@@ -376,6 +381,122 @@ TEST_CASE("Spec behaviours CRI-O has: seccomp default, env, umask, read-only fil
     f.defaults.image_volumes = "ignore";
     CHECK_FALSE(mount_at(*f.build(), "/data/cache"));
   }
+}
+
+TEST_CASE("default_mounts_file sources are copied into the run directory, symlinks followed", "[spec]") {
+  Fixture f;
+  crio::test::write_file(f.dir / "host/secrets/test.txt", "mounted");
+  crio::test::write_file(f.dir / "host/secrets/sub/key", "k");
+  crio::test::write_file(f.dir / "host/target/key.pem", "pem");
+  crio::test::write_file(f.dir / "host/file.conf", "conf");
+  REQUIRE(::chmod((f.dir / "host/secrets/sub/key").c_str(), 0600) == 0);
+  REQUIRE(::chmod((f.dir / "host/secrets/sub").c_str(), 0750) == 0);
+  REQUIRE(::chmod((f.dir / "host/file.conf").c_str(), 0640) == 0);
+  stdfs::create_symlink(f.dir / "host/target", f.dir / "host/secrets/mysymlink");
+  stdfs::create_symlink(f.dir / "host/nowhere", f.dir / "host/secrets/dangling");
+  crio::test::write_file(f.dir / "mounts.conf",
+                         f.dir / "host/secrets:/run/secrets\n" + f.dir / "host/file.conf:/etc/app/file.conf\n");
+  f.defaults.default_mounts_file = f.dir / "mounts.conf";
+  auto s = f.build();
+  INFO(s.status().message());
+  REQUIRE(s.ok());
+  const std::string copy = f.dir / "run/run/secrets";
+  REQUIRE(mount_at(*s, "/run/secrets"));
+  CHECK(mount_at(*s, "/run/secrets")->source == copy);
+  CHECK(std::count(mount_at(*s, "/run/secrets")->options.begin(), mount_at(*s, "/run/secrets")->options.end(),
+                   "ro") == 0);
+  CHECK(crio::test::read_file(copy + "/test.txt") == "mounted");
+  CHECK_FALSE(stdfs::is_symlink(copy + "/mysymlink"));
+  CHECK(crio::test::read_file(copy + "/mysymlink/key.pem") == "pem");
+  CHECK_FALSE(stdfs::exists(stdfs::symlink_status(copy + "/dangling")));
+  CHECK((stdfs::status(copy + "/sub/key").permissions() & stdfs::perms::mask) == stdfs::perms(0600));
+  CHECK((stdfs::status(copy + "/sub").permissions() & stdfs::perms::mask) == stdfs::perms(0750));
+  REQUIRE(mount_at(*s, "/etc/app/file.conf"));
+  CHECK(mount_at(*s, "/etc/app/file.conf")->source == f.dir / "run/etc/app/file.conf");
+  CHECK(crio::test::read_file(f.dir / "run/etc/app/file.conf") == "conf");
+  CHECK((stdfs::status(f.dir / "run/etc/app/file.conf").permissions() & stdfs::perms::mask) == stdfs::perms(0640));
+
+  // The copy is the container's: a later change on the host does not reach it, and a
+  // second build (a restart) keeps it.
+  crio::test::write_file(f.dir / "host/secrets/test.txt", "changed");
+  REQUIRE(f.build().ok());
+  CHECK(crio::test::read_file(copy + "/test.txt") == "mounted");
+
+  f.target.run_dir.clear();
+  CHECK(f.build().status().code() == Code::kInternal);
+}
+
+TEST_CASE("A uid or gid the image lacks gets an entry in a copy of its /etc/passwd or /etc/group", "[spec]") {
+  Fixture f;
+  REQUIRE(::chmod((f.dir / "rootfs/etc/group").c_str(), 0644) == 0);
+  f.request.run_as_user = 1001;
+  f.request.run_as_group = 1002;
+  auto s = f.build();
+  INFO(s.status().message());
+  REQUIRE(s.ok());
+  CHECK(s->process.user.uid == 1001u);
+  CHECK(s->process.user.gid == 1002u);
+  CHECK(s->process.user.additional_gids == std::vector<uint32_t>{1002});
+  REQUIRE(mount_at(*s, "/etc/passwd"));
+  CHECK(mount_at(*s, "/etc/passwd")->source == f.dir / "run/passwd");
+  CHECK(mount_at(*s, "/etc/passwd")->options == std::vector<std::string>{"rw", "bind", "nodev", "nosuid", "noexec"});
+  CHECK(
+      crio::test::read_file(f.dir / "run/passwd") ==
+      "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000:web:/srv/web:/bin/sh\n1001:x:1001:0:1001 user:/:/sbin/nologin\n");
+  REQUIRE(mount_at(*s, "/etc/group"));
+  CHECK(crio::test::read_file(f.dir / "run/group") == "root:x:0:\nweb:x:1000:\nlogs:x:4:web\n1002:x:1002:\n");
+  CHECK((stdfs::status(f.dir / "run/group").permissions() & stdfs::perms::mask) == stdfs::perms(0644));
+  // The image's own files are untouched.
+  CHECK(crio::test::read_file(f.dir / "rootfs/etc/group") == "root:x:0:\nweb:x:1000:\nlogs:x:4:web\n");
+
+  SECTION("known ids need no copies") {
+    f.request.run_as_user = 1000;
+    f.request.run_as_group = 4;
+    auto known = f.build();
+    REQUIRE(known.ok());
+    CHECK_FALSE(mount_at(*known, "/etc/passwd"));
+    CHECK_FALSE(mount_at(*known, "/etc/group"));
+    CHECK(known->process.user.additional_gids == std::vector<uint32_t>{4});
+  }
+  SECTION("a request mounting the file, or /etc, keeps its own") {
+    f.request.mounts.push_back({"/etc/group", f.dir / "mygroup", false, 0});
+    auto own = f.build();
+    REQUIRE(own.ok());
+    CHECK(mount_at(*own, "/etc/group")->source == f.dir / "mygroup");
+    CHECK(mount_at(*own, "/etc/passwd"));
+    f.request.mounts = {{"/etc", f.dir / "myetc", false, 0}};
+    own = f.build();
+    REQUIRE(own.ok());
+    CHECK(mount_at(*own, "/etc")->source == f.dir / "myetc");
+    CHECK_FALSE(mount_at(*own, "/etc/passwd"));
+    CHECK_FALSE(mount_at(*own, "/etc/group"));
+  }
+  SECTION("a file the container's user may write itself is left alone") {
+    REQUIRE(::chmod((f.dir / "rootfs/etc/group").c_str(), 0666) == 0);
+    auto writable = f.build();
+    REQUIRE(writable.ok());
+    CHECK_FALSE(mount_at(*writable, "/etc/group"));
+    CHECK(mount_at(*writable, "/etc/passwd"));
+  }
+  SECTION("an image without the files gets none") {
+    stdfs::remove(f.dir / "rootfs/etc/passwd");
+    stdfs::remove(f.dir / "rootfs/etc/group");
+    auto none = f.build();
+    REQUIRE(none.ok());
+    CHECK_FALSE(mount_at(*none, "/etc/passwd"));
+    CHECK_FALSE(mount_at(*none, "/etc/group"));
+  }
+}
+
+TEST_CASE("The spec carries cpu shares 0 when the request asks none, as CRI-O writes it", "[spec]") {
+  Fixture f;
+  auto s = f.build();
+  REQUIRE(s.ok());
+  REQUIRE(s->resources.cpu.shares);
+  CHECK(*s->resources.cpu.shares == 0u);
+  CHECK(s->resources.cpu.cpus.empty());
+  f.request.resources.cpu_shares = 512;
+  CHECK(*f.build()->resources.cpu.shares == 512u);
 }
 
 TEST_CASE("Resources map one way for create and update", "[spec]") {

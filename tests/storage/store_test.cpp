@@ -794,3 +794,70 @@ TEST_CASE("store: options are checked and overlay mount options applied", "[stor
   REQUIRE(s.delete_container("c1").ok());
   CHECK_FALSE(mounted_below(tmp.path()));
 }
+
+TEST_CASE("store: an imagestore keeps images and their layers apart from root; containers stay under root",
+          "[storage]") {
+  TempDir tmp{"crio-imagestore"};
+  StoreOptions options{tmp / "root", tmp / "run", "overlay", {}};
+  options.image_store = tmp / "images";
+  auto opened = Store::open(options);
+  INFO(opened.status().to_string());
+  REQUIRE(opened.ok());
+  std::unique_ptr<Store> store = std::move(opened).value();
+  Env<Overlay> helper;  // its add_* helpers, pointed at this store
+  helper.store.swap(store);
+
+  Layer base = helper.add_layer("", base_tar());
+  Layer child = helper.add_layer(base.chain_id, child_tar());
+  Image img = helper.add_image(child.chain_id, "config-imagestore", {"example.com/apart:1"});
+  std::string root = helper.rootfs("c1", img.id);
+  CHECK(slurp(root + "/etc/hostname") == "child\n");
+  CHECK_FALSE(exists_nofollow(root + "/gone.txt"));
+  crio::test::write_file(root + "/written", "mine");
+
+  // Layers and image records in the imagestore; the container's layer under root.
+  CHECK(stdfs::exists(tmp / "images/overlay/" + base.chain_id.substr(7) + "/diff/etc/passwd"));
+  CHECK(stdfs::exists(tmp / "images/overlay-images/images.json"));
+  CHECK(stdfs::exists(tmp / "images/overlay-layers/layers.json"));
+  CHECK_FALSE(stdfs::exists(tmp / "root/overlay/" + base.chain_id.substr(7)));
+  CHECK(root.rfind(tmp / "root/overlay/", 0) == 0);
+  CHECK(slurp(tmp / "root/overlay/" + helper.store->container("c1")->layer_id + "/diff/written") == "mine");
+  auto usage = helper.store->usage();
+  REQUIRE(usage.ok());
+  CHECK(usage->layers.bytes > 0);
+  CHECK(usage->containers.bytes > 0);
+
+  // Reopened with the imagestore: everything is back, the mount included.
+  helper.store.reset();
+  opened = Store::open(options);
+  REQUIRE(opened.ok());
+  helper.store = std::move(opened).value();
+  REQUIRE(helper.store->image("example.com/apart:1").has_value());
+  auto m = helper.store->mount("c1");
+  REQUIRE(m.ok());
+  CHECK(slurp(*m + "/written") == "mine");
+  REQUIRE(helper.store->unmount("c1", true).ok());
+  REQUIRE(helper.store->delete_container("c1").ok());
+  REQUIRE(helper.store->delete_image(img.id).ok());
+  CHECK_FALSE(stdfs::exists(tmp / "images/overlay/" + base.chain_id.substr(7)));
+  helper.add_image(helper.add_layer("", base_tar()).chain_id, "config-imagestore", {"example.com/apart:1"});
+
+  // Without the imagestore the same root has no images.
+  helper.store.reset();
+  StoreOptions plain = options;
+  plain.image_store.clear();
+  {
+    auto without = Store::open(plain);
+    REQUIRE(without.ok());
+    CHECK((*without)->images().empty());
+    CHECK((*without)->layers().empty());
+  }
+
+  // Overlay only, and an absolute path.
+  StoreOptions vfs = options;
+  vfs.driver = "vfs";
+  CHECK(Store::open(vfs).status().code() == Code::kInvalidArgument);
+  StoreOptions relative = options;
+  relative.image_store = "images";
+  CHECK(Store::open(relative).status().code() == Code::kInvalidArgument);
+}

@@ -18,6 +18,7 @@ namespace crio::storage::detail {
 
 struct DriverOptions {
   std::string home;                    // root/<driver>
+  std::string layers_home;             // where the parent layers of new layers live; "" for home
   std::vector<std::string> mountopts;  // extra overlay mount options (nodev, …)
   std::string mount_program;           // fuse-overlayfs and the like; "" for the kernel
 };
@@ -27,6 +28,7 @@ class Driver {
   virtual ~Driver() = default;
   virtual std::string name() const = 0;
   const std::string& home() const { return opts_.home; }
+  const std::string& layers_home() const { return opts_.layers_home.empty() ? opts_.home : opts_.layers_home; }
 
   // Creates the driver's directories.
   virtual Status init() = 0;

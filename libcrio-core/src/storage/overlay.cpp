@@ -1,7 +1,8 @@
 // overlay: the kernel's overlayfs, laid out as containers/storage does it:
 //   <home>/<id>/diff     what the layer adds (whiteouts as 0:0 char devices)
 //   <home>/<id>/link     the layer's short name; <home>/l/<short> -> ../<id>/diff
-//   <home>/<id>/lower    "l/<parent>:l/<grandparent>:…", topmost first
+//   <home>/<id>/lower    "l/<parent>:l/<grandparent>:…", topmost first, relative to the
+//                        layers' home (another directory for containers with an imagestore)
 //   <home>/<id>/work, merged   container layers only
 // The short names keep a many-layer lowerdir option within one page: the mount is
 // done from <home> with relative paths when absolute ones would not fit.
@@ -152,15 +153,18 @@ class OverlayDriver final : public Driver {
     } else if (lower.status().code() != Code::kNotFound) {
       return lower.status();
     }
-    if (lowers.empty()) lowers.push_back(id + "/empty");
-
+    // The lowers are relative to layers_home(), the layer's own directories to home().
+    const bool split = layers_home() != home();
+    const bool no_lowers = lowers.empty();
     auto options = [&](const std::string& prefix) {
+      const std::string own = split ? home() + "/" : prefix;
       std::string o = "lowerdir=";
+      if (no_lowers) o += own + id + "/empty";
       for (size_t i = 0; i < lowers.size(); ++i) {
         if (i) o += ":";
         o += prefix + lowers[i];
       }
-      o += ",upperdir=" + prefix + id + "/diff,workdir=" + prefix + id + "/work";
+      o += ",upperdir=" + own + id + "/diff,workdir=" + own + id + "/work";
       // A mount program parses flags itself; the kernel wants them apart.
       for (const auto& m : opts_.mount_program.empty() ? data_opts_ : opts_.mountopts) o += "," + m;
       return o;
@@ -170,7 +174,7 @@ class OverlayDriver final : public Driver {
       CRIO_RETURN_IF_ERROR(run_mount_program(options(""), merged));
       return merged;
     }
-    std::string absolute = options(home() + "/");
+    std::string absolute = options(layers_home() + "/");
     if (absolute.size() <= kMaxMountData) {
       if (::mount("overlay", merged.c_str(), "overlay", flags_, absolute.c_str()) != 0) {
         return error(Code::kInternal, "mounting overlay for layer {} at {}: {}", id, merged, std::strerror(errno));
@@ -239,7 +243,7 @@ class OverlayDriver final : public Driver {
   Status write_links(const std::string& layer, const std::string& parent_id) {
     CRIO_RETURN_IF_ERROR(fs::write_file_atomic(layer + "/link", random_link()));
     if (parent_id.empty()) return ok_status();
-    std::string pdir = home() + "/" + parent_id;
+    std::string pdir = layers_home() + "/" + parent_id;
     CRIO_ASSIGN_OR_RETURN(auto plink, fs::read_file(pdir + "/link"));
     std::string lower = "l/" + trim(plink);
     auto plower = fs::read_file(pdir + "/lower");
@@ -262,7 +266,7 @@ class OverlayDriver final : public Driver {
     pid_t pid = ::fork();
     if (pid < 0) return error(Code::kInternal, "fork for overlay mount: {}", std::strerror(errno));
     if (pid == 0) {
-      if (::chdir(home().c_str()) != 0) ::_exit(errno ? errno : 1);
+      if (::chdir(layers_home().c_str()) != 0) ::_exit(errno ? errno : 1);
       if (::mount("overlay", target.c_str(), "overlay", flags_, data.c_str()) != 0) ::_exit(errno ? errno : 1);
       ::_exit(0);
     }
@@ -278,7 +282,7 @@ class OverlayDriver final : public Driver {
     pid_t pid = ::fork();
     if (pid < 0) return error(Code::kInternal, "fork for {}: {}", opts_.mount_program, std::strerror(errno));
     if (pid == 0) {
-      if (::chdir(home().c_str()) != 0) ::_exit(127);
+      if (::chdir(layers_home().c_str()) != 0) ::_exit(127);
       const char* argv[] = {opts_.mount_program.c_str(), "-o", data.c_str(), target.c_str(), nullptr};
       ::execv(argv[0], const_cast<char* const*>(argv));
       ::_exit(127);

@@ -147,9 +147,14 @@ std::vector<std::string> list_names(const std::string& dir) {
 
 struct Store::Impl {
   StoreOptions opts;
-  std::unique_ptr<Driver> driver;
-  fs::UniqueFd lock_fd;
-  std::string layers_dir, images_dir, containers_dir, staging_dir, mounts_file;
+  std::unique_ptr<Driver> driver;  // image layers
+  // Containers' layers: `driver` itself, or one under root when images live in an
+  // imagestore.
+  std::unique_ptr<Driver> own_container_driver;
+  Driver* container_driver = nullptr;
+  fs::UniqueFd lock_fd, image_store_lock_fd;
+  // Staging directories sit beside what they become, so that committing is a rename.
+  std::string layers_dir, images_dir, containers_dir, staging_dir, container_staging_dir, mounts_file;
 
   mutable std::mutex mu;
   // Guarded by mu:
@@ -187,8 +192,8 @@ struct Store::Impl {
     return fs::write_file_atomic(mounts_file, j.dump(), 0600);
   }
 
-  Result<std::string> new_staging() const {
-    std::string dir = staging_dir + "/" + core::random_hex(32);
+  Result<std::string> new_staging(bool for_container = false) const {
+    std::string dir = (for_container ? container_staging_dir : staging_dir) + "/" + core::random_hex(32);
     if (::mkdir(dir.c_str(), 0700) != 0) return detail::errno_error("creating staging directory", dir, errno);
     return dir;
   }
@@ -263,13 +268,21 @@ Status Store::Impl::load() {
     }
   }
   // Whatever a crash left in staging is garbage by construction.
-  for (const auto& n : list_names(staging_dir)) CRIO_RETURN_IF_ERROR(detail::remove_tree(staging_dir + "/" + n));
+  for (const auto& dir : {staging_dir, container_staging_dir}) {
+    for (const auto& n : list_names(dir)) CRIO_RETURN_IF_ERROR(detail::remove_tree(dir + "/" + n));
+  }
 
   // Driver directories without a record were being created or deleted.
-  std::set<std::string> ids;
+  std::set<std::string> ids, container_ids;
   for (const auto& [chain, _] : layers) ids.insert(layer_dir_id(chain));
-  for (const auto& [_, c] : containers) ids.insert(c.layer_id);
-  CRIO_RETURN_IF_ERROR(driver->recover(ids));
+  for (const auto& [_, c] : containers) container_ids.insert(c.layer_id);
+  if (container_driver == driver.get()) {
+    ids.insert(container_ids.begin(), container_ids.end());
+    CRIO_RETURN_IF_ERROR(driver->recover(ids));
+  } else {
+    CRIO_RETURN_IF_ERROR(driver->recover(ids));
+    CRIO_RETURN_IF_ERROR(container_driver->recover(container_ids));
+  }
 
   // Records whose directory is gone (removed by hand) cannot be used; say so.
   bool changed = false;
@@ -299,7 +312,9 @@ Status Store::Impl::load() {
       for (auto it = j.begin(); it != j.end(); ++it) {
         auto c = containers.find(it.key());
         if (c == containers.end() || !it.value().is_number_integer()) continue;
-        if (driver->name() == "vfs" || driver->mounted(c->second.layer_id)) mounts[it.key()] = it.value().get<int>();
+        if (driver->name() == "vfs" || container_driver->mounted(c->second.layer_id)) {
+          mounts[it.key()] = it.value().get<int>();
+        }
       }
     }
   }
@@ -438,6 +453,13 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (options.driver != "overlay" && options.driver != "vfs") {
     return error(Code::kInvalidArgument, "storage driver {:?}: unsupported (want overlay or vfs)", options.driver);
   }
+  if (!options.image_store.empty() && options.image_store[0] != '/') {
+    return error(Code::kInvalidArgument, "imagestore {:?}: must be an absolute path", options.image_store);
+  }
+  if (!options.image_store.empty() && options.driver != "overlay") {
+    return error(Code::kInvalidArgument, "imagestore {:?}: only the overlay driver keeps images apart (driver {:?})",
+                 options.image_store, options.driver);
+  }
   detail::DriverOptions dopts;
   for (const auto& raw : options.options) {
     std::string o = raw;
@@ -486,24 +508,52 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     return detail::errno_error("locking", lock_path, errno);
   }
 
+  const std::string image_root = options.image_store.empty() ? options.root : options.image_store;
+  if (!options.image_store.empty()) {
+    CRIO_RETURN_IF_ERROR(fs::make_dirs(image_root, 0700));
+    std::string image_lock = image_root + "/storage.lock";
+    impl->image_store_lock_fd.reset(::open(image_lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!impl->image_store_lock_fd.valid()) return detail::errno_error("opening", image_lock, errno);
+    if (::flock(impl->image_store_lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        return error(Code::kFailedPrecondition, "imagestore {}: in use by another process (lock {})", image_root,
+                     image_lock);
+      }
+      return detail::errno_error("locking", image_lock, errno);
+    }
+  }
+
   const std::string& d = options.driver;
-  impl->layers_dir = options.root + "/" + d + "-layers";
-  impl->images_dir = options.root + "/" + d + "-images";
+  impl->layers_dir = image_root + "/" + d + "-layers";
+  impl->images_dir = image_root + "/" + d + "-images";
   impl->containers_dir = options.root + "/" + d + "-containers";
-  impl->staging_dir = options.root + "/" + d + "-staging";
+  impl->staging_dir = image_root + "/" + d + "-staging";
+  impl->container_staging_dir = options.root + "/" + d + "-staging";
   std::string run_layers = options.runroot + "/" + d + "-layers";
   impl->mounts_file = run_layers + "/mountpoints.json";
-  for (const auto& dir : {impl->layers_dir, impl->images_dir, impl->containers_dir, impl->staging_dir, run_layers}) {
+  for (const auto& dir : {impl->layers_dir, impl->images_dir, impl->containers_dir, impl->staging_dir,
+                          impl->container_staging_dir, run_layers}) {
     CRIO_RETURN_IF_ERROR(fs::make_dirs(dir, 0700));
   }
   if (d == "overlay") {
-    dopts.home = options.root + "/overlay";
+    dopts.home = image_root + "/overlay";
+    if (!options.image_store.empty()) {
+      detail::DriverOptions copts = dopts;
+      copts.layers_home = dopts.home;
+      copts.home = options.root + "/overlay";
+      impl->own_container_driver = detail::make_overlay_driver(std::move(copts));
+    }
     impl->driver = detail::make_overlay_driver(std::move(dopts));
   } else {
     dopts.home = options.root + "/vfs/dir";
     impl->driver = detail::make_vfs_driver(std::move(dopts));
   }
   CRIO_RETURN_IF_ERROR(impl->driver->init());
+  impl->container_driver = impl->driver.get();
+  if (impl->own_container_driver) {
+    CRIO_RETURN_IF_ERROR(impl->own_container_driver->init());
+    impl->container_driver = impl->own_container_driver.get();
+  }
   CRIO_RETURN_IF_ERROR(impl->load().wrap(fmt::format("opening storage {}", options.root)));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
@@ -709,7 +759,7 @@ Result<ContainerLayer> Store::create_container(const std::string& id, const std:
     std::lock_guard lock(s.mu);
     s.creating.erase(id);
   };
-  auto staging = s.new_staging();
+  auto staging = s.new_staging(true);
   if (!staging.ok()) {
     release();
     return staging.status();
@@ -720,7 +770,7 @@ Result<ContainerLayer> Store::create_container(const std::string& id, const std:
     return st.wrap(fmt::format("creating layer for container {}", id));
   };
   // Layers of an image in `creating` cannot be deleted, so `top` stays.
-  if (Status st = s.driver->prepare_container(*staging, layer_dir_id(top)); !st.ok()) return cleanup(st);
+  if (Status st = s.container_driver->prepare_container(*staging, layer_dir_id(top)); !st.ok()) return cleanup(st);
 
   ContainerLayer c;
   c.id = id;
@@ -729,13 +779,13 @@ Result<ContainerLayer> Store::create_container(const std::string& id, const std:
   c.created = now_unix();
   {
     std::lock_guard lock(s.mu);
-    Status st = s.driver->install(*staging, c.layer_id);
+    Status st = s.container_driver->install(*staging, c.layer_id);
     if (st.ok()) {
       s.containers[id] = c;
       st = s.save_containers();
       if (!st.ok()) {
         s.containers.erase(id);
-        (void)s.driver->remove(c.layer_id, *staging + "/undo");
+        (void)s.container_driver->remove(c.layer_id, *staging + "/undo");
       }
     }
     s.creating.erase(id);
@@ -767,7 +817,7 @@ Result<std::string> Store::mount(const std::string& id) {
   std::lock_guard lock(s.mu);
   auto it = s.containers.find(id);
   if (it == s.containers.end()) return error(Code::kNotFound, "container {}: no layer in the store", id);
-  CRIO_ASSIGN_OR_RETURN(std::string path, s.driver->mount(it->second.layer_id));
+  CRIO_ASSIGN_OR_RETURN(std::string path, s.container_driver->mount(it->second.layer_id));
   ++s.mounts[id];
   if (Status st = s.save_mounts(); !st.ok()) log::warn("storage: saving mount counts", {{"error", st.message()}});
   return path;
@@ -782,7 +832,7 @@ Status Store::unmount(const std::string& id, bool force) {
   n = force ? 0 : std::max(0, n - 1);
   if (n == 0) {
     s.mounts.erase(id);
-    CRIO_RETURN_IF_ERROR(s.driver->unmount(it->second.layer_id, force));
+    CRIO_RETURN_IF_ERROR(s.container_driver->unmount(it->second.layer_id, force));
   }
   if (Status st = s.save_mounts(); !st.ok()) log::warn("storage: saving mount counts", {{"error", st.message()}});
   return ok_status();
@@ -796,7 +846,8 @@ Status Store::delete_container(const std::string& id) {
     auto it = s.containers.find(id);
     if (it == s.containers.end()) return ok_status();
     ContainerLayer c = it->second;
-    CRIO_RETURN_IF_ERROR(s.driver->unmount(c.layer_id, true).wrap(fmt::format("deleting container {}", id)));
+    CRIO_RETURN_IF_ERROR(
+        s.container_driver->unmount(c.layer_id, true).wrap(fmt::format("deleting container {}", id)));
     s.mounts.erase(id);
     (void)s.save_mounts();
     s.containers.erase(it);
@@ -804,8 +855,8 @@ Status Store::delete_container(const std::string& id) {
       s.containers[id] = c;
       return st.wrap(fmt::format("deleting container {}", id));
     }
-    CRIO_ASSIGN_OR_RETURN(trash, s.new_staging());
-    CRIO_RETURN_IF_ERROR(s.driver->remove(c.layer_id, trash + "/layer"));
+    CRIO_ASSIGN_OR_RETURN(trash, s.new_staging(true));
+    CRIO_RETURN_IF_ERROR(s.container_driver->remove(c.layer_id, trash + "/layer"));
   }
   return detail::remove_tree(trash).wrap(fmt::format("deleting container {}", id));
 }
@@ -815,7 +866,9 @@ Result<StoreUsage> Store::usage() const {
   {
     std::lock_guard lock(impl_->mu);
     for (const auto& [chain, _] : impl_->layers) layer_dirs.push_back(impl_->driver->data_dir(layer_dir_id(chain)));
-    for (const auto& [_, c] : impl_->containers) container_dirs.push_back(impl_->driver->data_dir(c.layer_id));
+    for (const auto& [_, c] : impl_->containers) {
+      container_dirs.push_back(impl_->container_driver->data_dir(c.layer_id));
+    }
   }
   StoreUsage u;
   for (const auto& d : layer_dirs) {
@@ -837,7 +890,7 @@ Result<Usage> Store::container_usage(const std::string& id) const {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->containers.find(id);
     if (it == impl_->containers.end()) return error(Code::kNotFound, "container {}: no layer in the store", id);
-    dir = impl_->driver->data_dir(it->second.layer_id);
+    dir = impl_->container_driver->data_dir(it->second.layer_id);
   }
   return detail::tree_usage(dir);
 }

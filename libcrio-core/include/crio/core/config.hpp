@@ -73,6 +73,7 @@ struct Config {
   // [crio]
   std::string root = "/var/lib/containers/storage";
   std::string runroot = "/run/containers/storage";
+  std::string imagestore;  // images and their layers apart from root; "" for none
   std::string storage_driver = "overlay";
   std::vector<std::string> storage_option;
   std::string log_dir = "/var/log/crio/pods";

@@ -176,8 +176,9 @@ struct SpecDefaults {
   bool read_only = false;                       // every rootfs read-only, tmpfs on /run, /tmp, /var/tmp
   std::string bind_mount_prefix;                // prepended to the host path of the request's mounts
   std::string image_volumes = "mkdir";          // the image's volumes: "mkdir", "bind" or "ignore"
-  // "host:container" lines of bind mounts for every container; read at each create (a
-  // missing file has none; an unreadable one or a bad line is InvalidArgument naming it).
+  // "host:container" lines for every container; read at each create (a missing file has
+  // none; an unreadable one or a bad line is InvalidArgument naming it). Each source is
+  // copied into the container's run directory and the copy bind-mounted, as CRI-O does.
   std::string default_mounts_file;
 };
 
@@ -190,6 +191,10 @@ struct SpecTarget {
   std::string rootfs;       // its mounted root filesystem
   pid_t target_pid = 0;     // the target container's init, with pid_mode kTarget
   std::string volumes_dir;  // where image_volumes = "bind" makes the volumes' host directories
+  // The container's private directory on the host: the copies of default_mounts_file's
+  // sources (at their container path under it) and the /etc/passwd and /etc/group with
+  // an entry for a uid or gid the image lacks go there.
+  std::string run_dir;
 };
 
 // The whole spec. Creates missing host paths of bind mounts (as directories) and

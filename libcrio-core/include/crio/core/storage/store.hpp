@@ -29,6 +29,10 @@ struct StoreOptions {
   // storage.conf's driver options: "overlay.mountopt=nodev,metacopy=on",
   // "overlay.mount_program=/usr/bin/fuse-overlayfs". Unknown ones are logged and ignored.
   std::vector<std::string> options;
+  // containers/storage's imagestore: "" or an absolute path where images, their layers
+  // and their records live instead of under root; containers' layers stay under root.
+  // Overlay only. A store opened without it does not see the images kept there.
+  std::string image_store;
 };
 
 struct Layer {
