@@ -52,10 +52,12 @@ std::set<std::string> test_case_names() {
     auto ext = e.path().extension();
     if (!e.is_regular_file() || (ext != ".cpp" && ext != ".hpp")) continue;
     std::string text = crio::test::read_file(e.path().string());
-    for (size_t pos = text.find("TEST_CASE"); pos != std::string::npos; pos = text.find("TEST_CASE", pos + 1)) {
-      size_t open = text.find('"', pos);
-      size_t paren = text.find(')', pos);
-      if (open == std::string::npos || open > paren) continue;  // TEST_CASE_METHOD(Fixture, "...") has its "" later
+    const std::string macro = "TEST_CASE(";
+    for (size_t pos = text.find(macro); pos != std::string::npos; pos = text.find(macro, pos + 1)) {
+      // The name is the string right after the parenthesis (TEST_CASE_METHOD's comes later).
+      if (pos > 0 && text[pos - 1] == '"') continue;  // this very search
+      size_t open = text.find_first_not_of(" \n", pos + macro.size());
+      if (open == std::string::npos || text[open] != '"') continue;
       size_t close = text.find('"', open + 1);
       if (close != std::string::npos) names.insert(text.substr(open + 1, close - open - 1));
     }
@@ -91,6 +93,16 @@ class StderrCapture {
 };
 
 }  // namespace
+
+TEST_CASE("every test name is one CTest entry: no semicolon, no leading dash") {
+  // The build registers each test case as a CTest entry by name; CTest splits a name at
+  // ';' and takes a leading '-' for an option, and the halves then match no test.
+  for (const auto& name : test_case_names()) {
+    INFO(name);
+    CHECK(name.find(';') == std::string::npos);
+    CHECK_FALSE(name.starts_with("-"));
+  }
+}
 
 TEST_CASE("every crio.conf option keeps its contract: a behaviour test or a refusal") {
   // Strict unless a branch with work in flight says otherwise: a new key without a test

@@ -12,7 +12,7 @@ const std::vector<OptionContract>& option_contracts() {
       {"crio.root", C::kTest, "Pulled images survive a graceful restart and a kill -9"},
       {"crio.runroot", C::kTest, "Pulled images survive a graceful restart and a kill -9"},
       {"crio.imagestore", C::kTest,
-       "imagestore keeps pulled images apart from root; a daemon started without it does not see them"},
+       "imagestore keeps pulled images apart from root, and a daemon started without it does not see them"},
       {"crio.storage_driver", C::kTest, "storage_driver vfs and overlay with storage_option mountopt: the container's root file system"},
       {"crio.storage_option", C::kTest, "storage_driver vfs and overlay with storage_option mountopt: the container's root file system"},
       {"crio.log_dir", C::kTest, "log_dir, the stream and gRPC limits, seccomp_profile, cni_default_network and plugin_dirs take effect"},

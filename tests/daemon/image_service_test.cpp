@@ -224,7 +224,7 @@ TEST_CASE("Pulled images survive a graceful restart and a kill -9", "[daemon][im
   CHECK(images.remove(name).ok());
 }
 
-TEST_CASE("imagestore keeps pulled images apart from root; a daemon started without it does not see them",
+TEST_CASE("imagestore keeps pulled images apart from root, and a daemon started without it does not see them",
           "[daemon][image]") {
   TestRegistry registry;
   registry.push_test_images("/nonexistent", "multi");

@@ -795,7 +795,7 @@ TEST_CASE("store: options are checked and overlay mount options applied", "[stor
   CHECK_FALSE(mounted_below(tmp.path()));
 }
 
-TEST_CASE("store: an imagestore keeps images and their layers apart from root; containers stay under root",
+TEST_CASE("store: an imagestore keeps images and their layers apart from root, and containers stay under root",
           "[storage]") {
   TempDir tmp{"crio-imagestore"};
   StoreOptions options{tmp / "root", tmp / "run", "overlay", {}};
