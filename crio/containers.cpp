@@ -205,7 +205,7 @@ std::string Containers::full_name(const ContainerSpec& spec, const PodSpec& pod)
 std::string Containers::state_file(const std::string& id) const { return state_dir_ + "/" + id + ".json"; }
 
 void Containers::emit(const Container& c, ContainerEventType type) const {
-  if (unpublished_.count(c.id)) return;  // nobody knows it yet
+  if (unpublished_.contains(c.id)) return;  // nobody knows it yet
   if (events_ == nullptr || is_infra(c)) return;
   static constexpr const char* kNames[] = {"CONTAINER_CREATED_EVENT", "CONTAINER_STARTED_EVENT",
                                            "CONTAINER_STOPPED_EVENT", "CONTAINER_DELETED_EVENT"};
@@ -273,10 +273,8 @@ Status Containers::restore() {
       }
       std::unique_lock lock(mutex_);
       names_[c.full_name] = c.id;
-      if (stdfs::exists(unclaimed_marker(c.id), ec)) {
+      if (unpublished_.restore_marked(c.id)) {
         // Made for a caller that had left, before the restart: still kept for its retry.
-        unpublished_.insert(c.id);
-        unclaimed_marked_.insert(c.id);
         creations_.adopt_unclaimed(c.full_name, c.id);
       }
       containers_[c.id] = std::move(c);
@@ -400,32 +398,17 @@ Result<std::string> Containers::create_in(const Pod& pod, const ContainerSpec& s
 std::optional<std::string> Containers::published_holder(const std::string& name) const {
   std::shared_lock lock(mutex_);
   auto it = names_.find(name);
-  if (it == names_.end() || unpublished_.count(it->second)) return std::nullopt;
+  if (it == names_.end() || unpublished_.contains(it->second)) return std::nullopt;
   return it->second;
 }
 
 void Containers::publish(const std::string& id) {
-  bool was_unclaimed = false;
-  {
-    std::unique_lock lock(mutex_);
-    unpublished_.erase(id);
-    was_unclaimed = unclaimed_marked_.erase(id) > 0;
-    if (auto it = containers_.find(id); it != containers_.end()) emit(it->second, ContainerEventType::kCreated);
-  }
-  if (was_unclaimed) (void)fs::remove_file(unclaimed_marker(id));
+  unpublished_.publish(id);
+  std::unique_lock lock(mutex_);
+  if (auto it = containers_.find(id); it != containers_.end()) emit(it->second, ContainerEventType::kCreated);
 }
 
-void Containers::keep_unclaimed(const std::string& id) {
-  {
-    std::unique_lock lock(mutex_);
-    unclaimed_marked_.insert(id);
-  }
-  if (Status s = fs::write_file_atomic(unclaimed_marker(id), "", 0600); !s.ok()) {
-    log::warn("cannot mark an unclaimed container; a restart would publish it", {{"id", id}, {"error", s.message()}});
-  }
-}
-
-std::string Containers::unclaimed_marker(const std::string& id) const { return state_dir_ + "/" + id + ".unclaimed"; }
+void Containers::keep_unclaimed(const std::string& id) { unpublished_.mark_unclaimed(id); }
 
 Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpec& spec, const std::string& name) {
   const Pod* pod = &pod_ref;
@@ -582,7 +565,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   CRIO_RETURN_IF_ERROR(persist(c));
   {
     std::unique_lock lock(mutex_);
-    unpublished_.insert(id);  // until a caller receives its ID; see Creations
+    unpublished_.add(id);  // until a caller receives its ID; see Creations
     containers_[id] = std::move(c);
   }
   undo.dismiss();
@@ -667,16 +650,14 @@ Status Containers::remove_resolved(const std::string& id) {
   std::error_code ec;
   stdfs::remove_all(c->bundle, ec);
   CRIO_RETURN_IF_ERROR(fs::remove_file(state_file(id)));
-  (void)fs::remove_file(unclaimed_marker(id));
   {
     std::unique_lock lock(mutex_);
     names_.erase(c->full_name);
     emit(*c, ContainerEventType::kDeleted);
     containers_.erase(id);
     locks_.erase(id);
-    unpublished_.erase(id);
-    unclaimed_marked_.erase(id);
   }
+  unpublished_.erase(id);
   creations_.forget(id);
   log::info("removed container", {{"id", id}});
   return ok_status();
@@ -685,7 +666,7 @@ Status Containers::remove_resolved(const std::string& id) {
 Result<std::string> Containers::resolve_published(const std::string& id_or_prefix) const {
   CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
   std::shared_lock lock(mutex_);
-  if (unpublished_.count(id)) {
+  if (unpublished_.contains(id)) {
     // As CRI-O: the container exists, but no caller has been given it.
     return error(Code::kFailedPrecondition,
                  "container {} is not created: its CreateContainer timed out and was not retried yet", id);
@@ -710,7 +691,7 @@ std::vector<Container> Containers::list(const ContainerFilter& filter) const {
   std::shared_lock lock(mutex_);
   for (const auto& [id, c] : containers_) {
     if (!id.starts_with(filter.id) || !c.pod_id.starts_with(filter.pod_id)) continue;
-    if (unpublished_.count(id)) continue;
+    if (unpublished_.contains(id)) continue;
     if (filter.state && c.state != *filter.state) continue;
     if (labels_match(c.spec.labels, filter.label_selector)) out.push_back(c);
   }

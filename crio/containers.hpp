@@ -127,19 +127,11 @@ class Containers : private CreationTable {
 
   static std::string full_name(const ContainerSpec& spec, const PodSpec& pod);
 
-  // Containers whose CreateContainer caller left and whom no retry claimed within
-  // `age`; each is returned once, for discard().
-  std::vector<Creations::Expired> take_expired(std::chrono::steady_clock::duration age) {
-    return creations_.take_expired(age);
-  }
-  // Keeps again an expired container that could not be removed, to be tried later.
-  void keep_expired(const Creations::Expired& expired) { creations_.adopt_unclaimed(expired.name, expired.id); }
+  // For the removal of containers no retry claimed (take_expired(), then discard())
+  // and for the stall metric.
+  Creations& creations() { return creations_; }
   // Removes a container, published or not.
   Status discard(const std::string& id);
-  // Told the stage of each creation a retry found unfinished (for the stall metric).
-  void set_stall_observer(std::function<void(const std::string& stage)> observer) {
-    creations_.set_stall_observer(std::move(observer));
-  }
 
   // Reads hooks_dir again (the hooks are read once, at start-up).
   void reload_hooks();
@@ -165,7 +157,6 @@ class Containers : private CreationTable {
   Result<Container> lookup(const std::string& id) const;  // published or not
   Status stop_resolved(const std::string& id, std::chrono::seconds timeout);
   Status remove_resolved(const std::string& id);
-  std::string unclaimed_marker(const std::string& id) const;
   Result<oci::Runtime*> runtime_for(const std::string& handler);
   Status persist(const Container& container) const;
   std::string state_file(const std::string& id) const;
@@ -188,12 +179,11 @@ class Containers : private CreationTable {
   std::map<std::string, std::unique_ptr<oci::Runtime>> runtimes_;  // by handler name; guarded by runtimes_mutex_
 
   Creations creations_{*this, "container"};
+  Unpublished unpublished_{state_dir_};
   mutable std::shared_mutex mutex_;
   // Guarded by mutex_:
   std::map<std::string, Container> containers_;  // by ID
   std::map<std::string, std::string> names_;     // full name → ID
-  std::set<std::string> unpublished_;            // IDs no caller received yet
-  std::set<std::string> unclaimed_marked_;       // unpublished IDs marked on disk
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
 
   EventBus* events_ = nullptr;

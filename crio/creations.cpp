@@ -1,8 +1,60 @@
 #include "creations.hpp"
 
+#include <crio/core/fs.hpp>
 #include <crio/core/log.hpp>
 
+#include <filesystem>
+
 namespace crio::daemon {
+
+void Unpublished::add(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  ids_.insert(id);
+}
+
+bool Unpublished::contains(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  return ids_.count(id) > 0;
+}
+
+void Unpublished::publish(const std::string& id) {
+  bool was_marked = false;
+  {
+    std::lock_guard lock(mutex_);
+    ids_.erase(id);
+    was_marked = marked_.erase(id) > 0;
+  }
+  if (was_marked) (void)fs::remove_file(marker(id));
+}
+
+void Unpublished::mark_unclaimed(const std::string& id) {
+  {
+    std::lock_guard lock(mutex_);
+    marked_.insert(id);
+  }
+  if (Status s = fs::write_file_atomic(marker(id), "", 0600); !s.ok()) {
+    log::warn("cannot mark an unclaimed object; a restart would publish it", {{"id", id}, {"error", s.message()}});
+  }
+}
+
+bool Unpublished::restore_marked(const std::string& id) {
+  std::error_code ec;
+  if (!std::filesystem::exists(marker(id), ec)) return false;
+  std::lock_guard lock(mutex_);
+  ids_.insert(id);
+  marked_.insert(id);
+  return true;
+}
+
+void Unpublished::erase(const std::string& id) {
+  bool was_marked = false;
+  {
+    std::lock_guard lock(mutex_);
+    ids_.erase(id);
+    was_marked = marked_.erase(id) > 0;
+  }
+  if (was_marked) (void)fs::remove_file(marker(id));
+}
 
 Result<std::string> Creations::run(const std::string& name, const std::function<Result<std::string>()>& create,
                                    const std::function<bool()>& client_gone) {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,34 @@ class CreationTable {
   // The object's caller has gone: record that it is unclaimed so that a restart keeps
   // it unpublished (and still claimable).
   virtual void keep_unclaimed(const std::string& id) = 0;
+};
+
+// The objects of a table (pods or containers) that no caller has received yet, and
+// which of those are marked on disk as unclaimed (their caller left), so that a restart
+// keeps them unpublished. Its own lock; it takes no other.
+class Unpublished {
+ public:
+  // Marks are `<state_dir>/<id>.unclaimed`, beside the objects' state files.
+  explicit Unpublished(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+
+  void add(const std::string& id);
+  bool contains(const std::string& id) const;
+  // Visible from now on; its mark, if any, goes.
+  void publish(const std::string& id);
+  // Its caller left: marked on disk.
+  void mark_unclaimed(const std::string& id);
+  // At start-up: true, and unpublished again, when `id` was marked.
+  bool restore_marked(const std::string& id);
+  // The object is gone, and its mark.
+  void erase(const std::string& id);
+
+ private:
+  std::string marker(const std::string& id) const { return state_dir_ + "/" + id + ".unclaimed"; }
+
+  const std::string state_dir_;
+  mutable std::mutex mutex_;
+  std::set<std::string> ids_;     // guarded by mutex_
+  std::set<std::string> marked_;  // guarded by mutex_
 };
 
 class Creations {
@@ -62,12 +91,12 @@ class Creations {
   // Called with the stage each time a retry finds its creation still running.
   void set_stall_observer(std::function<void(const std::string& stage)> observer);
 
-  // An object found unclaimed at start-up: claimable again, its time unclaimed
-  // counted from now.
+  // An unclaimed object found at start-up, or an expired one whose removal failed:
+  // claimable again, its time unclaimed counted from now.
   void adopt_unclaimed(const std::string& name, const std::string& id);
 
   // The objects unclaimed for longer than `age`; each is handed out once, and the
-  // caller removes them (or adopts again one it could not remove).
+  // caller removes them.
   struct Expired {
     std::string name;
     std::string id;

@@ -111,20 +111,20 @@ constexpr auto kUnclaimedAge = std::chrono::seconds(60);
 constexpr auto kUnclaimedCheckPeriod = std::chrono::seconds(20);
 
 void remove_unclaimed(Pods& pods, Containers& containers) {
-  for (const auto& expired : containers.take_expired(kUnclaimedAge)) {
+  for (const auto& expired : containers.creations().take_expired(kUnclaimedAge)) {
     log::info("removing a container no retry claimed", {{"name", expired.name}, {"id", expired.id}});
     if (Status s = containers.discard(expired.id); !s.ok()) {
       log::error("cannot remove an unclaimed container", {{"id", expired.id}, {"error", s.message()}});
-      containers.keep_expired(expired);
+      containers.creations().adopt_unclaimed(expired.name, expired.id);  // tried again later
     }
   }
-  for (const auto& expired : pods.take_expired(kUnclaimedAge)) {
+  for (const auto& expired : pods.creations().take_expired(kUnclaimedAge)) {
     log::info("removing a pod sandbox no retry claimed", {{"name", expired.name}, {"id", expired.id}});
     Status s = containers.remove_pod(expired.id);
     if (s.ok()) s = pods.discard(expired.id);
     if (!s.ok()) {
       log::error("cannot remove an unclaimed pod sandbox", {{"id", expired.id}, {"error", s.message()}});
-      pods.keep_expired(expired);
+      pods.creations().adopt_unclaimed(expired.name, expired.id);  // tried again later
     }
   }
 }
@@ -205,8 +205,8 @@ int serve(const CommandLine& command_line) {
     containers.set_oom_observer([m = metrics.get()](const std::string& name) { m->container_oom_killed(name); });
     // A kubelet retry that finds its pod or container still being created.
     auto stalled = [m = metrics.get()](const std::string& stage) { m->resource_stalled_at_stage(stage); };
-    pods.set_stall_observer(stalled);
-    containers.set_stall_observer(stalled);
+    pods.creations().set_stall_observer(stalled);
+    containers.creations().set_stall_observer(stalled);
     metrics->set_state_sources(StateSources{
         .pod_sandboxes =
             [&pods] {

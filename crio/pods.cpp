@@ -298,7 +298,6 @@ std::string Pods::full_name(const PodSpec& spec) {
 
 std::string Pods::state_file(const std::string& id) const { return state_dir_ + "/" + id + ".json"; }
 
-std::string Pods::unclaimed_marker(const std::string& id) const { return state_dir_ + "/" + id + ".unclaimed"; }
 
 Status Pods::persist(const Pod& pod) const {
   CRIO_RETURN_IF_ERROR(fs::make_dirs(state_dir_, 0700));
@@ -336,10 +335,8 @@ Status Pods::restore() {
       }
     }
     names_[full_name(pod->spec)] = pod->id;
-    if (stdfs::exists(unclaimed_marker(pod->id), ec)) {
+    if (unpublished_.restore_marked(pod->id)) {
       // Made for a caller that had left, before the restart: still kept for its retry.
-      unpublished_.insert(pod->id);
-      unclaimed_marked_.insert(pod->id);
       creations_.adopt_unclaimed(full_name(pod->spec), pod->id);
     }
     pods_[pod->id] = std::move(*pod);
@@ -370,29 +367,13 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
 std::optional<std::string> Pods::published_holder(const std::string& name) const {
   std::shared_lock lock(mutex_);
   auto it = names_.find(name);
-  if (it == names_.end() || unpublished_.count(it->second)) return std::nullopt;
+  if (it == names_.end() || unpublished_.contains(it->second)) return std::nullopt;
   return it->second;
 }
 
-void Pods::publish(const std::string& id) {
-  bool was_unclaimed = false;
-  {
-    std::unique_lock lock(mutex_);
-    unpublished_.erase(id);
-    was_unclaimed = unclaimed_marked_.erase(id) > 0;
-  }
-  if (was_unclaimed) (void)fs::remove_file(unclaimed_marker(id));
-}
+void Pods::publish(const std::string& id) { unpublished_.publish(id); }
 
-void Pods::keep_unclaimed(const std::string& id) {
-  {
-    std::unique_lock lock(mutex_);
-    unclaimed_marked_.insert(id);
-  }
-  if (Status s = fs::write_file_atomic(unclaimed_marker(id), "", 0600); !s.ok()) {
-    log::warn("cannot mark an unclaimed pod; a restart would publish it", {{"id", id}, {"error", s.message()}});
-  }
-}
+void Pods::keep_unclaimed(const std::string& id) { unpublished_.mark_unclaimed(id); }
 
 Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status(const Pod&)>& finish) {
   CRIO_ASSIGN_OR_RETURN(std::string id, random_id());
@@ -486,7 +467,7 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
                                   {"ip", pod.ips.empty() ? std::string("none") : pod.ips.front()}});
   std::unique_lock lock(mutex_);
   names_[name] = id;
-  unpublished_.insert(id);
+  unpublished_.add(id);
   pods_[id] = std::move(pod);
   return id;
 }
@@ -499,7 +480,7 @@ Result<std::string> Pods::resolve_id(const std::string& id_or_prefix) const {
 Result<std::string> Pods::resolve_published(const std::string& id_or_prefix) const {
   CRIO_ASSIGN_OR_RETURN(std::string id, resolve_id(id_or_prefix));
   std::shared_lock lock(mutex_);
-  if (unpublished_.count(id)) {
+  if (unpublished_.contains(id)) {
     // As CRI-O: the object exists, but no caller has been given it.
     return error(Code::kFailedPrecondition,
                  "pod sandbox {} is not created: its RunPodSandbox timed out and was not retried yet", id);
@@ -524,7 +505,7 @@ std::vector<Pod> Pods::list(const PodFilter& filter) const {
   std::shared_lock lock(mutex_);
   for (const auto& [id, pod] : pods_) {
     if (!id.starts_with(filter.id) || (filter.state && pod.state != *filter.state)) continue;
-    if (unpublished_.count(id)) continue;
+    if (unpublished_.contains(id)) continue;
     if (labels_match(pod.spec.labels, filter.label_selector)) out.push_back(pod);
   }
   return out;
@@ -611,15 +592,13 @@ Status Pods::remove_resolved(const std::string& id) {
   stdfs::remove_all(pod->run_dir, ec);
   if (ec) return error(Code::kInternal, "removing pod sandbox {}: {}: {}", id, pod->run_dir, ec.message());
   CRIO_RETURN_IF_ERROR(fs::remove_file(state_file(id)));
-  (void)fs::remove_file(unclaimed_marker(id));
   {
     std::unique_lock lock(mutex_);
     names_.erase(full_name(pod->spec));
     pods_.erase(id);
     pod_locks_.erase(id);
-    unpublished_.erase(id);
-    unclaimed_marked_.erase(id);
   }
+  unpublished_.erase(id);
   creations_.forget(id);
   log::info("pod sandbox removed", {{"id", id}});
   return ok_status();

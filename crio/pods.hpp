@@ -107,19 +107,11 @@ class Pods : private CreationTable {
   Result<Pod> get(const std::string& id) const;
   std::vector<Pod> list(const PodFilter& filter = {}) const;
 
-  // Pods whose RunPodSandbox caller left and whom no retry claimed within `age`; each
-  // is returned once, for discard() after its containers are gone.
-  std::vector<Creations::Expired> take_expired(std::chrono::steady_clock::duration age) {
-    return creations_.take_expired(age);
-  }
-  // Keeps again an expired pod that could not be removed, to be tried later.
-  void keep_expired(const Creations::Expired& expired) { creations_.adopt_unclaimed(expired.name, expired.id); }
+  // For the removal of pods no retry claimed (take_expired(), then discard()) and for
+  // the stall metric.
+  Creations& creations() { return creations_; }
   // Stops and removes a pod, published or not.
   Status discard(const std::string& id);
-  // Told the stage of each creation a retry found unfinished (for the stall metric).
-  void set_stall_observer(std::function<void(const std::string& stage)> observer) {
-    creations_.set_stall_observer(std::move(observer));
-  }
 
   // "k8s_<name>_<namespace>_<uid>_<attempt>", the name a pod is reserved under.
   static std::string full_name(const PodSpec& spec);
@@ -139,7 +131,6 @@ class Pods : private CreationTable {
   Status remove_resolved(const std::string& id);
   Status persist(const Pod& pod) const;
   std::string state_file(const std::string& id) const;
-  std::string unclaimed_marker(const std::string& id) const;
   std::shared_ptr<std::mutex> lock_for(const std::string& id);
   Status teardown_network(Pod& pod);
 
@@ -149,12 +140,11 @@ class Pods : private CreationTable {
   std::string run_root_;
 
   Creations creations_{*this, "sandbox"};
+  Unpublished unpublished_{state_dir_};
   mutable std::shared_mutex mutex_;
   // Guarded by mutex_:
   std::map<std::string, Pod> pods_;                            // by ID
   std::map<std::string, std::string> names_;                   // full name → ID
-  std::set<std::string> unpublished_;                          // IDs no caller received yet
-  std::set<std::string> unclaimed_marked_;                     // unpublished IDs marked on disk
   std::map<std::string, std::shared_ptr<std::mutex>> pod_locks_;
 };
 
