@@ -215,6 +215,20 @@ struct Client {
     auto it = response.info().find("info");
     return it == response.info().end() ? std::string() : it->second;
   }
+  // The pod's verbose PodSandboxStatus: status and the JSON under "info".
+  v1::PodSandboxStatusResponse pod_status(const std::string& id) {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::PodSandboxStatusRequest request;
+    request.set_pod_sandbox_id(id);
+    request.set_verbose(true);
+    v1::PodSandboxStatusResponse response;
+    grpc::Status s = stub->PodSandboxStatus(&context, request, &response);
+    INFO("status of pod " << id << ": " << s.error_message());
+    REQUIRE(s.ok());
+    return response;
+  }
+  nlohmann::json pod_info(const std::string& id) { return nlohmann::json::parse(pod_status(id).info().at("info")); }
   std::vector<v1::Container> list(const v1::ContainerFilter& filter = {}) {
     grpc::ClientContext context;
     set_deadline(context);

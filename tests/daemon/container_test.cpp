@@ -625,13 +625,7 @@ TEMPLATE_TEST_CASE("A container joins its pod's network namespace", "[daemon][co
   TestNetwork network(*env.daemon);
   Client client(*env.daemon);
   PodGuard pod{client, client.run_pod("net-" + handler, handler, false)};
-  grpc::ClientContext context;
-  set_deadline(context);
-  v1::PodSandboxStatusRequest request;
-  request.set_pod_sandbox_id(pod.id);
-  v1::PodSandboxStatusResponse pod_status;
-  REQUIRE(client.stub->PodSandboxStatus(&context, request, &pod_status).ok());
-  const std::string ip = pod_status.status().network().ip();
+  const std::string ip = client.pod_status(pod.id).status().network().ip();
   REQUIRE(ip.rfind(network.subnet_prefix(), 0) == 0);
 
   std::string id = client.create_ok(pod.id, Client::config("net", env.image, {"/bin/busybox", "sleep", "1000"}));

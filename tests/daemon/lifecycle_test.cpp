@@ -260,14 +260,7 @@ TEST_CASE("A container joins the PID namespace of a container in another pod, an
   // The pod's verbose info, as CRI-O's: the pause image as configured, the infra's
   // pid and spec.
   {
-    grpc::ClientContext context;
-    set_deadline(context);
-    v1::PodSandboxStatusRequest request;
-    request.set_pod_sandbox_id(first.id);
-    request.set_verbose(true);
-    v1::PodSandboxStatusResponse response;
-    REQUIRE(client.stub->PodSandboxStatus(&context, request, &response).ok());
-    auto info = nlohmann::json::parse(response.info().at("info"));
+    auto info = client.pod_info(first.id);
     CHECK(info["image"] == env.pause_image());
     CHECK(info["pid"].get<int>() > 0);
     CHECK(info["runtimeSpec"]["process"].is_object());

@@ -163,14 +163,7 @@ TEST_CASE("drop_infra_ctr false gives a pod without a shared PID namespace an in
   Env env("[crio.runtime]\ndrop_infra_ctr = false\n");
   Client client(*env.daemon);
   PodGuard pod{client, client.run_pod("infra", "runc")};
-  grpc::ClientContext context;
-  crio::test::set_deadline(context);
-  v1::PodSandboxStatusRequest request;
-  request.set_pod_sandbox_id(pod.id);
-  request.set_verbose(true);
-  v1::PodSandboxStatusResponse response;
-  REQUIRE(client.stub->PodSandboxStatus(&context, request, &response).ok());
-  auto info = nlohmann::json::parse(response.info().at("info"));
+  auto info = client.pod_info(pod.id);
   CHECK(info["image"] == env.pause_image());
   const int pid = info["pid"].get<int>();
   REQUIRE(pid > 0);
@@ -487,14 +480,7 @@ TEST_CASE("pause_command is what the infra container runs when the pause image h
   daemon.start();
   Client client(daemon);
   PodGuard pod{client, client.run_pod("bare-pause", "runc")};
-  grpc::ClientContext context;
-  crio::test::set_deadline(context);
-  v1::PodSandboxStatusRequest request;
-  request.set_pod_sandbox_id(pod.id);
-  request.set_verbose(true);
-  v1::PodSandboxStatusResponse response;
-  REQUIRE(client.stub->PodSandboxStatus(&context, request, &response).ok());
-  auto info = nlohmann::json::parse(response.info().at("info"));
+  auto info = client.pod_info(pod.id);
   const int pid = info["pid"].get<int>();
   REQUIRE(pid > 0);
   // /pause ran: it replaced itself with the sleep.
