@@ -391,6 +391,8 @@ Result<std::string> Containers::create_in(const Pod& pod, const ContainerSpec& s
   if (pod.state != PodState::kReady) {
     return error(Code::kFailedPrecondition, "container {}: pod sandbox {} is not ready", spec.name, pod.id);
   }
+  CRIO_RETURN_IF_ERROR(refuse_unimplemented_annotations(config_, pod.spec.runtime_handler, pod.spec.annotations,
+                                                        spec.annotations, "container " + spec.name));
   const std::string name = full_name(spec, pod.spec);
   return creations_.run(name, [&] { return do_create(pod, spec, name); }, client_gone);
 }

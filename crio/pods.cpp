@@ -356,6 +356,8 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
     CRIO_RETURN_IF_ERROR(validate_sysctl(name, value, spec).wrap("pod sandbox " + spec.name));
   }
   if (auto shm = shm_size_of(config_, spec); !shm.ok()) return shm.status().wrap("pod sandbox " + spec.name);
+  CRIO_RETURN_IF_ERROR(refuse_unimplemented_annotations(config_, spec.runtime_handler, spec.annotations,
+                                                        spec.annotations, "pod sandbox " + spec.name));
   if (auto bandwidth = net::bandwidth_from_annotations(spec.annotations); !bandwidth.ok()) {
     return bandwidth.status().wrap("pod sandbox " + spec.name);
   }

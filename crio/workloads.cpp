@@ -42,6 +42,20 @@ bool annotation_allowed(const core::Config& config, const std::string& handler, 
   return w && names(w->allowed_annotations, annotation);
 }
 
+Status refuse_unimplemented_annotations(const core::Config& config, const std::string& handler,
+                                        const Annotations& pod_annotations, const Annotations& own,
+                                        std::string_view what) {
+  for (const auto& [key, value] : own) {
+    const std::string known = core::known_allowed_annotation_of(key);
+    if (known.empty() || core::annotation_implemented(known)) continue;
+    if (!annotation_allowed(config, handler, pod_annotations, known)) continue;
+    return error(Code::kInvalidArgument,
+                 "{}: annotation {} is allowed for its runtime handler or workload, but crio does not act on it",
+                 what, key);
+  }
+  return ok_status();
+}
+
 Result<std::optional<core::WorkloadResources>> workload_resources(const core::Workload& workload,
                                                                   const std::string& container,
                                                                   const Annotations& annotations) {

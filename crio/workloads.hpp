@@ -25,6 +25,14 @@ const core::Workload* active_workload(const core::Config& config, const Annotati
 bool annotation_allowed(const core::Config& config, const std::string& handler, const Annotations& pod_annotations,
                         const std::string& annotation);
 
+// InvalidArgument when `own` (the pod's or a container's annotations) carries an
+// annotation that is allowed here but that crio does not act on (userns-mode,
+// cpu-load-balancing, ...): refused rather than run without it. Annotations that are
+// not allowed are left alone, as CRI-O drops them. `what` names the object.
+Status refuse_unimplemented_annotations(const core::Config& config, const std::string& handler,
+                                        const Annotations& pod_annotations, const Annotations& own,
+                                        std::string_view what);
+
 // The CPU settings of `workload` for `container` ("POD" for a conmon): its defaults,
 // each overridden by the JSON object in annotation "<annotation_prefix>/<container>"
 // ({"cpushares": 200, "cpuset": "0-1", "cpuquota", "cpuperiod", "cpulimit"}); a

@@ -80,19 +80,28 @@ constexpr const char* kWorkloads = "crio.runtime.workloads";
 
 using namespace checks;  // NOLINT: the table reads better with bare check names
 
-// An annotation a handler or a workload may allow: one crio acts on. CRI-O's other
-// allowable annotations would be accepted and then do nothing here, so they are refused.
+// An annotation a handler or a workload may allow: one of CRI-O's. Those crio does not
+// act on are allowed with a warning at start-up, and a pod or container carrying one
+// where it is allowed is refused (see annotation_implemented).
 std::string allowed_annotation(const std::string& name) {
-  static const std::set<std::string> implemented = {"io.kubernetes.cri-o.ShmSize", "io.kubernetes.cri-o.Devices",
-                                                    "io.kubernetes.cri-o.umask", "io.kubernetes.cri-o.LinkLogs"};
   if (name.empty()) return "must not be empty";
-  if (implemented.count(name)) return {};
   const auto& known = known_allowed_annotations();
-  if (std::find(known.begin(), known.end(), name) != known.end()) {
-    return fmt::format("{} is an annotation CRI-O can allow, but crio does not act on it; allow only {}", quote(name),
-                       fmt::join(implemented, ", "));
-  }
+  if (std::find(known.begin(), known.end(), name) != known.end()) return {};
   return fmt::format("{} is not an annotation crio can allow", quote(name));
+}
+
+// Start-up warnings for the allowed annotations crio does not act on.
+void warn_unimplemented_annotations(const Config& c, std::vector<std::string>& warnings) {
+  auto warn = [&](const std::string& where, const std::vector<std::string>& allowed) {
+    for (const auto& a : allowed) {
+      if (annotation_implemented(a)) continue;
+      warnings.push_back(fmt::format("{}.allowed_annotations: {} is allowed, but crio does not act on it: a pod or "
+                                     "container that carries it is refused",
+                                     where, quote(a)));
+    }
+  };
+  for (const auto& [name, h] : c.runtimes) warn("crio.runtime.runtimes." + name, h.allowed_annotations);
+  for (const auto& [name, w] : c.workloads) warn("crio.runtime.workloads." + name, w.allowed_annotations);
 }
 
 const std::vector<Desc<Config>>& options() {
@@ -1352,6 +1361,7 @@ Result<Config> load_config(const ConfigSources& sources, std::vector<std::string
   CRIO_RETURN_IF_ERROR(apply_runtimes_flag(c, sources.runtimes, locs));
   normalize(c, &locs);
   CRIO_RETURN_IF_ERROR(validate_impl(c, &locs, nullptr));
+  warn_unimplemented_annotations(c, warnings);
   if (c.ctr_stop_timeout < kMinCtrStopTimeout) {
     // As CRI-O: lower values are raised, with a warning, not refused.
     warnings.push_back(fmt::format("{}crio.runtime.ctr_stop_timeout: {} is below the lowest possible value; using {}",
@@ -1480,6 +1490,21 @@ std::string env_for_flag(const std::string& flag) {
 }
 
 }  // namespace
+
+bool annotation_implemented(const std::string& name) {
+  static const std::set<std::string> implemented = {"io.kubernetes.cri-o.ShmSize", "io.kubernetes.cri-o.Devices",
+                                                    "io.kubernetes.cri-o.umask", "io.kubernetes.cri-o.LinkLogs"};
+  return implemented.count(name) > 0;
+}
+
+std::string known_allowed_annotation_of(const std::string& name) {
+  for (const auto& known : known_allowed_annotations()) {
+    if (name == known || (name.size() > known.size() && name.starts_with(known) && name[known.size()] == '.')) {
+      return known;
+    }
+  }
+  return {};
+}
 
 const std::vector<std::string>& known_allowed_annotations() {
   static const std::vector<std::string> names = {

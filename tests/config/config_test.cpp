@@ -966,12 +966,23 @@ TEST_CASE("workload tables are read, checked as CRI-O checks them and printed ba
              Catch::Contains("crio.runtime.workloads.w.activation_annotation: must not be empty"));
   CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\nallowed_annotations = [\"x.y\"]\n"),
              Catch::Contains("\"x.y\" is not an annotation crio can allow"));
-  // CRI-O's allowable annotations that crio does not act on are refused, for handlers too.
-  CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
-                       "allowed_annotations = [\"cpu-load-balancing.crio.io\"]\n"),
-             Catch::Contains("crio does not act on it"));
-  CHECK_THAT(error_for("[crio.runtime.runtimes.runc]\nallowed_annotations = [\"io.containers.trace-syscall\"]\n"),
-             Catch::Contains("crio.runtime.runtimes.runc.allowed_annotations"));
+  // CRI-O's allowable annotations that crio does not act on load, as CRI-O's
+  // configurations name them, with a warning that pods carrying them are refused.
+  write_file(dir / "crio.conf", "[crio.runtime.workloads.userns]\n"
+                                "activation_annotation = \"io.kubernetes.cri-o.userns-mode\"\n"
+                                "allowed_annotations = [\"io.kubernetes.cri-o.userns-mode\"]\n"
+                                "[crio.runtime.runtimes.runc]\nallowed_annotations = [\"io.containers.trace-syscall\"]\n");
+  warnings.clear();
+  auto allowing = crio::core::load_config(sources_in(dir), warnings);
+  INFO(allowing.status().message());
+  REQUIRE(allowing.ok());
+  auto warned = [&](const std::string& text) {
+    return std::any_of(warnings.begin(), warnings.end(), [&](const std::string& w) { return w.find(text) != std::string::npos; });
+  };
+  CHECK(warned("crio.runtime.workloads.userns.allowed_annotations: \"io.kubernetes.cri-o.userns-mode\" is allowed, "
+               "but crio does not act on it"));
+  CHECK(warned("crio.runtime.runtimes.runc.allowed_annotations: \"io.containers.trace-syscall\""));
+  CHECK_FALSE(warned("io.kubernetes.cri-o.ShmSize"));
   CHECK_THAT(error_for("[crio.runtime.workloads.w]\nactivation_annotation = \"a\"\n"
                        "[crio.runtime.workloads.w.resources]\ncpuset = \"zero\"\n"),
              Catch::Contains("crio.runtime.workloads.w.resources.cpuset"));

@@ -400,3 +400,42 @@ TEST_CASE("pause_image_auth_file holds the credentials for pulling the pause ima
   PodGuard pod{client, client.run_pod("paused-2", "runc", true, true)};
   CHECK_FALSE(pod.id.empty());
 }
+
+TEST_CASE("An allowed annotation crio does not act on refuses the pod or container that carries it",
+          "[daemon][container][workload]") {
+  // CRI-O's configuration for user namespaces by annotation: it loads, and a pod asking
+  // for one is refused instead of running without it.
+  Env env(
+      "[crio.runtime.workloads.userns]\n"
+      "activation_annotation = \"io.kubernetes.cri-o.userns-mode\"\n"
+      "allowed_annotations = [\"io.kubernetes.cri-o.userns-mode\"]\n"
+      "[crio.runtime.runtimes.runc]\n"
+      "allowed_annotations = [\"io.kubernetes.cri-o.ShmSize\", \"cpu-quota.crio.io\"]\n");
+  Client client(*env.daemon);
+  CHECK_THAT(env.daemon->log(), Catch::Contains("\\\"io.kubernetes.cri-o.userns-mode\\\" is allowed, but crio does "
+                                                "not act on it"));
+
+  auto userns = client.pod_request("userns", "runc");
+  (*userns.mutable_config()->mutable_annotations())["io.kubernetes.cri-o.userns-mode"] = "auto";
+  grpc::ClientContext context;
+  set_deadline(context, 60);
+  v1::RunPodSandboxResponse response;
+  grpc::Status refused = client.stub->RunPodSandbox(&context, userns, &response);
+  CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(refused.error_message(), Catch::Contains("pod sandbox userns: annotation io.kubernetes.cri-o.userns-mode"));
+
+  // Where nothing allows it, the annotation is dropped, as CRI-O drops it.
+  auto plain = client.pod_request("plain", "crun");
+  (*plain.mutable_config()->mutable_annotations())["cpu-quota.crio.io"] = "disable";
+  PodGuard plain_pod{client, client.run_pod(plain)};
+
+  // A container of a handler that allows it is refused; the pod stays as it was.
+  PodGuard pod{client, client.run_pod("quota", "runc")};
+  auto config = Client::config("quota", env.image, {"/bin/busybox", "sleep", "60"});
+  (*config.mutable_annotations())["cpu-quota.crio.io"] = "disable";
+  std::string id;
+  grpc::Status container = client.create(pod.id, config, &id);
+  CHECK(container.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(container.error_message(), Catch::Contains("container quota: annotation cpu-quota.crio.io"));
+  CHECK(client.list().empty());
+}

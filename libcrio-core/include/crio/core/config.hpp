@@ -61,6 +61,13 @@ struct Workload {
 // The annotations a runtime handler's or a workload's allowed_annotations may name
 // (CRI-O v1.29's list); a name ending in "." allows every annotation it prefixes.
 CRIO_CORE_EXPORT const std::vector<std::string>& known_allowed_annotations();
+// True for the allowable annotations crio acts on (ShmSize, Devices, umask, LinkLogs).
+// The others may be allowed, as CRI-O's configurations do, but a pod or container that
+// carries one where it is allowed is refused rather than run without it.
+CRIO_CORE_EXPORT bool annotation_implemented(const std::string& name);
+// The known allowable annotation `name` is, or starts with (for those CRI-O reads per
+// container, "<annotation>.<container>"); empty when none.
+CRIO_CORE_EXPORT std::string known_allowed_annotation_of(const std::string& name);
 
 // The names metrics_collectors takes: CRI-O v1.29's collectors, without the
 // "container_runtime_" and "crio_" prefixes (which a configured name may carry),
