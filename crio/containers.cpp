@@ -775,24 +775,27 @@ Status Containers::unpause(const std::string& id_or_prefix) {
   return runtime->unpause(c.id);
 }
 
+std::vector<std::string> Containers::ids_in_pod(const std::string& pod_id) const {
+  std::vector<std::string> out;
+  std::shared_lock lock(mutex_);
+  for (const auto& [id, c] : containers_) {
+    if (c.pod_id == pod_id) out.push_back(id);
+  }
+  return out;
+}
+
+// Both include the containers no caller received yet: they are the pod's all the same.
 Status Containers::stop_pod(const std::string& pod_id) {
-  ContainerFilter filter;
-  filter.pod_id = pod_id;
-  for (const Container& c : list(filter)) {
-    if (c.pod_id != pod_id) continue;
+  for (const std::string& id : ids_in_pod(pod_id)) {
     // The kubelet already gave the containers their grace period before this call.
-    CRIO_RETURN_IF_ERROR(stop(c.id, std::chrono::seconds(0)));
+    Status stopped = stop_resolved(id, std::chrono::seconds(0));
+    if (!stopped.ok() && stopped.code() != Code::kNotFound) return stopped;
   }
   return ok_status();
 }
 
 Status Containers::remove_pod(const std::string& pod_id) {
-  ContainerFilter filter;
-  filter.pod_id = pod_id;
-  for (const Container& c : list(filter)) {
-    if (c.pod_id != pod_id) continue;
-    CRIO_RETURN_IF_ERROR(remove(c.id));
-  }
+  for (const std::string& id : ids_in_pod(pod_id)) CRIO_RETURN_IF_ERROR(discard(id));
   return ok_status();
 }
 

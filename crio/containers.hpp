@@ -155,6 +155,7 @@ class Containers : private CreationTable {
   // A published container's full ID.
   Result<std::string> resolve_published(const std::string& id_or_prefix) const;
   Result<Container> lookup(const std::string& id) const;  // published or not
+  std::vector<std::string> ids_in_pod(const std::string& pod_id) const;  // published or not
   Status stop_resolved(const std::string& id, std::chrono::seconds timeout);
   Status remove_resolved(const std::string& id);
   Result<oci::Runtime*> runtime_for(const std::string& handler);

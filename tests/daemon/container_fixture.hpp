@@ -43,6 +43,13 @@ struct Crun {
   static constexpr const char* kHandler = "crun";
 };
 
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
 // A daemon whose runtimes keep their state under its own directory, pointed at the
 // test registry, with test/multi:v1 pulled.
 struct Env {
@@ -76,6 +83,23 @@ struct Env {
     image = registry.host() + "/test/multi:v1";
     pull(image);
   }
+
+  // Whatever the test left in the runtimes (a failure before its guards took over, an
+  // object no caller was given) goes with it: no conmon or container outlives the test.
+  ~Env() {
+    if (!daemon) return;
+    const std::string d = daemon->dir().path();
+    daemon.reset();
+    for (const auto& [runtime, root] : {std::pair{"/usr/sbin/runc", d + "/runc-root"},
+                                        std::pair{"/usr/bin/crun", d + "/crun-root"}}) {
+      if (!std::filesystem::exists(root)) continue;
+      for (const auto& id : lines_of(crio::test::run_command({runtime, "--root", root, "list", "-q"}).out)) {
+        if (!id.empty()) crio::test::run_command({runtime, "--root", root, "delete", "--force", id});
+      }
+    }
+  }
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
 
   // test/pause:v1 has no StopSignal (so SIGTERM) and the same busybox as test/multi.
   std::string pause_image() const { return registry.host() + "/test/pause:v1"; }
@@ -308,12 +332,6 @@ struct PodGuard {
 
 // ---- Reading what a container left on the host ----
 
-inline std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
 
 // The entries of one stream of a CRI log, tag kept: "F out", "P part". A line that is
 // not in the CRI format ("<RFC 3339 nano time> <stream> <P|F> <text>") is returned as

@@ -216,3 +216,21 @@ TEST_CASE("A container no retry claims is removed after a minute, and its name i
   REQUIRE(client.create(pod.id, config, &fresh).ok());
   CHECK(fresh != id);
 }
+
+TEST_CASE("Removing a pod removes the containers no retry claimed yet", "[daemon][container][timeout]") {
+  Env env([](const std::string& dir) { return slow_conmon_drop_in(dir); });
+  Client client(*env.daemon);
+  const std::string pod = client.run_pod("short-lived", "runc");
+  auto config = Client::config("late", env.image, {"/bin/busybox", "sleep", "600"});
+  set_slow(client, true);
+  CHECK(create_within(client, pod, config, std::chrono::milliseconds(1000)).error_code() ==
+        grpc::StatusCode::DEADLINE_EXCEEDED);
+  const std::string id = wait_unclaimed(client, "containers");
+  REQUIRE(runc_knows(client, id));
+
+  REQUIRE(client.stop_pod(pod).ok());
+  REQUIRE(client.remove_pod(pod).ok());
+  CHECK_FALSE(runc_knows(client, id));
+  CHECK(unclaimed_ids(client, "containers").empty());
+  CHECK_FALSE(stdfs::exists(client.dir + "/storage/crio/containers/" + id + ".json"));
+}
