@@ -16,14 +16,15 @@ class CallLogInterceptor : public grpc::experimental::Interceptor {
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+    const bool debug = log::enabled(log::Level::kDebug);
+    if ((observer_ || debug) && methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const auto took = std::chrono::steady_clock::now() - start_;
       grpc::Status status = methods->GetSendStatus();
       if (observer_) {
         auto slash = method_.rfind('/');
         observer_(slash == std::string::npos ? method_ : method_.substr(slash + 1), took, !status.ok());
       }
-      if (log::enabled(log::Level::kDebug)) {
+      if (debug) {
         auto micros = std::chrono::duration_cast<std::chrono::microseconds>(took);
         log::debug("gRPC call", {{"method", method_},
                                  {"duration", fmt::format("{:.3f}ms", static_cast<double>(micros.count()) / 1000.0)},
