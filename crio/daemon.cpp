@@ -1,6 +1,7 @@
 #include "daemon.hpp"
 
 #include "crio/http/status_api.hpp"
+#include "inspect.hpp"
 #include "listener.hpp"
 #include "cni_manager.hpp"
 #include "containers.hpp"
@@ -276,15 +277,8 @@ int serve(const CommandLine& command_line) {
   http::StatusHandlers status_handlers;
   status_handlers.info = [&config] { return info_json(config); };
   status_handlers.config = [&config] { return core::to_toml(config); };
-  status_handlers.container = [&containers, &pods](const std::string& id) -> Result<nlohmann::json> {
-    CRIO_ASSIGN_OR_RETURN(Container c, containers.get(id));
-    nlohmann::json out = {{"name", c.full_name},       {"pid", c.process.pid},  {"image", c.image_name},
-                          {"image_ref", c.image_id},   {"created_time", c.created_at},
-                          {"labels", c.spec.labels},   {"annotations", c.spec.annotations},
-                          {"log_path", c.log_path},    {"root", c.rootfs},      {"sandbox", c.pod_id},
-                          {"ip_addresses", nlohmann::json::array()}};
-    if (auto pod = pods.get(c.pod_id); pod.ok()) out["ip_addresses"] = pod->ips;
-    return out;
+  status_handlers.container = [&containers, &pods](const std::string& id) {
+    return inspect_container(containers, pods, id);
   };
   status_handlers.pause = [&containers](const std::string& id) { return containers.pause(id); };
   status_handlers.unpause = [&containers](const std::string& id) { return containers.unpause(id); };

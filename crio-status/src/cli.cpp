@@ -66,7 +66,7 @@ COMMANDS:
                                        root, default UID/GID mappings
    config, c                           the configuration crio runs with, as TOML
    containers, container, cs, s --id ID
-                                       one container's details, as JSON
+                                       one container's (or pod's) details
    help, h [COMMAND]                   this text, or the help of one command
 
 GLOBAL OPTIONS:
@@ -75,7 +75,8 @@ GLOBAL OPTIONS:
    --version, -v            print the version
 
 EXIT STATUS:
-   0 success, 1 crio answered with an error, 2 usage error, 3 crio cannot be reached
+   0 on success; 1 on any failure (a usage error, crio cannot be reached, or crio
+   answered with an error), with the reason on stderr
 )";
 
 std::string_view command_help(Command c) {
@@ -97,7 +98,9 @@ Prints the configuration crio is running with, as TOML.
       return R"(USAGE:
    crio-status [--socket PATH] containers --id ID
 
-Prints what crio knows about one container, as JSON.
+Prints what crio knows about one container: name, pid, image and image ref, creation
+time (ns), labels, annotations, log path, graph root, sandbox and IPs. A pod ID names
+the pod's infra container.
 
 OPTIONS:
    --id ID, -i ID   the container ID
@@ -294,6 +297,38 @@ void print_mappings(std::ostream& out, const json& info, const char* which, cons
   }
 }
 
+void print_map(std::ostream& out, const json& c, const char* key) {
+  auto it = c.find(key);
+  if (it == c.end() || !it->is_object()) return;
+  for (const auto& [k, v] : it->items()) out << "  " << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << '\n';
+}
+
+// The fields in CRI-O's order and words, one per line.
+void print_container(std::ostream& out, const json& c) {
+  out << "name: " << text_field(c, "name") << '\n';
+  out << "pid: " << text_field(c, "pid") << '\n';
+  out << "image: " << text_field(c, "image") << '\n';
+  out << "image ref: " << text_field(c, "image_ref") << '\n';
+  out << "created: " << text_field(c, "created_time") << '\n';
+  out << "labels:\n";
+  print_map(out, c, "labels");
+  out << "annotations:\n";
+  print_map(out, c, "annotations");
+  out << "CRI-O annotations:\n";
+  print_map(out, c, "crio_annotations");
+  out << "log path: " << text_field(c, "log_path") << '\n';
+  out << "graph root: " << text_field(c, "root") << '\n';
+  out << "sandbox: " << text_field(c, "sandbox") << '\n';
+  std::string ips;
+  if (auto it = c.find("ip_addresses"); it != c.end() && it->is_array()) {
+    for (const auto& ip : *it) {
+      if (!ips.empty()) ips += ", ";
+      ips += ip.is_string() ? ip.get<std::string>() : ip.dump();
+    }
+  }
+  out << "ips: " << ips << '\n';
+}
+
 // Where failures are reported, prefixed with the name the program was run as
 // ("crio-status", or "crio status" when the daemon binary runs it).
 struct Reporter {
@@ -306,7 +341,7 @@ struct Reporter {
   }
   int usage_error(const std::string& message) const {
     err << program << ": " << message << "\nRun '" << program << " --help' for usage.\n";
-    return kExitUsage;
+    return kExitFailure;
   }
 };
 
@@ -338,15 +373,15 @@ int run(const Options& opts, std::ostream& out, const Reporter& report) {
   }
 
   auto got = get(opts.socket, target);
-  if (auto* u = std::get_if<Unreachable>(&got)) return report.fail(kExitUnreachable, u->message);
+  if (auto* u = std::get_if<Unreachable>(&got)) return report.fail(kExitFailure, u->message);
   const Answer& answer = std::get<Answer>(got);
-  if (answer.status < 200 || answer.status >= 300) return report.fail(kExitDaemonError, error_message(answer));
+  if (answer.status < 200 || answer.status >= 300) return report.fail(kExitFailure, error_message(answer));
 
   switch (opts.command) {
     case Command::kInfo: {
       json info = json::parse(answer.body, nullptr, false);
       if (!info.is_object()) {
-        return report.fail(kExitDaemonError, "crio answered /info with something that is not a JSON object");
+        return report.fail(kExitFailure, "crio answered /info with something that is not a JSON object");
       }
       out << "cgroup driver: " << text_field(info, "cgroup_driver") << '\n';
       out << "storage driver: " << text_field(info, "storage_driver") << '\n';
@@ -361,13 +396,11 @@ int run(const Options& opts, std::ostream& out, const Reporter& report) {
       if (!answer.body.empty() && answer.body.back() != '\n') out << '\n';
       break;
     case Command::kContainers: {
-      json container = json::parse(answer.body, nullptr, false);
-      if (container.is_discarded()) {
-        out << answer.body;
-        if (!answer.body.empty() && answer.body.back() != '\n') out << '\n';
-      } else {
-        out << container.dump(2, ' ', false, json::error_handler_t::replace) << '\n';
+      json c = json::parse(answer.body, nullptr, false);
+      if (!c.is_object()) {
+        return report.fail(kExitFailure, "crio answered /containers with something that is not a JSON object");
       }
+      print_container(out, c);
       break;
     }
     case Command::kHelp:
@@ -402,14 +435,14 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
       return kExitOk;
     }
     if (opts.command == Command::kNone) {
-      err << kMainHelp;
-      return report.usage_error("expecting a command");
+      out << kMainHelp;  // as CRI-O's, a bare `status` shows the help and succeeds
+      return kExitOk;
     }
     return run(opts, out, report);
   } catch (const std::exception& e) {
-    return report.fail(kExitDaemonError, std::string("internal error: ") + e.what());
+    return report.fail(kExitFailure, std::string("internal error: ") + e.what());
   } catch (...) {
-    return report.fail(kExitDaemonError, "internal error");
+    return report.fail(kExitFailure, "internal error");
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <string_view>
@@ -200,6 +201,38 @@ Response route(const StatusApi::Shared& shared, const Request& req) {
   return error_response(404, "no such endpoint: " + std::string(path));
 }
 
+}  // namespace
+
+HeaderBlock normalize_header_block(std::string& data, std::size_t max_header_bytes) {
+  // Empty lines before the request line are skipped, as RFC 9112 (2.2) allows.
+  data.erase(0, std::min(data.find_first_not_of("\r\n"), data.size()));
+  // The block ends at the first empty line, whichever way its lines end.
+  std::size_t end = std::string::npos;
+  for (std::size_t nl = data.find('\n'); nl != std::string::npos; nl = data.find('\n', nl + 1)) {
+    std::size_t next = nl + 1;
+    if (next < data.size() && data[next] == '\r') ++next;
+    if (next < data.size() && data[next] == '\n') {
+      end = next + 1;
+      break;
+    }
+  }
+  if (end == std::string::npos) {
+    return data.size() > max_header_bytes ? HeaderBlock::kTooLarge : HeaderBlock::kIncomplete;
+  }
+  if (end > max_header_bytes) return HeaderBlock::kTooLarge;
+  std::string normalized;
+  normalized.reserve(data.size() + 16);
+  for (std::size_t i = 0; i < end; ++i) {
+    if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r')) normalized.push_back('\r');
+    normalized.push_back(data[i]);
+  }
+  normalized.append(data, end, std::string::npos);
+  data = std::move(normalized);
+  return HeaderBlock::kComplete;
+}
+
+namespace {
+
 bool is_parse_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
 }
@@ -223,14 +256,48 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void read_request() {
+    stream_.expires_after(shared_->limits.read_timeout);
+    read_header_block();
+  }
+
+  // Reads until the header block is complete, so that its bare-LF line ends can be
+  // made CRLF before the strict parser sees them.
+  void read_header_block() {
+    std::string pending(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    HeaderBlock block = normalize_header_block(pending, shared_->limits.max_header_bytes);
+    if (pending != std::string_view(static_cast<const char*>(buffer_.data().data()), buffer_.size())) {
+      buffer_.consume(buffer_.size());
+      buffer_.commit(asio::buffer_copy(buffer_.prepare(pending.size()), asio::buffer(pending)));
+    }
+    switch (block) {
+      case HeaderBlock::kComplete:
+        return parse_request();
+      case HeaderBlock::kTooLarge:
+        return reply_and_close(error_response(
+            431, "request header is larger than " + std::to_string(shared_->limits.max_header_bytes) + " bytes"));
+      case HeaderBlock::kIncomplete:
+        break;
+    }
+    stream_.async_read_some(buffer_.prepare(kReadChunk),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->on_read(ec == asio::error::eof && self->buffer_.size() == 0
+                                                               ? beast::error_code(bhttp::error::end_of_stream)
+                                                               : ec);
+                              self->buffer_.commit(n);
+                              self->read_header_block();
+                            });
+  }
+
+  void parse_request() {
     const StatusApiLimits& limits = shared_->limits;
     parser_.emplace();
     parser_->body_limit(limits.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    stream_.expires_after(limits.read_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
+
+  static constexpr std::size_t kReadChunk = 4096;
 
   void on_read(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream) return close();

@@ -44,6 +44,15 @@ struct StatusApiLimits {
   std::chrono::milliseconds write_timeout = std::chrono::seconds(30);
 };
 
+// Where a request's header block stands in the bytes read so far.
+enum class HeaderBlock { kIncomplete, kComplete, kTooLarge };
+
+// Drops empty lines before the request line and, once the header block is complete,
+// ends each of its lines with CRLF: clients such as `echo -e '...\r\n' | socat` end the
+// block with a bare LF, which Go's server (CRI-O's) accepts and a strict parser does not.
+// Bytes after the block are kept as they are.
+HeaderBlock normalize_header_block(std::string& data, std::size_t max_header_bytes);
+
 // Maps a handler's status code to the HTTP status the API answers with.
 int http_status_for(Code code);
 

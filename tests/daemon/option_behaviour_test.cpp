@@ -552,3 +552,55 @@ TEST_CASE("default_mounts_file: each source is copied into the container's run d
   (void)client.stop(id, 0);
   (void)client.remove(id);
 }
+
+TEST_CASE("The status API describes a pod by its ID, through its infra container or its first running container",
+          "[daemon][container][status]") {
+  Env env("[crio.runtime]\ndrop_infra_ctr = true\n");
+  Client client(*env.daemon);
+  auto inspect = [&](const std::string& id) {
+    auto answer = crio::test::http_request(env.daemon->socket(), "GET", "/containers/" + id);
+    INFO(answer.body);
+    REQUIRE(answer.status == 200);
+    return nlohmann::json::parse(answer.body);
+  };
+
+  // A dropped infra container: pid 0 until a container runs, then that container's.
+  PodGuard dropped{client, client.run_pod("dropped", "runc")};
+  auto before = inspect(dropped.id);
+  CHECK(before["sandbox"] == dropped.id);
+  CHECK(before["pid"] == 0);
+  CHECK(before["name"] == "k8s_POD_dropped_test-ns_uid-dropped_0");
+  const std::string ctr = client.create_ok(dropped.id, Client::config("sleeper", env.image, {"/bin/busybox", "sleep", "600"}));
+  REQUIRE(client.start(ctr).ok());
+  const int ctr_pid = nlohmann::json::parse(client.info(ctr))["pid"].get<int>();
+  REQUIRE(ctr_pid > 0);
+  CHECK(inspect(dropped.id)["pid"] == ctr_pid);
+  auto by_ctr = inspect(ctr);
+  CHECK(by_ctr["sandbox"] == dropped.id);
+  CHECK(by_ctr["pid"] == ctr_pid);
+  CHECK(by_ctr["image"] == env.image);
+  CHECK(by_ctr["image_ref"] == client.status(ctr).status().image_ref());
+  CHECK(by_ctr["labels"]["app"] == "sleeper");
+
+  // A pod with an infra container (a shared PID namespace) is its infra container.
+  PodGuard shared{client, client.run_pod("shared", "runc", /*host_network=*/true, /*share_pid=*/true)};
+  auto infra = inspect(shared.id);
+  CHECK(infra["sandbox"] == shared.id);
+  CHECK(infra["image"] == env.pause_image());
+  CHECK(infra["pid"] == client.pod_info(shared.id)["pid"]);
+  CHECK(infra["pid"].get<int>() > 0);
+  CHECK(infra["root"].get<std::string>().find("/merged") != std::string::npos);
+
+  // crio-status prints the pod's line as CRI-O's client does.
+  auto printed = crio::test::run_command(
+      {crio::test::built_binary("crio/crio"), "status", "--socket", env.daemon->socket(), "containers", "--id", ctr});
+  CHECK(printed.exit_code == 0);
+  CHECK_THAT(printed.out, Catch::Contains("sandbox: " + dropped.id + "\n"));
+  CHECK_THAT(printed.out, Catch::Contains("pid: " + std::to_string(ctr_pid) + "\n"));
+
+  auto missing = crio::test::http_request(env.daemon->socket(), "GET", "/containers/notexists");
+  CHECK(missing.status == 404);
+  CHECK_THAT(missing.body, Catch::Contains("can't find the container with id notexists"));
+  (void)client.stop(ctr, 0);
+  (void)client.remove(ctr);
+}

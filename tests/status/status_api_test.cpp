@@ -261,3 +261,61 @@ TEST_CASE("HTTP/1.0 requests are answered and the connection closes") {
   CHECK(res->version() == 10);
   CHECK(client.closed_by_peer());
 }
+
+TEST_CASE("header lines ending in a bare LF are read as Go's server reads them") {
+  TestServer server(crio::test::fake_handlers(std::make_shared<FakeDaemon>()));
+  {
+    // What `echo -e 'GET /info HTTP/1.1\r\nHost: crio\r\n' | socat ...` sends.
+    RawClient client(server.path());
+    client.send("GET /info HTTP/1.1\r\nHost: crio\r\n\n");
+    auto res = client.read_response();
+    REQUIRE(res);
+    CHECK(res->result_int() == 200);
+    CHECK(json::parse(res->body()) == crio::test::sample_info());
+  }
+  {
+    // Every line with a bare LF, empty lines before the request, and a second request
+    // on the same connection after it.
+    RawClient client(server.path());
+    client.send("\r\n\nGET /containers/c1 HTTP/1.1\nHost: crio\n\nGET /containers/zz HTTP/1.1\nHost: crio\n\n");
+    auto first = client.read_response();
+    auto second = client.read_response();
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(first->result_int() == 200);
+    CHECK(json::parse(first->body())["name"] == "k8s_app_c1");
+    CHECK(second->result_int() == 404);
+    CHECK(error_body(*second).get<std::string>() == "can't find the container with id zz");
+  }
+}
+
+TEST_CASE("a header block over the limit gets 431 whether or not it ended") {
+  TestServer::Options options;
+  options.limits.max_header_bytes = 512;
+  TestServer server(crio::test::fake_handlers(std::make_shared<FakeDaemon>()), options);
+  for (const char* end : {"", "\n\n"}) {
+    RawClient client(server.path());
+    client.send("GET /info HTTP/1.1\nHost: x\nX-Big: " + std::string(2000, 'a') + end);
+    auto res = client.read_response();
+    REQUIRE(res);
+    CHECK(res->result_int() == 431);
+    CHECK(client.closed_by_peer());
+  }
+}
+
+TEST_CASE("normalize_header_block ends the block's lines with CRLF and keeps what follows") {
+  using crio::daemon::http::HeaderBlock;
+  using crio::daemon::http::normalize_header_block;
+  std::string data = "\n\r\nGET / HTTP/1.1\nA: b\r\n\nbody\nbytes";
+  CHECK(normalize_header_block(data, 1024) == HeaderBlock::kComplete);
+  CHECK(data == "GET / HTTP/1.1\r\nA: b\r\n\r\nbody\nbytes");
+
+  std::string partial = "GET / HTTP/1.1\nA: b\n";
+  CHECK(normalize_header_block(partial, 1024) == HeaderBlock::kIncomplete);
+  CHECK(partial == "GET / HTTP/1.1\nA: b\n");
+  CHECK(normalize_header_block(partial, 8) == HeaderBlock::kTooLarge);
+
+  std::string blank = "\r\n\r\n";
+  CHECK(normalize_header_block(blank, 1024) == HeaderBlock::kIncomplete);
+  CHECK(blank.empty());
+}

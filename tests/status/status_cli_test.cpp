@@ -71,27 +71,41 @@ TEST_CASE("crio-status config prints the TOML") {
   CHECK(r.err == "");
 }
 
-TEST_CASE("crio-status containers --id prints the container as indented JSON") {
+TEST_CASE("crio-status containers --id prints the container as CRI-O does") {
   TestServer server(crio::test::fake_handlers(std::make_shared<FakeDaemon>()));
   auto r = cli({"--socket", server.path(), "containers", "--id", "c1"});
   CHECK(r.code == 0);
   CHECK(r.err == "");
-  json expected = {{"name", "k8s_app_c1"}, {"pid", 42}, {"sandbox", "s1"}};
-  CHECK(r.out == expected.dump(2) + "\n");
+  CHECK(r.out ==
+        "name: k8s_app_c1\n"
+        "pid: 42\n"
+        "image: quay.io/x/app:1\n"
+        "image ref: quay.io/x/app@sha256:ab\n"
+        "created: 1700000000000000000\n"
+        "labels:\n"
+        "  tier: web\n"
+        "annotations:\n"
+        "  a: 1\n"
+        "  b: 2\n"
+        "CRI-O annotations:\n"
+        "log path: /var/log/pods/c1.log\n"
+        "graph root: /var/lib/crio/overlay/c1/merged\n"
+        "sandbox: s1\n"
+        "ips: 10.88.0.2, fd00::2\n");
 
   // The aliases and an ID that needs escaping in the URL.
   auto alias = cli({"-s", server.path(), "container", "-i", "a b"});
   CHECK(alias.code == 0);
-  CHECK(json::parse(alias.out)["name"] == "k8s_app_a b");
+  CHECK(alias.out.rfind("name: k8s_app_a b\n", 0) == 0);
   auto eq = cli({"-s", server.path(), "cs", "--id=c1"});
   CHECK(eq.code == 0);
-  CHECK(json::parse(eq.out) == expected);
+  CHECK(eq.out == r.out);
 }
 
 TEST_CASE("crio-status exits 1 with the daemon's message when it answers an error") {
   TestServer server(crio::test::fake_handlers(std::make_shared<FakeDaemon>()));
   auto r = cli({"--socket", server.path(), "containers", "--id", "nosuch"});
-  CHECK(r.code == crio::status::kExitDaemonError);
+  CHECK(r.code == crio::status::kExitFailure);
   CHECK(r.code == 1);
   CHECK(r.out == "");
   CHECK(r.err == "crio-status: can't find the container with id nosuch\n");
@@ -105,13 +119,13 @@ TEST_CASE("crio-status exits 1 with the daemon's message when it answers an erro
   CHECK(config.err == "crio-status: /config: not implemented by this daemon\n");
 }
 
-TEST_CASE("crio-status exits 3 when no daemon listens on the socket") {
+TEST_CASE("crio-status exits 1 when no daemon listens on the socket") {
   crio::test::TempDir dir("crio-status-test");
 
   std::string missing = dir / "missing.sock";
   auto r = cli({"--socket", missing, "info"});
-  CHECK(r.code == crio::status::kExitUnreachable);
-  CHECK(r.code == 3);
+  CHECK(r.code == crio::status::kExitFailure);
+  CHECK(r.code == 1);
   CHECK(r.out == "");
   CHECK(r.err ==
         "crio-status: cannot connect to crio at " + missing + ": No such file or directory (is the daemon running?)\n");
@@ -128,23 +142,23 @@ TEST_CASE("crio-status exits 3 when no daemon listens on the socket") {
     ::close(fd);
   }
   auto refused = cli({"--socket", stale, "config"});
-  CHECK(refused.code == 3);
+  CHECK(refused.code == 1);
   CHECK(refused.err ==
         "crio-status: cannot connect to crio at " + stale + ": Connection refused (is the daemon running?)\n");
 
   // A path too long for a unix socket is reported the same way, not thrown.
   auto too_long = cli({"--socket", "/" + std::string(200, 'x'), "info"});
-  CHECK(too_long.code == 3);
+  CHECK(too_long.code == 1);
   CHECK(too_long.err.find("cannot connect to crio at /xxx") != std::string::npos);
 }
 
-TEST_CASE("crio-status exits 2 on usage errors") {
+TEST_CASE("crio-status exits 1 on usage errors, naming them") {
   struct Case {
     std::vector<std::string> args;
     std::string message;
   };
   for (const Case& c :
-       {Case{{}, "expecting a command"}, Case{{"frobnicate"}, "unknown command: frobnicate"},
+       {Case{{"frobnicate"}, "unknown command: frobnicate"},
         Case{{"--bogus", "info"}, "unknown flag: --bogus"}, Case{{"info", "extra"}, "unexpected argument: extra"},
         Case{{"containers"}, "the containers command needs --id ID"},
         Case{{"containers", "--id", ""}, "the argument --id cannot be empty"},
@@ -157,8 +171,8 @@ TEST_CASE("crio-status exits 2 on usage errors") {
     std::ostringstream out, err;
     int code = crio::status::run_cli(static_cast<int>(argv.size() - 1), argv.data(), out, err);
     INFO(c.message);
-    CHECK(code == crio::status::kExitUsage);
-    CHECK(code == 2);
+    CHECK(code == crio::status::kExitFailure);
+    CHECK(code == 1);
     CHECK(out.str() == "");
     CHECK(err.str().find("crio-status: " + c.message + "\n") != std::string::npos);
   }
@@ -168,12 +182,12 @@ TEST_CASE("messages are prefixed with the name the program was run as") {
   // The daemon binary runs the same CLI as `crio status`.
   const char* argv[] = {"crio status", "--frob", nullptr};
   std::ostringstream out, err;
-  CHECK(crio::status::run_cli(2, argv, out, err) == 2);
+  CHECK(crio::status::run_cli(2, argv, out, err) == 1);
   CHECK(err.str() == "crio status: unknown flag: --frob\nRun 'crio status --help' for usage.\n");
 
   const char* path_argv[] = {"/usr/local/bin/crio-status", "--frob", nullptr};
   std::ostringstream out2, err2;
-  CHECK(crio::status::run_cli(2, path_argv, out2, err2) == 2);
+  CHECK(crio::status::run_cli(2, path_argv, out2, err2) == 1);
   CHECK(err2.str().rfind("crio-status: unknown flag: --frob\n", 0) == 0);
 }
 
@@ -207,9 +221,14 @@ TEST_CASE("the crio-status binary talks to the daemon and reports its exit codes
 
   crio::test::TempDir dir("crio-status-test");
   auto down = crio::test::run_command({CRIO_STATUS_BINARY, "--socket", dir / "none.sock", "config"});
-  CHECK(down.exit_code == 3);
+  CHECK(down.exit_code == 1);
   CHECK(down.err.find("(is the daemon running?)") != std::string::npos);
 
   auto usage = crio::test::run_command({CRIO_STATUS_BINARY, "nonsense"});
-  CHECK(usage.exit_code == 2);
+  CHECK(usage.exit_code == 1);
+
+  // With no command, the help, and success (CRI-O's `crio status` does the same).
+  auto bare = crio::test::run_command({CRIO_STATUS_BINARY});
+  CHECK(bare.exit_code == 0);
+  CHECK(bare.out.find("USAGE:") != std::string::npos);
 }

@@ -64,7 +64,20 @@ inline daemon::http::StatusHandlers fake_handlers(std::shared_ptr<FakeDaemon> fa
   h.info = [] { return sample_info(); };
   h.config = [] { return kSampleToml; };
   h.container = [](const std::string& id) -> Result<nlohmann::json> {
-    if (id == "c1" || id == "a b") return nlohmann::json{{"name", "k8s_app_" + id}, {"pid", 42}, {"sandbox", "s1"}};
+    if (id == "c1" || id == "a b") {
+      return nlohmann::json{{"name", "k8s_app_" + id},
+                            {"pid", 42},
+                            {"image", "quay.io/x/app:1"},
+                            {"image_ref", "quay.io/x/app@sha256:ab"},
+                            {"created_time", 1700000000000000000},
+                            {"labels", {{"tier", "web"}}},
+                            {"annotations", {{"a", "1"}, {"b", "2"}}},
+                            {"crio_annotations", nlohmann::json::object()},
+                            {"log_path", "/var/log/pods/c1.log"},
+                            {"root", "/var/lib/crio/overlay/c1/merged"},
+                            {"sandbox", "s1"},
+                            {"ip_addresses", {"10.88.0.2", "fd00::2"}}};
+    }
     return error(Code::kNotFound, "can't find the container with id {}", id);
   };
   // The ID picks the answer, so one handler covers every status mapping.

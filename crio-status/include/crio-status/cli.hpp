@@ -7,11 +7,11 @@
 
 namespace crio::status {
 
-// Exit codes scripts can rely on (documented in crio-status(8)).
+// Exit codes (documented in crio-status(8)), CRI-O's: 0 on success, 1 for every failure
+// (a usage error, an unreachable daemon, or an error crio answered with); the message
+// on stderr says which.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitDaemonError = 1;  // crio answered with an error (e.g. 404)
-inline constexpr int kExitUsage = 2;        // unknown command or flag, missing argument
-inline constexpr int kExitUnreachable = 3;  // no connection, or no complete answer
+inline constexpr int kExitFailure = 1;
 
 inline constexpr const char* kDefaultSocket = "/var/run/crio/crio.sock";
 
