@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <crio/core/log.hpp>
+
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 
@@ -15,6 +17,61 @@ namespace po = boost::program_options;
 using core::OptionInfo;
 using core::OptionType;
 
+// CRI-O's flags (and their environment variables) for what this daemon does not do. A
+// command line or unit file written for CRI-O may carry them: given CRI-O's default they
+// ask for nothing and are accepted; any other value asks for something this daemon
+// would not do, so it stops start-up, naming the flag and why, instead of being ignored.
+struct ForeignFlag {
+  const char* name;           // long name without dashes
+  const char* env;            // CRI-O's environment variable for it, or ""
+  const char* default_value;  // as CRI-O reads it; booleans compare as true/false
+  bool boolean;
+  const char* why;
+};
+
+constexpr const char* kNoProfiling = "Go profiling does not apply to this daemon";
+constexpr const char* kNoNri = "NRI plugins are not supported";
+constexpr const char* kNoTracing = "OpenTelemetry tracing is not supported";
+constexpr const char* kNoUserns = "user-namespace mapping limits are not implemented";
+
+constexpr ForeignFlag kForeignFlags[] = {
+    {"internal-repair", "CONTAINER_INTERNAL_REPAIR", "false", true, "the storage repair at start-up is not implemented"},
+    {"cdi-spec-dirs", "CONTAINER_CDI_SPEC_DIRS", "/etc/cdi,/var/run/cdi", false, "CDI devices are not supported"},
+    {"enable-tracing", "CONTAINER_ENABLE_TRACING", "false", true, kNoTracing},
+    {"tracing-endpoint", "CONTAINER_TRACING_ENDPOINT", "0.0.0.0:4317", false, kNoTracing},
+    {"tracing-sampling-rate-per-million", "CONTAINER_TRACING_SAMPLING_RATE_PER_MILLION", "0", false, kNoTracing},
+    {"hostnetwork-disable-selinux", "CONTAINER_HOSTNETWORK_DISABLE_SELINUX", "true", true,
+     "SELinux is not supported, so there is nothing to disable"},
+    {"minimum-mappable-uid", "CONTAINER_MINIMUM_MAPPABLE_UID", "-1", false, kNoUserns},
+    {"minimum-mappable-gid", "CONTAINER_MINIMUM_MAPPABLE_GID", "-1", false, kNoUserns},
+    {"shared-cpuset", "CONTAINER_SHARED_CPUSET", "", false, "shared CPU sets are not implemented"},
+    {"disable-hostport-mapping", "DISABLE_HOSTPORT_MAPPING", "false", true,
+     "host ports are always mapped (by the CNI portmap plugin)"},
+    {"profile", "CONTAINER_PROFILE", "false", true, kNoProfiling},
+    {"profile-cpu", "CONTAINER_PROFILE_CPU", "", false, kNoProfiling},
+    {"profile-mem", "CONTAINER_PROFILE_MEM", "", false, kNoProfiling},
+    {"profile-port", "CONTAINER_PROFILE_PORT", "6060", false, kNoProfiling},
+    {"enable-profile-unix-socket", "ENABLE_PROFILE_UNIX_SOCKET", "false", true, kNoProfiling},
+    {"registries-conf", "CONTAINER_REGISTRIES_CONF", "", false, "name registries.conf with $CONTAINERS_REGISTRIES_CONF"},
+    {"registries-conf-dir", "CONTAINER_REGISTRIES_CONF_DIR", "", false,
+     "registries.conf drop-in directories are not read"},
+    {"separate-pull-cgroup", "PULL_IN_A_CGROUP", "", false, "pulling in a separate cgroup is not implemented"},
+    {"decryption-keys-path", "", "/etc/crio/keys/", false, "encrypted images are not supported"},
+    {"blockio-config-file", "", "", false, "block I/O classes are not supported"},
+    {"blockio-reload", "", "false", true, "block I/O classes are not supported"},
+    {"rdt-config-file", "", "", false, "RDT classes are not supported"},
+    {"device-ownership-from-security-context", "", "false", true,
+     "device ownership from the security context is not implemented"},
+    {"enable-nri", "", "false", true, kNoNri},
+    {"nri-listen", "", "/var/run/nri/nri.sock", false, kNoNri},
+    {"nri-plugin-dir", "", "/opt/nri/plugins", false, kNoNri},
+    {"nri-plugin-config-dir", "", "/etc/nri/conf.d", false, kNoNri},
+    {"nri-disable-connections", "", "false", true, kNoNri},
+    {"nri-plugin-registration-timeout", "", "5s", false, kNoNri},
+    {"nri-plugin-request-timeout", "", "2s", false, kNoNri},
+    {"address", "", "", false, "there is no publish command"},
+};
+
 // A global flag: one per crio.conf option that has one, plus the few that are not options.
 struct Flag {
   std::string name;  // long name without dashes
@@ -22,6 +79,7 @@ struct Flag {
   bool takes_value = true;
   const OptionInfo* option = nullptr;  // null for config, config-dir, runtimes, help, version
   std::string env;                     // CRI-O's environment variable for it, if any
+  const ForeignFlag* foreign = nullptr;  // one of CRI-O's that this daemon refuses unless defaulted
 };
 
 std::vector<Flag> all_flags() {
@@ -29,6 +87,8 @@ std::vector<Flag> all_flags() {
       {"config", 'c', true, nullptr, "CONTAINER_CONFIG"},
       {"config-dir", 'd', true, nullptr, "CONTAINER_CONFIG_DIR"},
       {"runtimes", 0, true, nullptr, "CONTAINER_RUNTIMES"},
+      {"log", 0, true, nullptr, "CONTAINER_LOG"},
+      {"log-format", 0, true, nullptr, "CONTAINER_LOG_FORMAT"},
   };
   for (const auto& o : core::config_options()) {
     if (o.flag.empty() || o.table == core::kRuntimeHandlerTable) continue;
@@ -36,6 +96,7 @@ std::vector<Flag> all_flags() {
   }
   flags.push_back({"help", 'h', false, nullptr});
   flags.push_back({"version", 'v', false, nullptr});
+  for (const auto& f : kForeignFlags) flags.push_back({f.name, 0, !f.boolean, nullptr, f.env, &f});
   return flags;
 }
 
@@ -59,12 +120,13 @@ std::string flag_default(const OptionInfo& o) {
   return v;
 }
 
-po::options_description describe(const std::vector<Flag>& flags) {
-  po::options_description desc("Global options", 100, 50);
-  for (const auto& f : flags) {
-    std::string names = f.short_name ? fmt::format("{},{}", f.name, f.short_name) : f.name;
-    std::string help;
-    if (f.name == "config")
+std::string help_of(const Flag& f) {
+  std::string help;
+  if (f.foreign) {
+    help = fmt::format("Refused unless {}: {}.", *f.foreign->default_value ? fmt::format("\"{}\"", f.foreign->default_value)
+                                                                          : std::string("empty"),
+                       f.foreign->why);
+  } else if (f.name == "config")
       help = "Path of the configuration file; \"\" reads none (default: /etc/crio/crio.conf).";
     else if (f.name == "config-dir") {
       help =
@@ -76,6 +138,10 @@ po::options_description describe(const std::vector<Flag>& flags) {
           "Runtime handlers, each as name:path:root with the optional fields :type, "
           ":privileged_without_host_devices and :runtime_config_path after it (as CRI-O); each replaces the "
           "handler of that name. May be repeated or comma-separated.";
+    } else if (f.name == "log") {
+      help = "Write the daemon's log to this file (appended to) instead of stderr.";
+    } else if (f.name == "log-format") {
+      help = "Format of the daemon's log lines: text or json (default: text).";
     } else if (f.name == "help")
       help = "Show this help.";
     else if (f.name == "version")
@@ -86,13 +152,45 @@ po::options_description describe(const std::vector<Flag>& flags) {
       if (f.option->type == OptionType::kStringList) help += " May be repeated or comma-separated.";
       if (!def.empty()) help += fmt::format(" (default: {})", def);
     }
-    if (!f.env.empty()) help += fmt::format(" [${}]", f.env);
+  if (!f.env.empty()) help += fmt::format(" [${}]", f.env);
+  return help;
+}
 
+std::string value_name(const Flag& f) {
+  if (!f.takes_value) return f.option ? "bool" : "";
+  if (f.option) {
+    switch (f.option->type) {
+      case OptionType::kInt:
+        return "int";
+      case OptionType::kStringList:
+        return "value";
+      default:
+        return "string";
+    }
+  }
+  if (f.name == "runtimes") return "value";
+  if (f.name == "config" || f.name == "config-dir" || f.name == "log") return "path";
+  return "string";
+}
+
+po::options_description describe(const std::vector<Flag>& flags) {
+  po::options_description desc("Global options", 100, 50);
+  po::options_description refused("CRI-O's flags for what this daemon does not do", 100, 50);
+  for (const auto& f : flags) {
+    std::string names = f.short_name ? fmt::format("{},{}", f.name, f.short_name) : f.name;
+    std::string help = help_of(f);
+    if (f.foreign) {
+      auto* value = po::value<std::vector<std::string>>()->composing();
+      if (f.foreign->boolean) value->implicit_value(std::vector<std::string>{"true"}, "true")->value_name("bool");
+      else value->value_name("string");
+      refused.add_options()(names.c_str(), value, help.c_str());
+      continue;
+    }
     if (!f.option) {
       if (f.takes_value) {
         desc.add_options()(
             names.c_str(),
-            po::value<std::vector<std::string>>()->composing()->value_name(f.name == "runtimes" ? "value" : "path"),
+            po::value<std::vector<std::string>>()->composing()->value_name(value_name(f)),
             help.c_str());
       } else {
         desc.add_options()(names.c_str(), help.c_str());
@@ -116,6 +214,7 @@ po::options_description describe(const std::vector<Flag>& flags) {
     }
     desc.add_options()(names.c_str(), value, help.c_str());
   }
+  desc.add(refused);
   return desc;
 }
 
@@ -126,13 +225,14 @@ std::string help_text(const po::options_description& desc) {
          "A Kubernetes Container Runtime Interface (CRI v1) daemon that runs OCI containers.\n"
          "Without a command it serves the CRI on the listen socket.\n"
          "\n"
-         "Commands:\n"
-         "  config [--default]   print the effective configuration as TOML (--default: the\n"
-         "                       built-in defaults, ignoring files and flags)\n"
-         "  version [--json]     print version information\n"
-         "  status ARGS...       query a running daemon (crio status --help)\n"
-         "  help                 show this help\n"
-         "\n"
+         "Commands:\n";
+  for (const auto& c : command_docs()) {
+    std::string names = c.names.front();
+    for (std::size_t i = 1; i < c.names.size(); ++i) names += ", " + c.names[i];
+    std::string left = names + (c.arguments.empty() ? "" : " " + c.arguments);
+    out << fmt::format("  {:<30} {}\n", left, c.summary);
+  }
+  out << "\n"
          "Configuration is read from the storage.conf file ($CONTAINERS_STORAGE_CONF or\n"
          "/etc/containers/storage.conf), then the configuration file, then each file of the\n"
          "drop-in directory in name order; the environment variables shown as [$NAME] override\n"
@@ -143,6 +243,9 @@ std::string help_text(const po::options_description& desc) {
 }
 
 std::optional<CommandLine::Command> command_named(std::string_view name) {
+  if (name == "complete" || name == "completion") return CommandLine::Command::kCompletion;
+  if (name == "man") return CommandLine::Command::kMan;
+  if (name == "markdown" || name == "md") return CommandLine::Command::kMarkdown;
   if (name == "config") return CommandLine::Command::kConfig;
   if (name == "version") return CommandLine::Command::kVersion;
   if (name == "status") return CommandLine::Command::kStatus;
@@ -150,59 +253,49 @@ std::optional<CommandLine::Command> command_named(std::string_view name) {
   return std::nullopt;
 }
 
-// Environment variables of CRI-O flags this daemon does not have. A unit file written
-// for CRI-O may set them; a value other than CRI-O's default asks for something this
-// daemon would not do, so it stops start-up instead of being ignored.
-struct ForeignVariable {
-  const char* env;
-  const char* flag;
-  const char* default_value;  // as CRI-O reads it; booleans compare as true/false
-  bool boolean;
-  const char* why;
-};
-
-constexpr ForeignVariable kForeignVariables[] = {
-    {"CONTAINER_INTERNAL_REPAIR", "--internal-repair", "false", true,
-     "the storage repair at start-up is not implemented"},
-    {"CONTAINER_CDI_SPEC_DIRS", "--cdi-spec-dirs", "", false, "CDI devices are not supported"},
-    {"CONTAINER_ENABLE_TRACING", "--enable-tracing", "false", true, "OpenTelemetry tracing is not supported"},
-    {"CONTAINER_HOSTNETWORK_DISABLE_SELINUX", "--hostnetwork-disable-selinux", "true", true,
-     "SELinux is not supported, so there is nothing to disable"},
-    {"CONTAINER_MINIMUM_MAPPABLE_UID", "--minimum-mappable-uid", "-1", false,
-     "user-namespace mapping limits are not implemented"},
-    {"CONTAINER_MINIMUM_MAPPABLE_GID", "--minimum-mappable-gid", "-1", false,
-     "user-namespace mapping limits are not implemented"},
-    {"CONTAINER_SHARED_CPUSET", "--shared-cpuset", "", false, "shared CPU sets are not implemented"},
-    {"DISABLE_HOSTPORT_MAPPING", "--disable-hostport-mapping", "false", true,
-     "host ports are always mapped (by the CNI portmap plugin)"},
-    {"CONTAINER_LOG", "--log", "", false, "the daemon logs to stderr only"},
-    {"CONTAINER_LOG_FORMAT", "--log-format", "text", false, "the daemon logs in text format only"},
-    {"CONTAINER_PROFILE", "--profile", "false", true, "Go profiling does not apply to this daemon"},
-    {"CONTAINER_PROFILE_CPU", "--profile-cpu", "", false, "Go profiling does not apply to this daemon"},
-    {"CONTAINER_PROFILE_MEM", "--profile-mem", "", false, "Go profiling does not apply to this daemon"},
-    {"ENABLE_PROFILE_UNIX_SOCKET", "--enable-profile-unix-socket", "false", true,
-     "Go profiling does not apply to this daemon"},
-    {"CONTAINER_REGISTRIES_CONF", "--registries-conf", "", false,
-     "name registries.conf with $CONTAINERS_REGISTRIES_CONF"},
-    {"CONTAINER_REGISTRIES_CONF_DIR", "--registries-conf-dir", "", false,
-     "registries.conf drop-in directories are not read"},
-    {"PULL_IN_A_CGROUP", "--separate-pull-cgroup", "", false, "pulling in a separate cgroup is not implemented"},
-};
-
 bool truthy(std::string_view v) { return v == "true" || v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "True"; }
 
+bool is_foreign_default(const ForeignFlag& f, std::string_view value) {
+  return f.boolean ? truthy(value) == truthy(f.default_value) : value == f.default_value;
+}
+
+Status foreign_refusal(const ForeignFlag& f, std::string_view source, std::string_view value) {
+  return error(Code::kInvalidArgument, "{}={} (CRI-O's --{}) is not supported: {}", source, value, f.name, f.why);
+}
+
 Status check_foreign_environment() {
-  for (const auto& f : kForeignVariables) {
+  for (const auto& f : kForeignFlags) {
+    if (!*f.env) continue;
     const char* value = std::getenv(f.env);
-    if (!value || !*value) continue;
-    bool is_default = f.boolean ? truthy(value) == truthy(f.default_value) : std::string_view(value) == f.default_value;
-    if (is_default) continue;
-    return error(Code::kInvalidArgument, "${}={} (CRI-O's {}) is not supported: {}", f.env, value, f.flag, f.why);
+    if (!value || !*value || is_foreign_default(f, value)) continue;
+    return foreign_refusal(f, std::string("$") + f.env, value);
   }
   return ok_status();
 }
 
 }  // namespace
+
+const std::vector<CommandDoc>& command_docs() {
+  static const std::vector<CommandDoc> docs = {
+      {{"complete", "completion"}, "[bash|fish|zsh]", "print shell completion code (default: bash)"},
+      {{"config"}, "[--default]", "print the effective configuration as TOML (--default: the built-in defaults)"},
+      {{"man"}, "", "print the manual page of crio in roff"},
+      {{"markdown", "md"}, "", "print the manual page of crio in Markdown"},
+      {{"status"}, "ARGS...", "query a running daemon (crio status --help)"},
+      {{"version"}, "[--json]", "print version information"},
+      {{"help", "h"}, "", "show this help"},
+  };
+  return docs;
+}
+
+std::vector<FlagDoc> flag_docs() {
+  std::vector<FlagDoc> docs;
+  for (const auto& f : all_flags()) {
+    docs.push_back({f.name, f.short_name, f.foreign ? (f.foreign->boolean ? "" : "string") : value_name(f), help_of(f),
+                    f.foreign != nullptr});
+  }
+  return docs;
+}
 
 Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   CommandLine cl;
@@ -270,7 +363,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
           return error(Code::kInvalidArgument, "a boolean flag takes its value after '=': write {}={}", prev, *command);
         }
       }
-      return error(Code::kInvalidArgument, "unknown command \"{}\" (commands: config, version, status, help)",
+      return error(Code::kInvalidArgument,
+                   "unknown command \"{}\" (commands: complete, config, man, markdown, status, version, help)",
                    *command);
     }
     cl.command = *c;
@@ -285,6 +379,14 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
   }
 
   for (auto& f : flags) {
+    if (f.foreign) {
+      // Their environment variables are checked below, with the command's.
+      if (!vm.count(f.name)) continue;
+      for (const auto& value : vm[f.name].as<std::vector<std::string>>()) {
+        if (!is_foreign_default(*f.foreign, value)) return foreign_refusal(*f.foreign, "--" + f.name, value);
+      }
+      continue;
+    }
     if (!vm.count(f.name)) {
       // CRI-O takes every flag also from its environment variable, below the command line.
       const char* env = f.env.empty() ? nullptr : std::getenv(f.env.c_str());
@@ -299,6 +401,10 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
         cl.sources.config_dir = value;
       } else if (f.name == "runtimes") {
         cl.sources.runtimes = {value};
+      } else if (f.name == "log") {
+        cl.log_file = value;
+      } else if (f.name == "log-format") {
+        cl.log_format = value;
       } else {
         cl.sources.flags.emplace_back(f.option->key, std::vector<std::string>{value});
       }
@@ -320,16 +426,35 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
       cl.sources.config_dir = values.back();
     } else if (f.name == "runtimes") {
       cl.sources.runtimes = values;
+    } else if (f.name == "log") {
+      cl.log_file = values.back();
+    } else if (f.name == "log-format") {
+      cl.log_format = values.back();
     } else {
       cl.sources.flags.emplace_back(f.option->key, values);
     }
   }
 
   CRIO_RETURN_IF_ERROR(check_foreign_environment());
+  if (!cl.log_format.empty()) {
+    auto format = log::parse_format(cl.log_format);
+    if (!format.ok()) return format.status();
+  }
 
   bool default_only = false;
   switch (cl.command) {
     case CommandLine::Command::kHelp:
+    case CommandLine::Command::kMan:
+    case CommandLine::Command::kMarkdown:
+      if (cl.command != CommandLine::Command::kHelp && !cl.rest.empty()) {
+        return error(Code::kInvalidArgument, "crio {}: takes no arguments", *command);
+      }
+      return cl;
+    case CommandLine::Command::kCompletion:
+      if (cl.rest.size() > 1 ||
+          (cl.rest.size() == 1 && cl.rest[0] != "bash" && cl.rest[0] != "fish" && cl.rest[0] != "zsh")) {
+        return error(Code::kInvalidArgument, "crio completion: only bash, fish or zsh are supported");
+      }
       return cl;
     case CommandLine::Command::kVersion:
       for (auto& a : cl.rest) {

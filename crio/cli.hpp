@@ -11,10 +11,11 @@
 namespace crio::daemon {
 
 struct CommandLine {
-  enum class Command { kServe, kConfig, kVersion, kStatus, kHelp };
+  enum class Command { kServe, kConfig, kVersion, kStatus, kHelp, kCompletion, kMan, kMarkdown };
   Command command = Command::kServe;
   // Arguments after the subcommand: for `status` they go to the crio-status CLI
-  // untouched; for `version` they are its own flags (--json/-j, --verbose).
+  // untouched; for `version` they are its own flags (--json/-j, --verbose); for
+  // `completion` the shell.
   std::vector<std::string> rest;
   core::ConfigSources sources;        // config file/dir/storage.conf + flag values, kept for SIGHUP reload
   core::Config config;                // the effective configuration
@@ -22,6 +23,8 @@ struct CommandLine {
   std::vector<std::string> warnings;  // unknown keys etc., to be logged by main
   std::vector<std::string> notes;     // start-up facts worth an info line (AppArmor disabled, ...)
   std::string help_text;              // full --help output
+  std::string log_file;               // --log: the daemon's log goes there instead of stderr
+  std::string log_format;             // --log-format: "text" or "json"; "" is text
 };
 
 // argv as main receives it. Each flag may also come from CRI-O's environment variable
@@ -31,5 +34,22 @@ struct CommandLine {
 // configuration, so they work with a broken crio.conf; `crio status` falls back to the
 // defaults (with a warning) when the configuration cannot be loaded.
 Result<CommandLine> parse_command_line(int argc, const char* const* argv);
+
+// What --help, `crio man`, `crio markdown` and `crio completion` describe.
+struct FlagDoc {
+  std::string name;  // long name without dashes
+  char short_name = 0;
+  std::string value_name;  // "" for a switch
+  std::string help;
+  bool refused = false;  // one of CRI-O's flags this daemon refuses unless given CRI-O's default
+};
+std::vector<FlagDoc> flag_docs();
+
+struct CommandDoc {
+  std::vector<std::string> names;  // the name, then its aliases
+  std::string arguments;
+  std::string summary;
+};
+const std::vector<CommandDoc>& command_docs();
 
 }  // namespace crio::daemon

@@ -1,11 +1,14 @@
-// crio: the CRI daemon, and its `config`, `version` and `status` subcommands.
+// crio: the CRI daemon, and its `complete`, `config`, `man`, `markdown`, `status` and
+// `version` subcommands.
 
 #include "cli.hpp"
+#include "cli_docs.hpp"
 #include "daemon.hpp"
 
 #include <crio-status/cli.hpp>
 #include <crio/core/build_info.hpp>
 #include <crio/core/config.hpp>
+#include <crio/core/log.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -75,6 +78,15 @@ int main(int argc, char** argv) {
     case CommandLine::Command::kHelp:
       fmt::print("{}", cl.help_text);
       return 0;
+    case CommandLine::Command::kCompletion:
+      fmt::print("{}", crio::daemon::completion_script(cl.rest.empty() ? "bash" : cl.rest.front()));
+      return 0;
+    case CommandLine::Command::kMan:
+      fmt::print("{}", crio::daemon::man_page());
+      return 0;
+    case CommandLine::Command::kMarkdown:
+      fmt::print("{}", crio::daemon::markdown_page());
+      return 0;
     case CommandLine::Command::kVersion:
       print_version(std::find(cl.rest.begin(), cl.rest.end(), "--json") != cl.rest.end() ||
                     std::find(cl.rest.begin(), cl.rest.end(), "-j") != cl.rest.end());
@@ -99,6 +111,11 @@ int main(int argc, char** argv) {
       return crio::status::run_cli(static_cast<int>(args.size()), args.data(), std::cout, std::cerr);
     }
     case CommandLine::Command::kServe:
+      if (!cl.log_format.empty()) crio::log::set_format(*crio::log::parse_format(cl.log_format));
+      if (auto s = crio::log::set_output_file(cl.log_file); !s.ok()) {
+        fmt::print(stderr, "crio: {}\n", s.message());
+        return 1;
+      }
       if (auto s = crio::core::prepare_for_execution(cl.config, cl.notes); !s.ok()) {
         fmt::print(stderr, "crio: {}\n", s.message());
         return 1;

@@ -1,8 +1,13 @@
 #include <crio/core/log.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -14,6 +19,8 @@ namespace crio::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::atomic<Format> g_format{Format::kText};
+std::atomic<int> g_fd{STDERR_FILENO};
 
 // Replaced whole on reload, so a writer holds its own reference while it matches.
 std::mutex g_filter_mutex;
@@ -98,9 +105,20 @@ Status set_filter(const std::string& pattern) {
   return ok_status();
 }
 
-void write(Level l, std::string_view message, std::initializer_list<Field> fields) {
-  if (!enabled(l)) return;
-  if (auto filter = current_filter(); filter && !std::regex_search(message.begin(), message.end(), *filter)) return;
+namespace {
+
+std::string json_line(Level l, std::string_view message, std::initializer_list<Field> fields) {
+  // Keys sorted, as Go's JSON encoding of logrus's fields sorts them; the three fixed
+  // keys win over fields of the same name.
+  nlohmann::json j = nlohmann::json::object();
+  for (const Field& f : fields) j[std::string(f.key)] = f.value;
+  j["level"] = level_name(l);
+  j["msg"] = message;
+  j["time"] = timestamp();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string text_line(Level l, std::string_view message, std::initializer_list<Field> fields) {
   std::string line;
   line.reserve(128);
   line.append("time=\"").append(timestamp()).append("\" level=").append(level_name(l)).append(" msg=");
@@ -110,12 +128,43 @@ void write(Level l, std::string_view message, std::initializer_list<Field> field
     line.append(f.key).push_back('=');
     append_value(line, f.value);
   }
+  return line;
+}
+
+}  // namespace
+
+Result<Format> parse_format(std::string_view name) {
+  if (name == "text") return Format::kText;
+  if (name == "json") return Format::kJson;
+  return error(Code::kInvalidArgument, "unknown log-format \"{}\" (text or json)", name);
+}
+
+void set_format(Format format) { g_format.store(format, std::memory_order_relaxed); }
+
+Status set_output_file(const std::string& path) {
+  int fd = STDERR_FILENO;
+  if (!path.empty()) {
+    fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND | O_SYNC | O_CLOEXEC, 0666);
+    if (fd < 0) return error(Code::kInvalidArgument, "opening the log file {}: {}", path, std::strerror(errno));
+  }
+  int old = g_fd.exchange(fd);
+  // A line being written to the old file may still hold its descriptor; the daemon
+  // sets the file once at start-up, so the old one is left open rather than raced.
+  (void)old;
+  return ok_status();
+}
+
+void write(Level l, std::string_view message, std::initializer_list<Field> fields) {
+  if (!enabled(l)) return;
+  if (auto filter = current_filter(); filter && !std::regex_search(message.begin(), message.end(), *filter)) return;
+  std::string line = g_format.load(std::memory_order_relaxed) == Format::kJson ? json_line(l, message, fields)
+                                                                                : text_line(l, message, fields);
   line.push_back('\n');
   // One write(2) per line: concurrent writers never interleave within a line.
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {
-    ssize_t n = ::write(STDERR_FILENO, p, left);
+    ssize_t n = ::write(g_fd.load(std::memory_order_relaxed), p, left);
     if (n <= 0) break;
     p += n;
     left -= static_cast<size_t>(n);

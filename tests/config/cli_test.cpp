@@ -1,6 +1,7 @@
 // The daemon's command line: flags named as crio(8), subcommands, precedence over files.
 
 #include "cli.hpp"
+#include "cli_docs.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -361,4 +362,105 @@ TEST_CASE("cli: CRI-O variables of flags crio lacks stop start-up unless they ho
     INFO(cl.status().message());
     CHECK(cl.ok());
   }
+}
+
+TEST_CASE("cli: CRI-O's flags for what crio does not do are taken with CRI-O's default and refused otherwise") {
+  Cli cli;
+  auto defaulted = cli.run({"--enable-tracing=false", "--profile-port", "6060", "--nri-listen", "/var/run/nri/nri.sock",
+                            "--cdi-spec-dirs", "/etc/cdi,/var/run/cdi", "--blockio-config-file", ""});
+  INFO(defaulted.status().message());
+  CHECK(defaulted.ok());
+
+  auto refused = [&](std::vector<std::string> args, const std::string& message) {
+    auto cl = cli.run(std::move(args));
+    REQUIRE_FALSE(cl.ok());
+    CHECK(cl.status().code() == Code::kInvalidArgument);
+    CHECK(cl.status().message() == message);
+  };
+  refused({"--enable-tracing"},
+          "--enable-tracing=true (CRI-O's --enable-tracing) is not supported: OpenTelemetry tracing is not supported");
+  refused({"--profile-port", "7070"},
+          "--profile-port=7070 (CRI-O's --profile-port) is not supported: Go profiling does not apply to this daemon");
+  refused({"--enable-nri=true", "config"},
+          "--enable-nri=true (CRI-O's --enable-nri) is not supported: NRI plugins are not supported");
+  {
+    ScopedEnvs env({{"CONTAINER_PROFILE_PORT", "7070"}});
+    refused({}, "$CONTAINER_PROFILE_PORT=7070 (CRI-O's --profile-port) is not supported: Go profiling does not "
+                "apply to this daemon");
+  }
+
+  // --help lists them apart, with the reason.
+  auto help = cli.run({"--help"}, false);
+  REQUIRE(help.ok());
+  CHECK_THAT(help->help_text, Catch::Contains("CRI-O's flags for what this daemon does not do"));
+  CHECK_THAT(help->help_text, Catch::Contains("--enable-nri [=bool(=true)]"));
+}
+
+TEST_CASE("cli: --log and --log-format, and their variables") {
+  Cli cli;
+  auto cl = cli.run({"--log", "/var/log/crio.log", "--log-format=json"});
+  INFO(cl.status().message());
+  REQUIRE(cl.ok());
+  CHECK(cl->log_file == "/var/log/crio.log");
+  CHECK(cl->log_format == "json");
+  {
+    ScopedEnvs env({{"CONTAINER_LOG", "/env.log"}, {"CONTAINER_LOG_FORMAT", "text"}});
+    auto from_env = cli.run({});
+    REQUIRE(from_env.ok());
+    CHECK(from_env->log_file == "/env.log");
+    CHECK(from_env->log_format == "text");
+  }
+  auto bad = cli.run({"--log-format", "yaml"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message() == "unknown log-format \"yaml\" (text or json)");
+}
+
+TEST_CASE("cli: completion, man and markdown name every flag and command") {
+  Cli cli;
+  for (auto [word, command] : {std::pair{"complete", CommandLine::Command::kCompletion},
+                               std::pair{"completion", CommandLine::Command::kCompletion},
+                               std::pair{"man", CommandLine::Command::kMan},
+                               std::pair{"md", CommandLine::Command::kMarkdown}}) {
+    auto cl = cli.run({word}, false);
+    REQUIRE(cl.ok());
+    CHECK(cl->command == command);
+  }
+  auto bad_shell = cli.run({"completion", "tcsh"}, false);
+  REQUIRE_FALSE(bad_shell.ok());
+  CHECK(bad_shell.status().message() == "crio completion: only bash, fish or zsh are supported");
+
+  const std::string bash = crio::daemon::completion_script("bash");
+  const std::string zsh = crio::daemon::completion_script("zsh");
+  const std::string fish = crio::daemon::completion_script("fish");
+  const std::string man = crio::daemon::man_page();
+  const std::string md = crio::daemon::markdown_page();
+  for (const auto& f : crio::daemon::flag_docs()) {
+    INFO(f.name);
+    CHECK_THAT(bash, Catch::Contains(" --" + f.name + " ") || Catch::Contains(" --" + f.name + "\""));
+    CHECK_THAT(zsh, Catch::Contains("'--" + f.name));
+    CHECK_THAT(fish, Catch::Contains("-l " + f.name + " ") || Catch::Contains("-l " + f.name + "\n"));
+    // roff escapes '-' as "\-".
+    std::string roff_name;
+    for (char c : f.name) roff_name += c == '-' ? std::string("\\-") : std::string(1, c);
+    CHECK_THAT(man, Catch::Contains(".B \\-\\-" + roff_name));
+    CHECK_THAT(md, Catch::Contains("**--" + f.name));
+  }
+  for (const auto& c : crio::daemon::command_docs()) {
+    for (const auto& n : c.names) {
+      CHECK_THAT(bash, Catch::Contains(" " + n + " ") || Catch::Contains("\"" + n + " "));
+      CHECK_THAT(fish, Catch::Contains("-a '" + n + "'"));
+    }
+  }
+  CHECK_THAT(bash, Catch::Contains("complete -F _crio_bash_autocomplete crio"));
+  CHECK(zsh.rfind("#compdef crio\n", 0) == 0);
+  CHECK(man.rfind(".TH CRIO 8 ", 0) == 0);
+
+  // The bash script is valid bash, and completing "--log-l" offers --log-level.
+  TempDir dir;
+  write_file(dir / "crio.bash", bash);
+  std::string probe = "source " + std::string(dir / "crio.bash") +
+                      "; COMP_WORDS=(crio --log-l); COMP_CWORD=1; _crio_bash_autocomplete; echo \"${COMPREPLY[*]}\" > " +
+                      std::string(dir / "out");
+  REQUIRE(std::system(("bash -c '" + probe + "'").c_str()) == 0);
+  CHECK(crio::test::read_file(dir / "out") == "--log-level\n");
 }

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "option_contract.hpp"
 #include "temp_dir.hpp"
@@ -476,4 +477,37 @@ TEST_CASE("storage_option: what the store does not implement is refused at the k
                    0) == 0);
   CHECK(message_for("[crio]\nstorage_driver = \"vfs\"\nstorage_option = [\"vfs.ignore_chown_errors=true\"]\n") !=
         "loaded");
+}
+
+TEST_CASE("log lines in JSON, as CRI-O's --log-format json, and to a file, as its --log") {
+  using namespace crio;
+  TempDir dir;
+  const std::string file = dir / "crio.log";
+  REQUIRE(log::set_output_file(file).ok());
+  log::set_format(log::Format::kJson);
+  log::warn("pulled \"image\"", {{"id", "sha256:ab"}, {"bytes", 42}});
+  log::set_format(log::Format::kText);
+  log::info("back to text", {{"socket", "/run/crio.sock"}});
+  REQUIRE(log::set_output_file("").ok());
+
+  std::istringstream lines(crio::test::read_file(file));
+  std::string json_text, text;
+  REQUIRE(std::getline(lines, json_text));
+  REQUIRE(std::getline(lines, text));
+  auto j = nlohmann::json::parse(json_text);
+  CHECK(j["level"] == "warning");
+  CHECK(j["msg"] == "pulled \"image\"");
+  CHECK(j["id"] == "sha256:ab");
+  CHECK(j["bytes"] == "42");
+  CHECK(j["time"].get<std::string>().size() == 27);  // 2026-11-28T05:41:38.123456Z
+  // Keys in Go's order for a map: sorted.
+  CHECK(json_text.find("\"bytes\"") < json_text.find("\"id\""));
+  CHECK(json_text.find("\"level\"") < json_text.find("\"msg\""));
+  CHECK(text.find("level=info msg=\"back to text\" socket=/run/crio.sock") != std::string::npos);
+
+  CHECK(log::parse_format("json").ok());
+  CHECK(log::parse_format("yaml").status().message() == "unknown log-format \"yaml\" (text or json)");
+  auto unwritable = log::set_output_file(dir / "no/such/dir/crio.log");
+  REQUIRE_FALSE(unwritable.ok());
+  CHECK_THAT(unwritable.message(), Catch::Contains("opening the log file"));
 }

@@ -11,8 +11,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 using crio::test::Daemon;
 using crio::test::set_deadline;
@@ -331,4 +333,34 @@ TEST_CASE("`crio version --json` is machine-readable", "[daemon]") {
   auto json = nlohmann::json::parse(version.out);
   CHECK(json["version"] == "0.1.0");
   CHECK(json.contains("gitCommit"));
+}
+
+TEST_CASE("The daemon logs JSON lines to the file its --log and --log-format json name", "[daemon]") {
+  Daemon daemon("", false);
+  const std::string file = daemon.dir() / "json.log";
+  daemon.add_env("CONTAINER_LOG=" + file);
+  daemon.add_env("CONTAINER_LOG_FORMAT=json");
+  daemon.start();
+  auto version = crio::test::http_request(daemon.socket(), "GET", "/info");
+  CHECK(version.status == 200);
+  daemon.stop(SIGTERM);
+  CHECK(daemon.exit_code() == 0);
+
+  // Nothing on stderr; every line of the file is a JSON object with CRI-O's keys.
+  CHECK(daemon.log().find("starting crio") == std::string::npos);
+  std::istringstream lines(crio::test::read_file(file));
+  std::vector<nlohmann::json> entries;
+  for (std::string line; std::getline(lines, line);) {
+    INFO(line);
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    REQUIRE(j.is_object());
+    CHECK(j.contains("level"));
+    CHECK(j.contains("time"));
+    entries.push_back(j);
+  }
+  auto has = [&](const std::string& msg) {
+    return std::any_of(entries.begin(), entries.end(), [&](const auto& j) { return j["msg"] == msg; });
+  };
+  CHECK(has("starting crio"));
+  CHECK(has("shutting down"));
 }

@@ -1,7 +1,9 @@
 #pragma once
-// Structured logging: one line per event,
+// Structured logging: one line per event, as text (logfmt)
 //   time="2026-11-28T05:41:38.123456Z" level=info msg="listening" socket=/var/run/crio/crio.sock
-// written to stderr with a single write so lines from threads never interleave.
+// or as JSON
+//   {"level":"info","msg":"listening","socket":"/var/run/crio/crio.sock","time":"2026-11-28T05:41:38.123456Z"}
+// written to stderr (or a file) with a single write so lines from threads never interleave.
 
 #include <crio/core/export.hpp>
 #include <crio/core/status.hpp>
@@ -21,6 +23,15 @@ CRIO_CORE_EXPORT Result<Level> parse_level(std::string_view name);
 CRIO_CORE_EXPORT std::string_view level_name(Level level);
 
 CRIO_CORE_EXPORT void set_level(Level level);
+
+enum class Format { kText, kJson };
+// "text" or "json", as CRI-O's --log-format names them.
+CRIO_CORE_EXPORT Result<Format> parse_format(std::string_view name);
+CRIO_CORE_EXPORT void set_format(Format format);
+
+// Lines go to `path` (created 0666 less the umask, appended to, each write synchronous
+// as CRI-O opens its --log file) instead of stderr; "" goes back to stderr.
+CRIO_CORE_EXPORT Status set_output_file(const std::string& path);
 
 // Only messages matching `pattern` (an ECMAScript regular expression, searched anywhere
 // in the message) are written, at every level; "" writes all. CRI-O's log_filter.
