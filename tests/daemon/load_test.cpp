@@ -1,0 +1,156 @@
+// Load: eight clients at once, each running pod + container lifecycles with an exec and
+// a log read, 800 in all. No call may fail, and what the daemon holds (resident
+// memory after each hundred, the peak of its descriptors and threads during it) must be
+// as flat at the last hundred as at the first.
+
+#include "container_fixture.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <thread>
+
+using namespace crio::test::containers;
+
+namespace {
+
+struct Usage {
+  long rss_kib = 0;
+  int fds = 0;
+  int threads = 0;
+  std::map<std::string, int> thread_names;
+};
+
+Usage usage_of(pid_t pid) {
+  Usage u;
+  for (const auto& line : lines_of(crio::test::read_file("/proc/" + std::to_string(pid) + "/status"))) {
+    if (line.rfind("VmRSS:", 0) == 0) u.rss_kib = std::atol(line.c_str() + 6);
+    if (line.rfind("Threads:", 0) == 0) u.threads = std::atoi(line.c_str() + 8);
+  }
+  // Threads and descriptors come and go while this reads them: a vanished entry is skipped.
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(proc + "/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::ifstream in(it->path() / "comm");
+    std::string comm;
+    if (std::getline(in, comm)) ++u.thread_names[comm];
+  }
+  for (auto it = std::filesystem::directory_iterator(proc + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++u.fds;
+  }
+  return u;
+}
+
+// One lifecycle; returns "" or what went wrong.
+std::string lifecycle(Client& client, const Env& env, const std::string& name) {
+  const auto request = client.pod_request(name, "runc", /*host_network=*/false);
+  grpc::ClientContext run_context;
+  crio::test::set_deadline(run_context, 60);
+  v1::RunPodSandboxResponse run;
+  if (auto s = client.stub->RunPodSandbox(&run_context, request, &run); !s.ok()) return "run pod: " + s.error_message();
+  const std::string pod = run.pod_sandbox_id();
+  auto fail = [&](const std::string& what) {
+    (void)client.remove_pod(pod);
+    return name + ": " + what;
+  };
+
+  std::string id;
+  auto config = Client::config("work", env.image, {"/bin/busybox", "sh", "-c", "echo hello " + name + "; exec sleep 600"});
+  if (auto s = client.create(pod, config, &id); !s.ok()) return fail("create: " + s.error_message());
+  if (auto s = client.start(id); !s.ok()) return fail("start: " + s.error_message());
+  v1::ExecSyncResponse exec;
+  if (auto s = client.exec(id, {"/bin/busybox", "echo", "in " + name}, 10, &exec); !s.ok()) {
+    return fail("exec: " + s.error_message());
+  }
+  if (exec.stdout() != "in " + name + "\n" || exec.exit_code() != 0) return fail("exec answered " + exec.stdout());
+  const std::string log = client.dir + "/logs/" + name + "/work/0.log";
+  if (!crio::test::eventually(
+          [&] {
+            return log_entries(crio::test::read_file(log), "stdout") == std::vector<std::string>{"F hello " + name};
+          },
+          std::chrono::seconds(10))) {
+    return fail("log: " + crio::test::read_file(log));
+  }
+  if (auto s = client.stop(id, 0); !s.ok()) return fail("stop: " + s.error_message());
+  if (auto s = client.remove(id); !s.ok()) return fail("remove: " + s.error_message());
+  if (auto s = client.stop_pod(pod); !s.ok()) return fail("stop pod: " + s.error_message());
+  if (auto s = client.remove_pod(pod); !s.ok()) return fail("remove pod: " + s.error_message());
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("Eight clients run 800 pod and container lifecycles with exec and logs: no error, no growth",
+          "[daemon][container][load]") {
+  Env env;
+  TestNetwork network(*env.daemon);
+  constexpr int kClients = 8, kRounds = 8, kPerRound = 100;
+  const pid_t pid = env.daemon->child().pid();
+
+  std::vector<Usage> after_round;
+  std::vector<std::string> errors;
+  std::mutex errors_mu;
+  for (int round = 0; round < kRounds; ++round) {
+    std::atomic<int> next{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) {
+      clients.emplace_back([&, c] {
+        Client client(*env.daemon);
+        for (int i = next++; i < kPerRound; i = next++) {
+          std::string err = lifecycle(client, env, fmt::format("load-{}-{}-{}", round, c, i));
+          if (!err.empty()) {
+            std::lock_guard lock(errors_mu);
+            errors.push_back(err);
+          }
+        }
+      });
+    }
+    // Descriptors and threads come and go with the calls in flight (gRPC's own pools
+    // grow to the clients' concurrency), so each hundred is judged by its peak; memory
+    // by what stays after it.
+    std::atomic<bool> round_done{false};
+    Usage peak;
+    std::thread sampler([&] {
+      while (!round_done.load()) {
+        Usage now = usage_of(pid);
+        peak.fds = std::max(peak.fds, now.fds);
+        if (now.threads > peak.threads) {
+          peak.threads = now.threads;
+          peak.thread_names = now.thread_names;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+    for (auto& t : clients) t.join();
+    round_done = true;
+    sampler.join();
+    peak.rss_kib = usage_of(pid).rss_kib;
+    after_round.push_back(peak);
+  }
+
+  INFO("errors: " << errors.size() << (errors.empty() ? "" : ", first: " + errors.front()));
+  CHECK(errors.empty());
+  const Usage& first = after_round.front();
+  const Usage& last = after_round.back();
+  INFO(fmt::format("the first hundred: {} KiB after, at most {} fds and {} threads; the last: {} KiB, {} fds, {} threads",
+                   first.rss_kib, first.fds, first.threads, last.rss_kib, last.fds, last.threads));
+  auto names = [](const Usage& u) {
+    std::string out;
+    for (const auto& [name, n] : u.thread_names) out += fmt::format("{}×{} ", name, n);
+    return out;
+  };
+  INFO("threads first: " << names(first) << "; last: " << names(last));
+  std::string series;
+  for (const auto& u : after_round) series += fmt::format("{}/{}/{} ", u.rss_kib, u.fds, u.threads);
+  INFO("KiB/peak fds/peak threads of each hundred: " << series);
+  CHECK(last.rss_kib <= first.rss_kib * 11 / 10);
+  CHECK(last.fds <= first.fds * 11 / 10);
+  CHECK(last.threads <= first.threads * 11 / 10);
+
+  // Nothing is left behind: no pod, no container, no conmon.
+  Client client(*env.daemon);
+  CHECK(client.list().empty());
+  CHECK(processes_mentioning(env.daemon->dir().path() + "/", pid).empty());
+}
