@@ -50,7 +50,8 @@ std::vector<std::string> non_empty(const std::vector<std::string>& names) {
   return out;
 }
 
-Result<std::shared_ptr<LiveSettings>> compile(const core::Config& config) {
+// `reloading` words a registries.conf error as CRI-O's reload does.
+Result<std::shared_ptr<LiveSettings>> compile(const core::Config& config, bool reloading) {
   auto settings = std::make_shared<LiveSettings>();
   settings->config = config;
   settings->spec_defaults = oci::spec_defaults(config);
@@ -59,7 +60,7 @@ Result<std::shared_ptr<LiveSettings>> compile(const core::Config& config) {
   auto registries = load_registries(config);
   if (!registries.ok()) {
     const char* env = std::getenv("CONTAINERS_REGISTRIES_CONF");
-    return error(registries.status().code(), "system registries reload failed: {}: {}",
+    return error(registries.status().code(), "{}{}: {}", reloading ? "system registries reload failed: " : "",
                  env && *env ? env : "/etc/containers/registries.conf", registries.status().message());
   }
   settings->registries = std::make_shared<const image::RegistriesConfig>(std::move(*registries));
@@ -87,7 +88,7 @@ Result<image::RegistriesConfig> load_registries(const core::Config& config) {
 }
 
 Result<std::shared_ptr<const LiveSettings>> initial_settings(const core::Config& config) {
-  CRIO_ASSIGN_OR_RETURN(auto settings, compile(config));
+  CRIO_ASSIGN_OR_RETURN(auto settings, compile(config, false));
   return std::shared_ptr<const LiveSettings>(std::move(settings));
 }
 
@@ -142,7 +143,7 @@ Result<std::shared_ptr<const LiveSettings>> reloaded_settings(const LiveSettings
   }
   take(&core::Config::default_runtime, "default_runtime", plain);
 
-  CRIO_ASSIGN_OR_RETURN(auto settings, compile(next));
+  CRIO_ASSIGN_OR_RETURN(auto settings, compile(next, true));
   return std::shared_ptr<const LiveSettings>(std::move(settings));
 }
 
