@@ -260,6 +260,18 @@ TEST_CASE("SIGHUP re-reads registries.conf and a reload that fails keeps every o
     return stub->PullImage(&context, request, &response);
   };
 
+  // signature_policy: a policy that rejects every image, then the default one again.
+  crio::test::write_file(d + "/reject.json", R"({"default": [{"type": "reject"}]})");
+  const std::string policy_drop_in = d + "/crio.conf.d/45-policy.conf";
+  crio::test::write_file(policy_drop_in, "[crio.image]\nsignature_policy = \"" + d + "/reject.json\"\n");
+  REQUIRE(reload(daemon));
+  grpc::Status rejected = pull();
+  CHECK_FALSE(rejected.ok());
+  INFO(rejected.error_message());
+  std::filesystem::remove(policy_drop_in);
+  REQUIRE(reload(daemon));
+  CHECK(pull().ok());
+
   crio::test::write_file(registries, original + "blocked = true\n");
   REQUIRE(reload(daemon));
   CHECK_THAT(daemon.log(), Catch::Contains("Applied new registry configuration"));
@@ -281,6 +293,9 @@ TEST_CASE("SIGHUP re-reads registries.conf and a reload that fails keeps every o
             rest + "[crio.runtime.runtimes.bad]\nmonitor_path = \"" + d + "/no-conmon\"\n",
             original + "blocked = true\n",
             "unable to reload configuration: unable to reload runtimes"},
+           {"decryption_keys_path, refused as at start-up",
+            rest + "[crio.runtime]\ndecryption_keys_path = \"/etc/crio\"\n", original + "blocked = true\n",
+            "decryption_keys_path"},
            {"an invalid log_level", rest + "[crio.runtime]\nlog_level = \"loud\"\n", original + "blocked = true\n",
             "unable to reload configuration:"},
            {"a broken registries.conf", rest, original + "blocked = true\n[[[\n",
