@@ -182,16 +182,13 @@ void apply_exit(Container& c, const oci::ExitInfo& exit) {
 
 }  // namespace
 
-Containers::Containers(const core::Config& config, Pods& pods, Images& images)
+Containers::Containers(const core::Config& config, const LiveConfig& live, Pods& pods, Images& images)
     : config_(config),
+      live_(live),
       pods_(pods),
       images_(images),
       state_dir_(config.root + "/crio/containers"),
-      run_root_(config.runroot + "/crio/containers"),
-      spec_defaults_(oci::spec_defaults(config)),
-      hooks_(config.hooks_dir) {}
-
-void Containers::reload_hooks() { hooks_.reload(); }
+      run_root_(config.runroot + "/crio/containers") {}
 
 Containers::~Containers() {
   stopping_ = true;
@@ -225,16 +222,25 @@ std::shared_ptr<std::mutex> Containers::lock_for(const std::string& id) {
   return m;
 }
 
-Result<oci::Runtime*> Containers::runtime_for(const std::string& name) {
+Result<std::shared_ptr<oci::Runtime>> Containers::runtime_for_new(const std::string& name, const LiveSettings& live) {
+  CRIO_ASSIGN_OR_RETURN(oci::RuntimeHandler handler, runtime_handler(live.config, name));
   std::lock_guard lock(runtimes_mutex_);
-  const std::string& key = name.empty() ? config_.default_runtime : name;
-  auto it = runtimes_.find(key);
-  if (it != runtimes_.end()) return it->second.get();
-  CRIO_ASSIGN_OR_RETURN(oci::RuntimeHandler handler, runtime_handler(config_, key));
-  auto runtime = std::make_unique<oci::Runtime>(std::move(handler));
-  oci::Runtime* raw = runtime.get();
-  runtimes_[key] = std::move(runtime);
-  return raw;
+  auto& current = runtimes_[handler.name];
+  // A handler a reload changed gets a new Runtime; the old one stays with the
+  // containers made by it.
+  if (!current || !(current->handler() == handler)) current = std::make_shared<oci::Runtime>(std::move(handler));
+  return current;
+}
+
+Result<std::shared_ptr<oci::Runtime>> Containers::runtime_of(const Container& c) {
+  {
+    std::lock_guard lock(runtimes_mutex_);
+    if (auto it = container_runtimes_.find(c.id); it != container_runtimes_.end()) return it->second;
+  }
+  // A container restored at start-up: its handler as configured now.
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_for_new(c.runtime_handler, *live_.get()));
+  std::lock_guard lock(runtimes_mutex_);
+  return container_runtimes_.emplace(c.id, std::move(runtime)).first->second;
 }
 
 Result<std::string> Containers::resolve_id(const std::string& id_or_prefix) const {
@@ -264,7 +270,7 @@ Status Containers::restore() {
       }
       // Exited containers are adopted too: on RemoveContainer the runtime deletes the
       // exit file and the attach socket link only of the containers it tracks.
-      auto runtime = runtime_for(c.runtime_handler);
+      auto runtime = runtime_of(c);
       if (!runtime.ok()) {
         log::warn("container's runtime handler is gone", {{"id", c.id}, {"error", runtime.status().message()}});
         if (c.state != ContainerState::kExited) c.state = ContainerState::kUnknown;
@@ -314,7 +320,7 @@ bool Containers::check_exit(const std::string& id) {
     if (it == containers_.end() || it->second.state == ContainerState::kExited) return false;
     snapshot = it->second;
   }
-  auto runtime = runtime_for(snapshot.runtime_handler);
+  auto runtime = runtime_of(snapshot);
   if (!runtime.ok()) return false;
   auto exit = (*runtime)->read_exit(id);
   if (!exit.ok()) return false;
@@ -391,7 +397,7 @@ Result<std::string> Containers::create_in(const Pod& pod, const ContainerSpec& s
   if (pod.state != PodState::kReady) {
     return error(Code::kFailedPrecondition, "container {}: pod sandbox {} is not ready", spec.name, pod.id);
   }
-  CRIO_RETURN_IF_ERROR(refuse_unimplemented_annotations(config_, pod.spec.runtime_handler, pod.spec.annotations,
+  CRIO_RETURN_IF_ERROR(refuse_unimplemented_annotations(live_.get()->config, pod.spec.runtime_handler, pod.spec.annotations,
                                                         spec.annotations, "container " + spec.name));
   const std::string name = full_name(spec, pod.spec);
   return creations_.run(name, [&] { return do_create(pod, spec, name); }, client_gone);
@@ -414,6 +420,8 @@ void Containers::keep_unclaimed(const std::string& id) { unpublished_.mark_uncla
 
 Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpec& spec, const std::string& name) {
   const Pod* pod = &pod_ref;
+  // One snapshot of the reloadable settings for the whole creation.
+  const std::shared_ptr<const LiveSettings> live = live_.get();
   // The infra container carries its pod's ID, as in CRI-O: `runtime list` names the
   // pod's sandbox process by the pod's ID.
   std::string id = pod->id;
@@ -484,11 +492,12 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   creations_.stage(name, "container spec configuration");
   CRIO_ASSIGN_OR_RETURN(
       oci::Spec oci_spec,
-      oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, config_), image_config,
-                                spec_defaults_, {id, rootfs, target_pid, bundle + "/volumes", bundle}, &hooks_));
+      oci::build_container_spec(joined.name.empty() ? spec : joined, pod_context(*pod, live->config), image_config,
+                                live->spec_defaults, {id, rootfs, target_pid, bundle + "/volumes", bundle},
+                                live->hooks.get()));
   if (spec.name == kInfraName) {
     if (!config_.infra_ctr_cpuset.empty()) oci_spec.resources.cpu.cpus = config_.infra_ctr_cpuset;
-  } else if (const core::Workload* workload = active_workload(config_, pod->spec.annotations)) {
+  } else if (const core::Workload* workload = active_workload(live->config, pod->spec.annotations)) {
     // The pod's annotations choose the workload and carry the per-container overrides.
     auto resources = workload_resources(*workload, spec.name, pod->spec.annotations);
     if (!resources.ok()) return resources.status().wrap(fmt::format("container {}: pod {}", spec.name, pod->id));
@@ -507,7 +516,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   CRIO_RETURN_IF_ERROR(fs::make_dirs(config_.container_exits_dir, 0700));
   CRIO_RETURN_IF_ERROR(fs::make_dirs(config_.container_attach_socket_dir, 0755));
 
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(pod->spec.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(std::shared_ptr<oci::Runtime> runtime, runtime_for_new(pod->spec.runtime_handler, *live));
   oci::ContainerCreateOptions options;
   options.id = id;
   options.name = name;
@@ -520,7 +529,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   options.open_stdin = spec.stdin_open;
   options.stdin_once = spec.stdin_once;
   if (config_.log_size_max > 0) options.log_size_max = config_.log_size_max;
-  if (config_.cgroup_manager == "cgroupfs" && monitor_cgroup(config_, pod->spec.runtime_handler) == "pod") {
+  if (config_.cgroup_manager == "cgroupfs" && monitor_cgroup(live->config, pod->spec.runtime_handler) == "pod") {
     // As CRI-O: conmon sits in `crio-conmon-<id>` under the pod's cgroup parent, pinned
     // to infra_ctr_cpuset, unless the container's own annotations activate a workload
     // (whose overrides for conmon are keyed "POD").
@@ -530,7 +539,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     options.conmon_cgroup = parent + "/crio-conmon-" + id;
     if (!config_.infra_ctr_cpuset.empty()) options.conmon_cpu.cpus = config_.infra_ctr_cpuset;
     const Annotations& own = spec.name == kInfraName ? pod->spec.annotations : spec.annotations;
-    if (const core::Workload* workload = active_workload(config_, own)) {
+    if (const core::Workload* workload = active_workload(live->config, own)) {
       auto resources = workload_resources(*workload, kInfraName, own);
       if (!resources.ok()) return resources.status().wrap(fmt::format("container {}: conmon's cgroup", spec.name));
       if (*resources) apply_workload(**resources, options.conmon_cpu);
@@ -566,6 +575,10 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   if (c.process.pid == 0) c.process.pid = *pid;
   CRIO_RETURN_IF_ERROR(persist(c));
   {
+    std::lock_guard lock(runtimes_mutex_);
+    container_runtimes_[id] = runtime;
+  }
+  {
     std::unique_lock lock(mutex_);
     unpublished_.add(id);  // until a caller receives its ID; see Creations
     containers_[id] = std::move(c);
@@ -583,7 +596,7 @@ Status Containers::start(const std::string& id_or_prefix) {
   if (c.state != ContainerState::kCreated) {
     return error(Code::kFailedPrecondition, "container {} is not in the CREATED state", id);
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   // Taken before the start: a short-lived container may be gone when start returns,
   // and its exit time must not precede its start time.
   const int64_t started_at = now_ns();
@@ -614,7 +627,7 @@ Status Containers::stop_resolved(const std::string& id, std::chrono::seconds tim
   // may shorten its grace period) rather than queueing behind it.
   CRIO_ASSIGN_OR_RETURN(Container c, lookup(id));
   if (c.state == ContainerState::kExited) return ok_status();
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   if (Status s = runtime->stop(id, std::chrono::duration_cast<std::chrono::milliseconds>(timeout), c.stop_signal);
       !s.ok()) {
     if (check_exit(id)) return ok_status();
@@ -641,7 +654,7 @@ Status Containers::remove_resolved(const std::string& id) {
   std::lock_guard guard(*lock_ptr);
   auto c = lookup(id);
   if (!c.ok()) return ok_status();
-  if (auto runtime = runtime_for(c->runtime_handler); runtime.ok()) {
+  if (auto runtime = runtime_of(*c); runtime.ok()) {
     CRIO_RETURN_IF_ERROR((*runtime)->remove(id));
   }
   storage::Store& store = images_.store();
@@ -658,6 +671,10 @@ Status Containers::remove_resolved(const std::string& id) {
     emit(*c, ContainerEventType::kDeleted);
     containers_.erase(id);
     locks_.erase(id);
+  }
+  {
+    std::lock_guard lock(runtimes_mutex_);
+    container_runtimes_.erase(id);
   }
   unpublished_.erase(id);
   creations_.forget(id);
@@ -709,7 +726,7 @@ Result<oci::ExecResult> Containers::exec_sync(const std::string& id_or_prefix, c
   if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) {
     return error(Code::kFailedPrecondition, "container {} is not created or running", c.id);
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   return runtime->exec_sync(c.id, argv, std::chrono::duration_cast<std::chrono::milliseconds>(timeout), c.spec.tty);
 }
 
@@ -720,7 +737,7 @@ Result<std::unique_ptr<oci::ExecSession>> Containers::exec(const std::string& id
   if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) {
     return error(Code::kFailedPrecondition, "container {} is not created or running", c.id);
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   return runtime->exec(c.id, options);
 }
 
@@ -729,7 +746,7 @@ Result<fs::UniqueFd> Containers::attach(const std::string& id_or_prefix) {
   if (c.state != ContainerState::kRunning) {
     return error(Code::kFailedPrecondition, "container {} is not running", c.id);
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   return runtime->attach(c.id);
 }
 
@@ -739,7 +756,7 @@ Status Containers::resize_terminal(const std::string& id_or_prefix, oci::Termina
   if (c.state != ContainerState::kRunning) {
     return error(Code::kFailedPrecondition, "container {} is not running", c.id);
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   return runtime->resize_terminal(c.id, size);
 }
 
@@ -748,7 +765,7 @@ Status Containers::update_resources(const std::string& id_or_prefix, const oci::
   if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) {
     return error(Code::kFailedPrecondition, "container {} is not running", c.id);
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   return runtime->update_resources(c.id, resources).wrap(fmt::format("updating the resources of container {}", c.id));
 }
 
@@ -757,21 +774,21 @@ Status Containers::reopen_log(const std::string& id_or_prefix) {
   if (c.state != ContainerState::kRunning) {
     return error(Code::kFailedPrecondition, "container {} is not running", c.id);
   }
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   return runtime->reopen_log(c.id).wrap(fmt::format("reopening the log of container {}", c.id));
 }
 
 Status Containers::pause(const std::string& id_or_prefix) {
   CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
   if (c.state != ContainerState::kRunning) return error(Code::kFailedPrecondition, "container {} is not running", c.id);
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   return runtime->pause(c.id);
 }
 
 Status Containers::unpause(const std::string& id_or_prefix) {
   CRIO_ASSIGN_OR_RETURN(Container c, get(id_or_prefix));
   if (c.state != ContainerState::kRunning) return error(Code::kFailedPrecondition, "container {} is not running", c.id);
-  CRIO_ASSIGN_OR_RETURN(oci::Runtime * runtime, runtime_for(c.runtime_handler));
+  CRIO_ASSIGN_OR_RETURN(auto runtime, runtime_of(c));
   return runtime->unpause(c.id);
 }
 
@@ -807,23 +824,25 @@ std::string Containers::layers_mountpoint() const { return images_.containers_mo
 
 Result<std::string> Containers::start_infra(const Pod& pod_ref) {
   const Pod* pod = &pod_ref;
-  if (!images_.find(config_.pause_image)) {
+  const std::shared_ptr<const LiveSettings> live = live_.get();
+  const core::Config& config = live->config;
+  if (!images_.find(config.pause_image)) {
     PullRequest pull;
-    pull.image = config_.pause_image;
+    pull.image = config.pause_image;
     pull.pod_namespace = pod->spec.pod_namespace;
-    if (!config_.pause_image_auth_file.empty()) {
+    if (!config.pause_image_auth_file.empty()) {
       // The pause image's own credentials, in place of global_auth_file's.
-      auto ref = image::parse_reference(config_.pause_image);
-      if (!ref.ok()) return ref.status().wrap("pause_image " + config_.pause_image);
-      auto auth = image::lookup_auth_file(config_.pause_image_auth_file, ref->registry, ref->repository);
+      auto ref = image::parse_reference(config.pause_image);
+      if (!ref.ok()) return ref.status().wrap("pause_image " + config.pause_image);
+      auto auth = image::lookup_auth_file(config.pause_image_auth_file, ref->registry, ref->repository);
       if (!auth.ok()) return auth.status().wrap("pause_image_auth_file");
       if (*auth) pull.auth = **auth;
     }
     auto pulled = images_.pull(pull);
-    if (!pulled.ok()) return pulled.status().wrap("pulling the pause image " + config_.pause_image);
+    if (!pulled.ok()) return pulled.status().wrap("pulling the pause image " + config.pause_image);
   }
-  auto image = images_.find(config_.pause_image);
-  if (!image) return error(Code::kNotFound, "pause image {} not found", config_.pause_image);
+  auto image = images_.find(config.pause_image);
+  if (!image) return error(Code::kNotFound, "pause image {} not found", config.pause_image);
   CRIO_ASSIGN_OR_RETURN(oci::ImageDefaults image_config, image_defaults(image->image));
 
   ContainerSpec spec;
@@ -831,10 +850,10 @@ Result<std::string> Containers::start_infra(const Pod& pod_ref) {
   // Named after the pod's attempt, as CRI-O names it: the kubelet makes a pod's next
   // attempt while the previous one still exists.
   spec.attempt = pod->spec.attempt;
-  spec.image = config_.pause_image;
+  spec.image = config.pause_image;
   spec.pid_mode = NamespaceMode::kContainer;  // the pod's PID namespace starts here
   spec.labels = {{"io.kubernetes.container.name", kInfraName}};
-  if (image_config.entrypoint.empty() && image_config.cmd.empty()) spec.command = {config_.pause_command};
+  if (image_config.entrypoint.empty() && image_config.cmd.empty()) spec.command = {config.pause_command};
   CRIO_ASSIGN_OR_RETURN(std::string id, create_in(*pod, spec, {}));
   if (Status started = start(id); !started.ok()) {
     (void)remove(id);

@@ -7,6 +7,7 @@
 #include "events.hpp"
 #include "creations.hpp"
 #include "images.hpp"
+#include "live_config.hpp"
 #include "pods.hpp"
 
 #include <crio/core/config.hpp>
@@ -73,7 +74,7 @@ struct ContainerFilter {
 
 class Containers : private CreationTable {
  public:
-  Containers(const core::Config& config, Pods& pods, Images& images);
+  Containers(const core::Config& config, const LiveConfig& live, Pods& pods, Images& images);
   ~Containers() override;
 
   // Reads every persisted container, adopts it into its runtime and reads the exits
@@ -133,9 +134,6 @@ class Containers : private CreationTable {
   // Removes a container, published or not.
   Status discard(const std::string& id);
 
-  // Reads hooks_dir again (the hooks are read once, at start-up).
-  void reload_hooks();
-
   // Where lifecycle events go (GetContainerEvents); set before restore(), none by default.
   void set_event_bus(EventBus* bus) { events_ = bus; }
   EventBus* event_bus() const { return events_; }
@@ -158,7 +156,11 @@ class Containers : private CreationTable {
   std::vector<std::string> ids_in_pod(const std::string& pod_id) const;  // published or not
   Status stop_resolved(const std::string& id, std::chrono::seconds timeout);
   Status remove_resolved(const std::string& id);
-  Result<oci::Runtime*> runtime_for(const std::string& handler);
+  // The runtime of `handler` as `live` configures it, for a new container.
+  Result<std::shared_ptr<oci::Runtime>> runtime_for_new(const std::string& handler, const LiveSettings& live);
+  // The runtime that made (or adopted) `c`: a reload that changes or removes its handler
+  // leaves it working for the containers it has.
+  Result<std::shared_ptr<oci::Runtime>> runtime_of(const Container& c);
   Status persist(const Container& container) const;
   std::string state_file(const std::string& id) const;
   std::shared_ptr<std::mutex> lock_for(const std::string& id);
@@ -169,15 +171,16 @@ class Containers : private CreationTable {
   void emit(const Container& c, ContainerEventType type) const;
 
   const core::Config& config_;
+  const LiveConfig& live_;
   Pods& pods_;
   Images& images_;
   std::string state_dir_;
   std::string run_root_;
-  const oci::SpecDefaults spec_defaults_;
-  oci::HookSet hooks_;
 
   std::mutex runtimes_mutex_;
-  std::map<std::string, std::unique_ptr<oci::Runtime>> runtimes_;  // by handler name; guarded by runtimes_mutex_
+  // Guarded by runtimes_mutex_:
+  std::map<std::string, std::shared_ptr<oci::Runtime>> runtimes_;  // new containers', by handler name
+  std::map<std::string, std::shared_ptr<oci::Runtime>> container_runtimes_;  // by container ID
 
   Creations creations_{*this, "container"};
   Unpublished unpublished_{state_dir_};

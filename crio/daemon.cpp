@@ -7,6 +7,7 @@
 #include "containers.hpp"
 #include "events.hpp"
 #include "images.hpp"
+#include "live_config.hpp"
 #include "metrics.hpp"
 #include "pods.hpp"
 #include "readiness.hpp"
@@ -31,7 +32,6 @@
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
-#include <regex>
 #include <stop_token>
 #include <cstdlib>
 #include <cstring>
@@ -92,15 +92,6 @@ void join_kubensmnt() {
 void apply_log_level(const std::string& name) {
   auto level = log::parse_level(name);
   if (level.ok()) log::set_level(*level);
-}
-
-// "FILE:LINE: crio.table.key: reason" as "reason (FILE:LINE: crio.table.key)": a reload
-// error reads as CRI-O's, which leads with the reason; others stay as they are.
-std::string reason_first(const std::string& message) {
-  static const std::regex kPlaced(R"(^(\S+:\d+): (crio\.[A-Za-z0-9_.*/-]+): (.*)$)");
-  std::smatch m;
-  if (!std::regex_match(message, m, kPlaced)) return message;
-  return fmt::format("{} ({}: {})", m[3].str(), m[1].str(), m[2].str());
 }
 
 // The kernel's mask of CPUs that take interrupts by default; all set after a boot.
@@ -170,13 +161,20 @@ int serve(const CommandLine& command_line) {
     }
   }
 
-  auto images = Images::open(config);
+  // What a SIGHUP may change; the managers read it at each call.
+  auto initial = initial_settings(config);
+  if (!initial.ok()) {
+    log::error("invalid configuration", {{"error", initial.status().message()}});
+    return 1;
+  }
+  LiveConfig live(std::move(*initial));
+  auto images = Images::open(config, live);
   if (!images.ok()) {
     log::error("cannot open the image store", {{"error", images.status().message()}});
     return 1;
   }
   CniManager cni(config);
-  Pods pods(config, cni);
+  Pods pods(config, live, cni);
   if (Status restored = pods.restore(); !restored.ok()) {
     log::error("cannot restore pod sandboxes", {{"error", restored.message()}});
     return 1;
@@ -193,7 +191,7 @@ int serve(const CommandLine& command_line) {
     }
     (*images)->set_metrics(metrics.get());
   }
-  Containers containers(config, pods, **images);
+  Containers containers(config, live, pods, **images);
   containers.set_event_bus(&events);
   // The counts read the pods and containers at each scrape: detached before those go.
   struct DetachStates {
@@ -227,7 +225,7 @@ int serve(const CommandLine& command_line) {
     log::error("cannot restore containers", {{"error", restored.message()}});
     return 1;
   }
-  RuntimeReadiness readiness(config);
+  RuntimeReadiness readiness(live);
   auto stream_options = stream_server_options(config);
   if (!stream_options.ok()) {
     log::error("invalid streaming server settings", {{"error", stream_options.status().message()}});
@@ -247,7 +245,7 @@ int serve(const CommandLine& command_line) {
       remove_unclaimed(pods, containers);
     }
   });
-  RuntimeService runtime_service(config, readiness, cni, pods, containers, streams);
+  RuntimeService runtime_service(config, live, readiness, cni, pods, containers, streams);
   ImageService image_service(**images);
 
   grpc::ServerBuilder builder;
@@ -276,7 +274,7 @@ int serve(const CommandLine& command_line) {
   asio::io_context io;
   http::StatusHandlers status_handlers;
   status_handlers.info = [&config] { return info_json(config); };
-  status_handlers.config = [&config] { return core::to_toml(config); };
+  status_handlers.config = [&live] { return core::to_toml(live.get()->config); };
   status_handlers.container = [&containers, &pods](const std::string& id) {
     return inspect_container(containers, pods, id);
   };
@@ -296,41 +294,11 @@ int serve(const CommandLine& command_line) {
   log::info("listening", {{"socket", config.listen}});
 
   std::thread shutdown_thread;
-  std::string live_log_level = config.log_level, live_log_filter = config.log_filter;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
-      // As CRI-O, a reload reads the files again but not the command line or the
-      // environment: those were for the start.
-      core::ConfigSources files = command_line.sources;
-      files.flags.clear();
-      files.runtimes.clear();
-      std::vector<std::string> warnings;
-      auto reloaded = core::load_config(files, warnings);
-      if (!reloaded.ok()) {
-        // CRI-O's wording, which its tooling looks for; the running settings stay.
-        log::error("unable to reload configuration: " + reason_first(reloaded.status().message()));
-      } else {
-        containers.reload_hooks();
-        // Only what is applied here is reported as set, as CRI-O reports each option.
-        if (reloaded->log_level != live_log_level) {
-          // Said at info whatever the old and new levels, as CRI-O does.
-          log::set_level(log::Level::kInfo);
-          live_log_level = reloaded->log_level;
-          log::info(fmt::format("Set config log_level to \"{}\"", live_log_level));
-          apply_log_level(live_log_level);
-        }
-        if (reloaded->log_filter != live_log_filter) {
-          if (Status s = log::set_filter(reloaded->log_filter); !s.ok()) {
-            log::error("unable to reload configuration: " + s.message());
-          } else {
-            live_log_filter = reloaded->log_filter;
-            log::info(fmt::format("Set config log_filter to \"{}\"", live_log_filter));
-          }
-        }
-        log::info("reloaded the configuration");
-      }
+      reload_configuration(command_line.sources, live);
       signals.async_wait(on_signal);
       return;
     }

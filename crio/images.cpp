@@ -49,7 +49,7 @@ std::chrono::seconds stall_timeout_of(const core::Config& config) {
 
 }  // namespace
 
-Result<std::unique_ptr<Images>> Images::open(const core::Config& config) {
+Result<std::unique_ptr<Images>> Images::open(const core::Config& config, const LiveConfig& live) {
   storage::StoreOptions options;
   options.root = config.root;
   options.runroot = config.runroot;
@@ -59,26 +59,12 @@ Result<std::unique_ptr<Images>> Images::open(const core::Config& config) {
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status().wrap("opening the image store");
 
-  image::RegistriesLoadOptions load;
-  load.insecure_registries = config.insecure_registries;
-  auto registries = image::load_registries_config(load);
-  if (!registries.ok()) return registries.status();
-  // CRI-O's deprecated --registry: tried for short names before registries.conf's own.
-  auto& search = registries->unqualified_search_registries;
-  for (auto it = config.registries.rbegin(); it != config.registries.rend(); ++it) {
-    search.erase(std::remove(search.begin(), search.end(), *it), search.end());
-    search.insert(search.begin(), *it);
-  }
-  if (config.short_name_mode == "permissive") registries->short_name_mode = image::ShortNameMode::kPermissive;
-  else if (config.short_name_mode == "disabled") registries->short_name_mode = image::ShortNameMode::kDisabled;
-  else registries->short_name_mode = image::ShortNameMode::kEnforcing;
-  return std::unique_ptr<Images>(new Images(config, std::move(*store), std::move(*registries)));
+  return std::unique_ptr<Images>(new Images(config, live, std::move(*store)));
 }
 
-Images::Images(const core::Config& config, std::unique_ptr<storage::Store> store, image::RegistriesConfig registries)
-    : config_(config), store_(std::move(store)), registries_(std::move(registries)) {
-  image::PullerOptions options;
-  options.registries = registries_;
+Images::Images(const core::Config& config, const LiveConfig& live, std::unique_ptr<storage::Store> store)
+    : config_(config), live_(live), store_(std::move(store)) {
+  image::PullerOptions options;  // the registries' configuration comes with each pull
   options.client.auth_file = config.global_auth_file;
   options.client.stall_timeout = stall_timeout_of(config);
   options.max_parallel_downloads = static_cast<int>(std::max<int64_t>(1, config.max_parallel_downloads));
@@ -90,8 +76,8 @@ std::string Images::containers_mountpoint() const {
   return config_.root + "/" + config_.storage_driver + "-containers";
 }
 
-bool Images::is_pinned(const storage::Image& image) const {
-  for (const auto& pattern : config_.pinned_images) {
+bool Images::is_pinned(const storage::Image& image, const LiveSettings& live) {
+  for (const auto& pattern : live.pins) {
     for (const auto& name : image.names) {
       if (matches_pin(pattern, name)) return true;
     }
@@ -100,10 +86,10 @@ bool Images::is_pinned(const storage::Image& image) const {
   return false;
 }
 
-ImageView Images::view_of(const storage::Image& image) const {
+ImageView Images::view_of(const storage::Image& image, const LiveSettings& live) const {
   ImageView view;
   view.image = image;
-  view.pinned = is_pinned(image);
+  view.pinned = is_pinned(image, live);
   std::string user;
   {
     std::lock_guard lock(user_cache_mutex_);
@@ -127,7 +113,7 @@ std::vector<std::string> Images::candidate_names(const std::string& name) const 
   if (image::looks_like_image_id(name)) return names;
   if (auto ref = image::parse_reference(name); ref.ok()) names.push_back(ref->string());
   if (image::is_short_name(name)) {
-    if (auto refs = image::resolve_name(registries_, name); refs.ok()) {
+    if (auto refs = image::resolve_name(*live_.get()->registries, name); refs.ok()) {
       for (const auto& ref : *refs) names.push_back(ref.string());
     }
   }
@@ -135,8 +121,9 @@ std::vector<std::string> Images::candidate_names(const std::string& name) const 
 }
 
 std::optional<ImageView> Images::find(const std::string& name) const {
+  auto live = live_.get();
   for (const auto& candidate : candidate_names(name)) {
-    if (auto image = store_->image(candidate)) return view_of(*image);
+    if (auto image = store_->image(candidate)) return view_of(*image, *live);
   }
   return std::nullopt;
 }
@@ -147,17 +134,20 @@ std::vector<ImageView> Images::list(const std::string& filter) const {
     if (auto found = find(filter)) views.push_back(std::move(*found));
     return views;
   }
-  for (const auto& image : store_->images()) views.push_back(view_of(image));
+  auto live = live_.get();
+  for (const auto& image : store_->images()) views.push_back(view_of(image, *live));
   return views;
 }
 
 Result<ImageView> Images::pull(const PullRequest& request) {
   if (request.image.empty()) return error(Code::kInvalidArgument, "PullImage: no image given");
+  auto live = live_.get();
   image::PullOptions options;
   options.auth = request.auth;
+  options.registries = live->registries;
   image::TrustOptions trust;
-  trust.signature_policy = config_.signature_policy;
-  trust.signature_policy_dir = config_.signature_policy_dir;
+  trust.signature_policy = live->config.signature_policy;
+  trust.signature_policy_dir = live->config.signature_policy_dir;
   if (const char* dir = std::getenv("CONTAINERS_REGISTRIES_D"); dir && *dir) trust.registries_d_dir = dir;
   options.verify = image::policy_verifier(std::move(trust), request.pod_namespace);
   options.observer = metrics_;
@@ -175,7 +165,7 @@ Result<ImageView> Images::pull(const PullRequest& request) {
     metrics_->image_pull_succeeded(pulled.reference.string());
     if (pulled.already_present) metrics_->image_pull_skipped(pulled.reference.string(), image->size);
   }
-  return view_of(*image);
+  return view_of(*image, *live);
 }
 
 Status Images::remove(const std::string& name) {
@@ -191,7 +181,7 @@ Status Images::remove(const std::string& name) {
       if (untagged.ok()) log::info("untagged image", {{"image", candidate}, {"id", image->id}});
       return untagged.code() == Code::kNotFound ? ok_status() : untagged;
     }
-    found = view_of(*image);
+    found = view_of(*image, *live_.get());
     break;
   }
   if (!found) return ok_status();

@@ -3,6 +3,8 @@
 // images by any name a CRI client may use, removes them, and answers the questions
 // ImageStatus and ListImages ask, from memory.
 
+#include "live_config.hpp"
+
 #include <crio/core/config.hpp>
 #include <crio/core/storage/store.hpp>
 #include <crio/image/pull.hpp>
@@ -34,8 +36,9 @@ struct PullRequest {
 
 class Images {
  public:
-  // Opens the store and reads registries.conf; errors name the file or directory.
-  static Result<std::unique_ptr<Images>> open(const core::Config& config);
+  // Opens the store; errors name the file or directory. The registries' configuration,
+  // pinned_images and the signature policy are `live`'s, read at each call.
+  static Result<std::unique_ptr<Images>> open(const core::Config& config, const LiveConfig& live);
 
   // Pulls and returns the view of the pulled image.
   Result<ImageView> pull(const PullRequest& request);
@@ -57,15 +60,15 @@ class Images {
   std::string containers_mountpoint() const;
 
  private:
-  Images(const core::Config& config, std::unique_ptr<storage::Store> store, image::RegistriesConfig registries);
-  ImageView view_of(const storage::Image& image) const;
-  bool is_pinned(const storage::Image& image) const;
+  Images(const core::Config& config, const LiveConfig& live, std::unique_ptr<storage::Store> store);
+  ImageView view_of(const storage::Image& image, const LiveSettings& live) const;
+  static bool is_pinned(const storage::Image& image, const LiveSettings& live);
   // The store names `name` may stand for, most likely first.
   std::vector<std::string> candidate_names(const std::string& name) const;
 
   const core::Config& config_;
+  const LiveConfig& live_;
   std::unique_ptr<storage::Store> store_;
-  image::RegistriesConfig registries_;
   std::unique_ptr<image::Puller> puller_;
   Metrics* metrics_ = nullptr;
 

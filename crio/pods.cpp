@@ -283,12 +283,14 @@ std::map<std::string, std::string> pod_sysctls(const core::Config& config, const
 std::optional<std::string> Pods::link_logs_volume(const PodSpec& spec) const {
   auto it = spec.annotations.find(kLinkLogsAnnotation);
   if (it == spec.annotations.end()) return std::nullopt;
-  if (!annotation_allowed(config_, spec.runtime_handler, spec.annotations, kLinkLogsAnnotation)) return std::nullopt;
+  if (!annotation_allowed(live_.get()->config, spec.runtime_handler, spec.annotations, kLinkLogsAnnotation)) {
+    return std::nullopt;
+  }
   return it->second;
 }
 
-Pods::Pods(const core::Config& config, CniManager& cni)
-    : config_(config), cni_(cni), state_dir_(config.root + "/crio/pods"), run_root_(config.runroot + "/crio/pods") {}
+Pods::Pods(const core::Config& config, const LiveConfig& live, CniManager& cni)
+    : config_(config), live_(live), cni_(cni), state_dir_(config.root + "/crio/pods"), run_root_(config.runroot + "/crio/pods") {}
 
 Pods::~Pods() = default;
 
@@ -355,8 +357,10 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   for (const auto& [name, value] : spec.sysctls) {
     CRIO_RETURN_IF_ERROR(validate_sysctl(name, value, spec).wrap("pod sandbox " + spec.name));
   }
-  if (auto shm = shm_size_of(config_, spec); !shm.ok()) return shm.status().wrap("pod sandbox " + spec.name);
-  CRIO_RETURN_IF_ERROR(refuse_unimplemented_annotations(config_, spec.runtime_handler, spec.annotations,
+  const std::shared_ptr<const LiveSettings> settings = live_.get();
+  const core::Config& live = settings->config;
+  if (auto shm = shm_size_of(live, spec); !shm.ok()) return shm.status().wrap("pod sandbox " + spec.name);
+  CRIO_RETURN_IF_ERROR(refuse_unimplemented_annotations(live, spec.runtime_handler, spec.annotations,
                                                         spec.annotations, "pod sandbox " + spec.name));
   if (auto bandwidth = net::bandwidth_from_annotations(spec.annotations); !bandwidth.ok()) {
     return bandwidth.status().wrap("pod sandbox " + spec.name);
@@ -378,6 +382,8 @@ void Pods::publish(const std::string& id) { unpublished_.publish(id); }
 void Pods::keep_unclaimed(const std::string& id) { unpublished_.mark_unclaimed(id); }
 
 Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status(const Pod&)>& finish) {
+  // One snapshot of the reloadable settings for the whole creation.
+  const std::shared_ptr<const LiveSettings> settings = live_.get();
   CRIO_ASSIGN_OR_RETURN(std::string id, random_id());
   Pod pod;
   pod.id = id;
@@ -433,14 +439,14 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
   } else {
     pod.shm_path = pod.run_dir + "/shm";
     CRIO_RETURN_IF_ERROR(fs::make_dirs(pod.shm_path, 0755).wrap(what));
-    CRIO_ASSIGN_OR_RETURN(uint64_t shm_bytes, shm_size_of(config_, spec));
+    CRIO_ASSIGN_OR_RETURN(uint64_t shm_bytes, shm_size_of(settings->config, spec));
     const std::string shm_options = fmt::format("mode=1777,size={}", shm_bytes);
     if (::mount("shm", pod.shm_path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_options.c_str()) != 0) {
       return error(Code::kInternal, "{}: mounting /dev/shm at {}: {}", what, pod.shm_path, std::strerror(errno));
     }
     undo.add([path = pod.shm_path] { ::umount2(path.c_str(), MNT_DETACH); });
   }
-  CRIO_RETURN_IF_ERROR(apply_sysctls(pod, pod_sysctls(config_, spec)));
+  CRIO_RETURN_IF_ERROR(apply_sysctls(pod, pod_sysctls(settings->config, spec)));
 
   if (spec.network != NamespaceMode::kNode) {
     creations_.stage(name, "sandbox network creation");

@@ -5,6 +5,7 @@
 
 #include "cni_manager.hpp"
 #include "creations.hpp"
+#include "live_config.hpp"
 
 #include <crio/core/config.hpp>
 #include <crio/net/cni_types.hpp>
@@ -86,7 +87,7 @@ std::map<std::string, std::string> pod_sysctls(const core::Config& config, const
 
 class Pods : private CreationTable {
  public:
-  Pods(const core::Config& config, CniManager& cni);
+  Pods(const core::Config& config, const LiveConfig& live, CniManager& cni);
   ~Pods() override;
 
   // Reads every persisted pod; a pod whose namespaces vanished (a reboot) is NOTREADY.
@@ -135,6 +136,7 @@ class Pods : private CreationTable {
   Status teardown_network(Pod& pod);
 
   const core::Config& config_;
+  const LiveConfig& live_;
   CniManager& cni_;
   std::string state_dir_;
   std::string run_root_;

@@ -23,7 +23,7 @@ Condition RuntimeReadiness::get() {
   std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
   if (checked_ == std::chrono::steady_clock::time_point{} || now - checked_ > kRecheckInterval) {
-    condition_ = check_runtime(config_);
+    condition_ = check_runtime(live_.get()->config);
     checked_ = now;
   }
   return condition_;

@@ -2,6 +2,8 @@
 // RuntimeReady as the CRI Status call reports it. The kubelet polls Status every few
 // seconds, so the answer is cached and recomputed at most every few seconds.
 
+#include "live_config.hpp"
+
 #include <crio/core/config.hpp>
 
 #include <chrono>
@@ -18,11 +20,11 @@ struct Condition {
 
 class RuntimeReadiness {
  public:
-  explicit RuntimeReadiness(const core::Config& config) : config_(config) {}
+  explicit RuntimeReadiness(const LiveConfig& live) : live_(live) {}
   Condition get();
 
  private:
-  const core::Config& config_;
+  const LiveConfig& live_;
   std::mutex mutex_;
   Condition condition_;  // guarded by mutex_
   std::chrono::steady_clock::time_point checked_{};

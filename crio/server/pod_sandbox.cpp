@@ -88,7 +88,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext* context, const v
   if (!request->has_config()) return to_grpc(error(Code::kInvalidArgument, "RunPodSandbox: no pod sandbox config"));
   PodSpec spec = spec_from(*request);
   if (!spec.runtime_handler.empty()) {
-    auto handler = runtime_handler(config_, spec.runtime_handler);
+    auto handler = runtime_handler(live_.get()->config, spec.runtime_handler);
     if (!handler.ok()) {
       return to_grpc(error(Code::kInvalidArgument, "pod sandbox {}: {}", spec.name, handler.status().message()));
     }

@@ -47,14 +47,15 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
     h->mutable_features()->set_recursive_read_only_mounts(false);
     h->mutable_features()->set_user_namespaces(false);
   };
+  const std::shared_ptr<const LiveSettings> live = live_.get();
   add_handler("");
-  for (const auto& [name, handler] : config_.runtimes) add_handler(name);
+  for (const auto& [name, handler] : live->config.runtimes) add_handler(name);
   response->mutable_features()->set_supplemental_groups_policy(true);
 
   if (request->verbose()) {
     nlohmann::json handlers = nlohmann::json::object();
-    for (const auto& [name, conf] : config_.runtimes) {
-      auto resolved = runtime_handler(config_, name);
+    for (const auto& [name, conf] : live->config.runtimes) {
+      auto resolved = runtime_handler(live->config, name);
       if (!resolved.ok()) continue;
       handlers[name] = {{"runtime_path", resolved->runtime_path},
                         {"runtime_root", resolved->runtime_root},
@@ -62,7 +63,7 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
                         {"monitor_path", resolved->monitor_path}};
     }
     nlohmann::json config = {
-        {"default_runtime", config_.default_runtime},
+        {"default_runtime", live->config.default_runtime},
         {"runtimes", handlers},
         {"cgroup_manager", config_.cgroup_manager},
         {"storage_driver", config_.storage_driver},

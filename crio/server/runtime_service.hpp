@@ -33,9 +33,9 @@ nlohmann::json runtime_spec_of(const std::string& bundle);
 
 class RuntimeService final : public v1::RuntimeService::Service {
  public:
-  RuntimeService(const core::Config& config, RuntimeReadiness& readiness, CniManager& cni, Pods& pods,
+  RuntimeService(const core::Config& config, const LiveConfig& live, RuntimeReadiness& readiness, CniManager& cni, Pods& pods,
                  Containers& containers, stream::Server& streams)
-      : config_(config), readiness_(readiness), cni_(cni), pods_(pods), containers_(containers), streams_(streams) {}
+      : config_(config), live_(live), readiness_(readiness), cni_(cni), pods_(pods), containers_(containers), streams_(streams) {}
 
   CRIO_UNARY_RPC(Version);
   CRIO_UNARY_RPC(Status);
@@ -77,6 +77,7 @@ class RuntimeService final : public v1::RuntimeService::Service {
 
  private:
   const core::Config& config_;
+  const LiveConfig& live_;  // for the runtime handlers
   RuntimeReadiness& readiness_;
   CniManager& cni_;
   Pods& pods_;

@@ -182,8 +182,9 @@ const std::vector<Desc<Config>>& options() {
           &C::seccomp_use_default_when_empty,
           "A container that names no seccomp profile gets the default one (seccomp_profile, else the built-in "
           "RuntimeDefault); false runs it unconfined."),
-      opt(kRuntime, "seccomp_profile", "seccomp-profile", &C::seccomp_profile, abs_path_or_empty,
-          "seccomp profile (JSON) used for RuntimeDefault; empty uses the built-in profile."),
+      opt(kRuntime, "seccomp_profile", "seccomp-profile", &C::seccomp_profile, nullptr,
+          "seccomp profile (JSON) used for RuntimeDefault; empty, or a file that is not on disk (as in CRI-O, "
+          "with an info line), uses the built-in profile. Read at start-up and at each reload."),
       opt(kRuntime, "apparmor_profile", "apparmor-profile", &C::apparmor_profile, nullptr,
           "AppArmor profile for containers that do not name one. Where the host has no AppArmor, "
           "AppArmor is disabled (as in CRI-O) and the daemon logs so at start-up; on a host with "
@@ -269,7 +270,7 @@ const std::vector<Desc<Config>>& options() {
           "Registry credentials file used only to pull pause_image."),
       opt(kImage, "pause_command", "pause-command", &C::pause_command, non_empty,
           "Command the infra container runs when pause_image has no entrypoint or command of its own."),
-      opt(kImage, "pinned_images", "pinned-images", &C::pinned_images, non_empty,
+      opt(kImage, "pinned_images", "pinned-images", &C::pinned_images, nullptr,
           "Images the kubelet must never garbage-collect: exact names, \"prefix*\" globs or "
           "\"*keyword*\" patterns."),
       opt(kImage, "signature_policy", "signature-policy", &C::signature_policy, abs_path_or_empty,

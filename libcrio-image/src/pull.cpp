@@ -316,8 +316,9 @@ struct Puller::Impl {
   }
 
   Result<PullResult> pull(std::string_view text, const PullOptions& opts) {
-    CRIO_ASSIGN_OR_RETURN(std::vector<Reference> candidates, resolve_name(options.registries, text));
-    if (candidates.size() > 1 && options.registries.short_name_mode == ShortNameMode::kEnforcing) {
+    const RegistriesConfig& registries = opts.registries ? *opts.registries : options.registries;
+    CRIO_ASSIGN_OR_RETURN(std::vector<Reference> candidates, resolve_name(registries, text));
+    if (candidates.size() > 1 && registries.short_name_mode == ShortNameMode::kEnforcing) {
       // Without a terminal to ask, an ambiguous short name is refused rather than
       // pulled from whichever registry answers first.
       std::vector<std::string> names;
@@ -330,7 +331,7 @@ struct Puller::Impl {
     Platform platform = opts.platform.value_or(host_platform());
     std::vector<Status> failures;
     for (const Reference& name : candidates) {
-      auto sources = pull_sources(options.registries, name);
+      auto sources = pull_sources(registries, name);
       if (!sources.ok()) {
         failures.push_back(sources.status());
         continue;

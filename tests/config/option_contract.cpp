@@ -1,5 +1,7 @@
 // One line per crio.conf option: how its contract is kept (see option_contract.hpp).
 // At a merge, a kPending line becomes {option, kTest, "name of the behaviour test"}.
+// The options SIGHUP reloads (crio(8), RELOADING) name their start-up test here; what a
+// reload does with each is tested in tests/daemon/reload_test.cpp ("SIGHUP ...").
 
 #include "option_contract.hpp"
 

@@ -80,6 +80,9 @@ struct PullOptions {
   std::function<Status(const ManifestCheck&)> verify;
   // Told of bytes and layers as they arrive; none by default.
   PullObserver* observer = nullptr;
+  // The registries' configuration for this pull (a daemon that re-reads registries.conf
+  // passes its latest); the Puller's own when null.
+  std::shared_ptr<const RegistriesConfig> registries;
 };
 
 struct CRIO_IMAGE_EXPORT PullResult {

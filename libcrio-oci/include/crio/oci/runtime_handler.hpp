@@ -26,6 +26,8 @@ struct RuntimeHandler {
   // accepts the kill and does not deliver it, a process stuck in D state) before it
   // gives up: crio.conf's ctr_stop_timeout.
   std::chrono::seconds kill_timeout{std::chrono::minutes(5)};
+
+  bool operator==(const RuntimeHandler&) const = default;
 };
 
 // Runs `<runtime> --version` and returns its first line ("runc version 1.1.5").
