@@ -52,9 +52,8 @@ constexpr ForeignFlag kForeignFlags[] = {
     {"profile-mem", "CONTAINER_PROFILE_MEM", "", false, kNoProfiling},
     {"profile-port", "CONTAINER_PROFILE_PORT", "6060", false, kNoProfiling},
     {"enable-profile-unix-socket", "ENABLE_PROFILE_UNIX_SOCKET", "false", true, kNoProfiling},
-    {"registries-conf", "CONTAINER_REGISTRIES_CONF", "", false, "name registries.conf with $CONTAINERS_REGISTRIES_CONF"},
     {"registries-conf-dir", "CONTAINER_REGISTRIES_CONF_DIR", "", false,
-     "registries.conf drop-in directories are not read"},
+     "the drop-in directory is always registries.conf.d beside registries.conf"},
     {"separate-pull-cgroup", "PULL_IN_A_CGROUP", "", false, "pulling in a separate cgroup is not implemented"},
     {"decryption-keys-path", "", "/etc/crio/keys/", false, "encrypted images are not supported"},
     {"blockio-config-file", "", "", false, "block I/O classes are not supported"},
@@ -89,6 +88,7 @@ std::vector<Flag> all_flags() {
       {"runtimes", 0, true, nullptr, "CONTAINER_RUNTIMES"},
       {"log", 0, true, nullptr, "CONTAINER_LOG"},
       {"log-format", 0, true, nullptr, "CONTAINER_LOG_FORMAT"},
+      {"registries-conf", 0, true, nullptr, "CONTAINER_REGISTRIES_CONF"},
   };
   for (const auto& o : core::config_options()) {
     if (o.flag.empty() || o.table == core::kRuntimeHandlerTable) continue;
@@ -142,6 +142,9 @@ std::string help_of(const Flag& f) {
       help = "Write the daemon's log to this file (appended to) instead of stderr.";
     } else if (f.name == "log-format") {
       help = "Format of the daemon's log lines: text or json (default: text).";
+    } else if (f.name == "registries-conf") {
+      help = "Path of registries.conf, in place of $CONTAINERS_REGISTRIES_CONF (default: "
+             "/etc/containers/registries.conf); read again on SIGHUP.";
     } else if (f.name == "help")
       help = "Show this help.";
     else if (f.name == "version")
@@ -169,7 +172,7 @@ std::string value_name(const Flag& f) {
     }
   }
   if (f.name == "runtimes") return "value";
-  if (f.name == "config" || f.name == "config-dir" || f.name == "log") return "path";
+  if (f.name == "config" || f.name == "config-dir" || f.name == "log" || f.name == "registries-conf") return "path";
   return "string";
 }
 
@@ -405,6 +408,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
         cl.log_file = value;
       } else if (f.name == "log-format") {
         cl.log_format = value;
+      } else if (f.name == "registries-conf") {
+        cl.registries_conf = value;
       } else {
         cl.sources.flags.emplace_back(f.option->key, std::vector<std::string>{value});
       }
@@ -430,6 +435,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
       cl.log_file = values.back();
     } else if (f.name == "log-format") {
       cl.log_format = values.back();
+    } else if (f.name == "registries-conf") {
+      cl.registries_conf = values.back();
     } else {
       cl.sources.flags.emplace_back(f.option->key, values);
     }

@@ -25,6 +25,9 @@ struct CommandLine {
   std::string help_text;              // full --help output
   std::string log_file;               // --log: the daemon's log goes there instead of stderr
   std::string log_format;             // --log-format: "text" or "json"; "" is text
+  // --registries-conf: the registries.conf every reader of $CONTAINERS_REGISTRIES_CONF
+  // (image pulls, reloads) takes; main puts it there before anything reads it.
+  std::string registries_conf;
 };
 
 // argv as main receives it. Each flag may also come from CRI-O's environment variable

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <string_view>
 
@@ -74,6 +75,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   CommandLine& cl = *parsed;
+  // CRI-O's --registries-conf names the file containers' own variable names; set here,
+  // while the process has one thread, it is what every later reader sees.
+  if (!cl.registries_conf.empty()) ::setenv("CONTAINERS_REGISTRIES_CONF", cl.registries_conf.c_str(), 1);
   switch (cl.command) {
     case CommandLine::Command::kHelp:
       fmt::print("{}", cl.help_text);

@@ -464,3 +464,22 @@ TEST_CASE("cli: completion, man and markdown name every flag and command") {
   REQUIRE(std::system(("bash -c '" + probe + "'").c_str()) == 0);
   CHECK(crio::test::read_file(dir / "out") == "--log-level\n");
 }
+
+TEST_CASE("cli: --registries-conf and $CONTAINER_REGISTRIES_CONF name registries.conf") {
+  Cli cli;
+  auto cl = cli.run({"--registries-conf", "/srv/registries.conf"});
+  REQUIRE(cl.ok());
+  CHECK(cl->registries_conf == "/srv/registries.conf");
+  {
+    ScopedEnvs env({{"CONTAINER_REGISTRIES_CONF", "/env/registries.conf"}});
+    auto from_env = cli.run({});
+    REQUIRE(from_env.ok());
+    CHECK(from_env->registries_conf == "/env/registries.conf");
+    auto flag_wins = cli.run({"--registries-conf=/flag.conf"});
+    REQUIRE(flag_wins.ok());
+    CHECK(flag_wins->registries_conf == "/flag.conf");
+  }
+  auto dir = cli.run({"--registries-conf-dir", "/srv/registries.d"});
+  REQUIRE_FALSE(dir.ok());
+  CHECK_THAT(dir.status().message(), Catch::Contains("beside registries.conf"));
+}
