@@ -131,6 +131,8 @@ std::string help_text(const po::options_description& desc) {
          "                       built-in defaults, ignoring files and flags)\n"
          "  version [--json]     print version information\n"
          "  status ARGS...       query a running daemon (crio status --help)\n"
+         "  wipe [-f]            remove containers after a reboot, images after an upgrade\n"
+         "  check [-r] [-f] ...  check the storage for damage; -r repairs (see crio(8))\n"
          "  help                 show this help\n"
          "\n"
          "Configuration is read from the storage.conf file ($CONTAINERS_STORAGE_CONF or\n"
@@ -146,6 +148,8 @@ std::optional<CommandLine::Command> command_named(std::string_view name) {
   if (name == "config") return CommandLine::Command::kConfig;
   if (name == "version") return CommandLine::Command::kVersion;
   if (name == "status") return CommandLine::Command::kStatus;
+  if (name == "wipe") return CommandLine::Command::kWipe;
+  if (name == "check") return CommandLine::Command::kCheck;
   if (name == "help" || name == "h") return CommandLine::Command::kHelp;
   return std::nullopt;
 }
@@ -162,8 +166,6 @@ struct ForeignVariable {
 };
 
 constexpr ForeignVariable kForeignVariables[] = {
-    {"CONTAINER_INTERNAL_REPAIR", "--internal-repair", "false", true,
-     "the storage repair at start-up is not implemented"},
     {"CONTAINER_CDI_SPEC_DIRS", "--cdi-spec-dirs", "", false, "CDI devices are not supported"},
     {"CONTAINER_ENABLE_TRACING", "--enable-tracing", "false", true, "OpenTelemetry tracing is not supported"},
     {"CONTAINER_HOSTNETWORK_DISABLE_SELINUX", "--hostnetwork-disable-selinux", "true", true,
@@ -270,7 +272,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
           return error(Code::kInvalidArgument, "a boolean flag takes its value after '=': write {}={}", prev, *command);
         }
       }
-      return error(Code::kInvalidArgument, "unknown command \"{}\" (commands: config, version, status, help)",
+      return error(Code::kInvalidArgument, "unknown command \"{}\" (commands: config, version, status, wipe, check, help)",
                    *command);
     }
     cl.command = *c;
@@ -348,6 +350,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
       break;
     case CommandLine::Command::kServe:
     case CommandLine::Command::kStatus:
+    case CommandLine::Command::kWipe:   // their arguments are checked by run_wipe and run_check
+    case CommandLine::Command::kCheck:
       break;
   }
 

@@ -1,7 +1,9 @@
 // crio: the CRI daemon, and its `config`, `version` and `status` subcommands.
 
 #include "cli.hpp"
+#include "check.hpp"
 #include "daemon.hpp"
+#include "wipe.hpp"
 
 #include <crio-status/cli.hpp>
 #include <crio/core/build_info.hpp>
@@ -98,6 +100,10 @@ int main(int argc, char** argv) {
       for (const auto& a : cl.rest) args.push_back(a.c_str());
       return crio::status::run_cli(static_cast<int>(args.size()), args.data(), std::cout, std::cerr);
     }
+    case CommandLine::Command::kWipe:
+      return crio::daemon::run_wipe(cl);
+    case CommandLine::Command::kCheck:
+      return crio::daemon::run_check(cl);
     case CommandLine::Command::kServe:
       if (auto s = crio::core::prepare_for_execution(cl.config, cl.notes); !s.ok()) {
         fmt::print(stderr, "crio: {}\n", s.message());
