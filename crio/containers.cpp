@@ -605,8 +605,10 @@ Status Containers::start(const std::string& id_or_prefix) {
 }
 
 Status Containers::stop(const std::string& id_or_prefix, std::chrono::seconds timeout) {
-  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_published(id_or_prefix));
-  return stop_resolved(id, timeout);
+  auto id = resolve_published(id_or_prefix);
+  // As CRI-O: StopContainer is idempotent, and a container that is gone is stopped.
+  if (!id.ok()) return id.status().code() == Code::kNotFound ? ok_status() : id.status();
+  return stop_resolved(*id, timeout);
 }
 
 Status Containers::stop_resolved(const std::string& id, std::chrono::seconds timeout) {
