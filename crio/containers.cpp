@@ -331,6 +331,7 @@ bool Containers::check_exit(const std::string& id) {
     log::warn("cannot persist a container exit", {{"id", id}, {"error", s.message()}});
   log::info("container exited", {{"id", id}, {"exit_code", snapshot.exit_code}});
   if (snapshot.reason == "OOMKilled" && on_oom_) on_oom_(snapshot.full_name);
+  if (is_infra(snapshot)) pods_.infra_exited(snapshot.pod_id);
   // In the node's PID namespace the container's other processes outlive its init
   // (reparented, not killed with a namespace): as CRI-O, kill what is left in its cgroup.
   auto pod = pods_.get(snapshot.pod_id);
