@@ -262,6 +262,18 @@ Status Containers::restore() {
         log::warn("ignoring a broken container state file", {{"file", entry.path().string()}, {"error", e.what()}});
         continue;
       }
+      // As CRI-O: a container whose bundle lost its config.json cannot be restored; it
+      // is dropped, and its layer and bundle go with the orphans below.
+      if (!c.bundle.empty() && !stdfs::exists(c.bundle + "/config.json", ec)) {
+        log::warn("dropping a container whose bundle is gone", {{"id", c.id}, {"bundle", c.bundle}});
+        if (auto runtime = runtime_for(c.runtime_handler); runtime.ok()) {
+          (void)(*runtime)->adopt(c.process);
+          (void)(*runtime)->remove(c.id);
+        }
+        std::error_code ignored;
+        stdfs::remove(entry.path(), ignored);
+        continue;
+      }
       // Exited containers are adopted too: on RemoveContainer the runtime deletes the
       // exit file and the attach socket link only of the containers it tracks.
       auto runtime = runtime_for(c.runtime_handler);

@@ -229,3 +229,34 @@ TEST_CASE("crio check and internal_repair remove a damaged image and keep intact
   std::string pod = client.run_pod("after-repair", "runc", false, true);
   CHECK(client.remove_pod(pod).ok());
 }
+
+// What a reboot without the version-file wipe leaves behind: the runtime forgot the
+// infra container, and the container's bundle lost its config.json.
+TEST_CASE("restore drops a container whose bundle is gone and a pod without its infra container is not ready",
+          "[daemon][restore]") {
+  Env env;
+  TestNetwork network(*env.daemon);
+  Client client(*env.daemon);
+  const std::string d = client.dir;
+  Workload w = run_workload(client, env, "bad-state");
+  env.daemon->stop(SIGTERM);
+
+  // What a reboot without the version-file wipe leaves: the runtime forgot the infra
+  // container, and the container's bundle lost its config.json.
+  std::string infra;
+  for (const auto& id : lines_of(crio::test::run_command({"/usr/sbin/runc", "--root", d + "/runc-root", "list", "-q"}).out)) {
+    if (!id.empty() && id != w.container) infra = id;
+  }
+  REQUIRE_FALSE(infra.empty());
+  crio::test::run_command({"/usr/sbin/runc", "--root", d + "/runc-root", "delete", "--force", infra});
+  const std::string bundle = d + "/run/storage/crio/containers/" + w.container;
+  REQUIRE(stdfs::exists(bundle + "/config.json"));
+  stdfs::remove(bundle + "/config.json");
+
+  env.daemon->start();
+  CHECK(client.list().empty());
+  CHECK(client.pod_status(w.pod).status().state() == v1::SANDBOX_NOTREADY);
+  CHECK(client.remove_pod(w.pod).ok());
+  CHECK(pod_count(client) == 0);
+  CHECK_FALSE(stdfs::exists(bundle));
+}
