@@ -129,8 +129,9 @@ const std::vector<Desc<Config>>& options() {
           "File recording the daemon version across reboots; when the version changes, images are "
           "wiped. Empty disables the check."),
       opt(kCrio, "clean_shutdown_file", "clean-shutdown-file", &C::clean_shutdown_file, abs_path_or_empty,
-          "File written on a clean shutdown; when it is missing at start, the storage is checked "
-          "for damage."),
+          "File written on a clean shutdown; missing at start while its .supported companion exists, "
+          "the last run crashed: internal_repair then checks the storage, and crio wipe after a reboot "
+          "empties it."),
       opt(kCrio, "internal_wipe", "internal-wipe", &C::internal_wipe,
           "Wipe stale containers after a reboot and images after an upgrade when the daemon starts; "
           "false leaves it to `crio wipe`."),
