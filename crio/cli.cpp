@@ -35,7 +35,6 @@ constexpr const char* kNoTracing = "OpenTelemetry tracing is not supported";
 constexpr const char* kNoUserns = "user-namespace mapping limits are not implemented";
 
 constexpr ForeignFlag kForeignFlags[] = {
-    {"internal-repair", "CONTAINER_INTERNAL_REPAIR", "false", true, "the storage repair at start-up is not implemented"},
     {"cdi-spec-dirs", "CONTAINER_CDI_SPEC_DIRS", "/etc/cdi,/var/run/cdi", false, "CDI devices are not supported"},
     {"enable-tracing", "CONTAINER_ENABLE_TRACING", "false", true, kNoTracing},
     {"tracing-endpoint", "CONTAINER_TRACING_ENDPOINT", "0.0.0.0:4317", false, kNoTracing},
@@ -252,6 +251,8 @@ std::optional<CommandLine::Command> command_named(std::string_view name) {
   if (name == "config") return CommandLine::Command::kConfig;
   if (name == "version") return CommandLine::Command::kVersion;
   if (name == "status") return CommandLine::Command::kStatus;
+  if (name == "wipe") return CommandLine::Command::kWipe;
+  if (name == "check") return CommandLine::Command::kCheck;
   if (name == "help" || name == "h") return CommandLine::Command::kHelp;
   return std::nullopt;
 }
@@ -281,11 +282,13 @@ Status check_foreign_environment() {
 const std::vector<CommandDoc>& command_docs() {
   static const std::vector<CommandDoc> docs = {
       {{"complete", "completion"}, "[bash|fish|zsh]", "print shell completion code (default: bash)"},
+      {{"check"}, "[-r] [-f] [-a AGE] [-q] [-w]", "check the storage for damage; -r repairs (see crio(8))"},
       {{"config"}, "[--default]", "print the effective configuration as TOML (--default: the built-in defaults)"},
       {{"man"}, "", "print the manual page of crio in roff"},
       {{"markdown", "md"}, "", "print the manual page of crio in Markdown"},
       {{"status"}, "ARGS...", "query a running daemon (crio status --help)"},
       {{"version"}, "[--json]", "print version information"},
+      {{"wipe"}, "[-f]", "remove containers after a reboot, images after an upgrade"},
       {{"help", "h"}, "", "show this help"},
   };
   return docs;
@@ -367,7 +370,7 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
         }
       }
       return error(Code::kInvalidArgument,
-                   "unknown command \"{}\" (commands: complete, config, man, markdown, status, version, help)",
+                   "unknown command \"{}\" (commands: check, complete, config, man, markdown, status, version, wipe, help)",
                    *command);
     }
     cl.command = *c;
@@ -480,6 +483,8 @@ Result<CommandLine> parse_command_line(int argc, const char* const* argv) {
       break;
     case CommandLine::Command::kServe:
     case CommandLine::Command::kStatus:
+    case CommandLine::Command::kWipe:   // their arguments are checked by run_wipe and run_check
+    case CommandLine::Command::kCheck:
       break;
   }
 

@@ -11,11 +11,11 @@
 namespace crio::daemon {
 
 struct CommandLine {
-  enum class Command { kServe, kConfig, kVersion, kStatus, kHelp, kCompletion, kMan, kMarkdown };
+  enum class Command { kServe, kConfig, kVersion, kStatus, kHelp, kCompletion, kMan, kMarkdown, kWipe, kCheck };
   Command command = Command::kServe;
   // Arguments after the subcommand: for `status` they go to the crio-status CLI
   // untouched; for `version` they are its own flags (--json/-j, --verbose); for
-  // `completion` the shell.
+  // `completion` the shell; for `wipe` and `check` theirs (crio wipe, crio check).
   std::vector<std::string> rest;
   core::ConfigSources sources;        // config file/dir/storage.conf + flag values, kept for SIGHUP reload
   core::Config config;                // the effective configuration

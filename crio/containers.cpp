@@ -268,6 +268,18 @@ Status Containers::restore() {
         log::warn("ignoring a broken container state file", {{"file", entry.path().string()}, {"error", e.what()}});
         continue;
       }
+      // As CRI-O: a container whose bundle lost its config.json cannot be restored; it
+      // is dropped, and its layer and bundle go with the orphans below.
+      if (!c.bundle.empty() && !stdfs::exists(c.bundle + "/config.json", ec)) {
+        log::warn("dropping a container whose bundle is gone", {{"id", c.id}, {"bundle", c.bundle}});
+        if (auto runtime = runtime_for(c.runtime_handler); runtime.ok()) {
+          (void)(*runtime)->adopt(c.process);
+          (void)(*runtime)->remove(c.id);
+        }
+        std::error_code ignored;
+        stdfs::remove(entry.path(), ignored);
+        continue;
+      }
       // Exited containers are adopted too: on RemoveContainer the runtime deletes the
       // exit file and the attach socket link only of the containers it tracks.
       auto runtime = runtime_of(c);
@@ -337,6 +349,7 @@ bool Containers::check_exit(const std::string& id) {
     log::warn("cannot persist a container exit", {{"id", id}, {"error", s.message()}});
   log::info("container exited", {{"id", id}, {"exit_code", snapshot.exit_code}});
   if (snapshot.reason == "OOMKilled" && on_oom_) on_oom_(snapshot.full_name);
+  if (is_infra(snapshot)) pods_.infra_exited(snapshot.pod_id);
   // In the node's PID namespace the container's other processes outlive its init
   // (reparented, not killed with a namespace): as CRI-O, kill what is left in its cgroup.
   auto pod = pods_.get(snapshot.pod_id);
@@ -618,8 +631,10 @@ Status Containers::start(const std::string& id_or_prefix) {
 }
 
 Status Containers::stop(const std::string& id_or_prefix, std::chrono::seconds timeout) {
-  CRIO_ASSIGN_OR_RETURN(std::string id, resolve_published(id_or_prefix));
-  return stop_resolved(id, timeout);
+  auto id = resolve_published(id_or_prefix);
+  // As CRI-O: StopContainer is idempotent, and a container that is gone is stopped.
+  if (!id.ok()) return id.status().code() == Code::kNotFound ? ok_status() : id.status();
+  return stop_resolved(*id, timeout);
 }
 
 Status Containers::stop_resolved(const std::string& id, std::chrono::seconds timeout) {

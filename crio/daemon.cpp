@@ -1,4 +1,6 @@
 #include "daemon.hpp"
+#include "check.hpp"
+#include "wipe.hpp"
 
 #include "crio/http/status_api.hpp"
 #include "inspect.hpp"
@@ -147,16 +149,23 @@ int serve(const CommandLine& command_line) {
   // The marker is removed while we run, so finding it at start means the last run
   // ended cleanly; its absence means a crash (or a first start).
   bool clean = !config.clean_shutdown_file.empty() && fs::exists(config.clean_shutdown_file);
+  const bool unclean = shutdown_was_unclean(config);
   log::info("starting crio", {{"version", build_info().version},
                               {"commit", build_info().git_commit},
                               {"previous_shutdown", clean ? "clean" : "unclean or first start"}});
+  // Read before the version files are rewritten below.
+  const WipeDecision wipe = config.internal_wipe ? wipe_decision(config) : WipeDecision{};
   if (Status removed = fs::remove_file(config.clean_shutdown_file); !config.clean_shutdown_file.empty() && !removed.ok()) {
     log::error("cannot remove the clean-shutdown marker", {{"error", removed.message()}});
     return 1;
   }
-  for (const auto& file : {config.version_file, config.version_file_persist}) {
-    if (Status s = write_marker_file(file, build_info().version + "\n"); !s.ok()) {
-      log::error("cannot write the version file", {{"error", s.message()}});
+  if (Status s = write_marker_file(clean_shutdown_supported_file(config), ""); !s.ok()) {
+    log::error("cannot write the clean-shutdown supported marker", {{"error", s.message()}});
+    return 1;
+  }
+  if (config.internal_repair && unclean) {
+    if (Status s = repair_storage_at_start(config); !s.ok()) {
+      log::error("cannot repair the storage", {{"error", s.message()}});
       return 1;
     }
   }
@@ -224,6 +233,17 @@ int serve(const CommandLine& command_line) {
   if (Status restored = containers.restore(); !restored.ok()) {
     log::error("cannot restore containers", {{"error", restored.message()}});
     return 1;
+  }
+  if (wipe.containers) {
+    log::info("wiping the containers left from before", {{"images_too", wipe.images ? "yes" : "no"}});
+    wipe_pods_and_containers(pods, containers, **images, wipe.images);
+  }
+  // Written once the wipe they decide is done, as CRI-O does.
+  for (const auto& file : {config.version_file, config.version_file_persist}) {
+    if (Status s = write_version_file(file); !s.ok()) {
+      log::error("cannot write the version file", {{"file", file}, {"error", s.message()}});
+      return 1;
+    }
   }
   RuntimeReadiness readiness(live);
   auto stream_options = stream_server_options(config);

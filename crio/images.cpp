@@ -49,13 +49,18 @@ std::chrono::seconds stall_timeout_of(const core::Config& config) {
 
 }  // namespace
 
-Result<std::unique_ptr<Images>> Images::open(const core::Config& config, const LiveConfig& live) {
+storage::StoreOptions store_options(const core::Config& config) {
   storage::StoreOptions options;
   options.root = config.root;
   options.runroot = config.runroot;
   options.driver = config.storage_driver;
   options.options = config.storage_option;
   options.image_store = config.imagestore;
+  return options;
+}
+
+Result<std::unique_ptr<Images>> Images::open(const core::Config& config, const LiveConfig& live) {
+  storage::StoreOptions options = store_options(config);
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status().wrap("opening the image store");
 

@@ -34,6 +34,9 @@ struct PullRequest {
   std::string pod_namespace;  // selects signature_policy_dir/<namespace>.json
 };
 
+// The store the configuration names (root, runroot, driver, options, imagestore).
+storage::StoreOptions store_options(const core::Config& config);
+
 class Images {
  public:
   // Opens the store; errors name the file or directory. The registries' configuration,

@@ -1,9 +1,11 @@
-// crio: the CRI daemon, and its `complete`, `config`, `man`, `markdown`, `status` and
-// `version` subcommands.
+// crio: the CRI daemon, and its `check`, `complete`, `config`, `man`, `markdown`,
+// `status`, `version` and `wipe` subcommands.
 
 #include "cli.hpp"
 #include "cli_docs.hpp"
+#include "check.hpp"
 #include "daemon.hpp"
+#include "wipe.hpp"
 
 #include <crio-status/cli.hpp>
 #include <crio/core/build_info.hpp>
@@ -65,6 +67,16 @@ void print_version(bool json) {
              apparmor);
 }
 
+// --log and --log-format, for the commands that log.
+bool apply_log_flags(const crio::daemon::CommandLine& cl) {
+  if (!cl.log_format.empty()) crio::log::set_format(*crio::log::parse_format(cl.log_format));
+  if (auto s = crio::log::set_output_file(cl.log_file); !s.ok()) {
+    fmt::print(stderr, "crio: {}\n", s.message());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,12 +126,14 @@ int main(int argc, char** argv) {
       for (const auto& a : cl.rest) args.push_back(a.c_str());
       return crio::status::run_cli(static_cast<int>(args.size()), args.data(), std::cout, std::cerr);
     }
+    case CommandLine::Command::kWipe:
+      if (!apply_log_flags(cl)) return 1;
+      return crio::daemon::run_wipe(cl);
+    case CommandLine::Command::kCheck:
+      if (!apply_log_flags(cl)) return 1;
+      return crio::daemon::run_check(cl);
     case CommandLine::Command::kServe:
-      if (!cl.log_format.empty()) crio::log::set_format(*crio::log::parse_format(cl.log_format));
-      if (auto s = crio::log::set_output_file(cl.log_file); !s.ok()) {
-        fmt::print(stderr, "crio: {}\n", s.message());
-        return 1;
-      }
+      if (!apply_log_flags(cl)) return 1;
       if (auto s = crio::core::prepare_for_execution(cl.config, cl.notes); !s.ok()) {
         fmt::print(stderr, "crio: {}\n", s.message());
         return 1;

@@ -579,6 +579,18 @@ Status Pods::stop_resolved(const std::string& id) {
   return ok_status();
 }
 
+void Pods::infra_exited(const std::string& id) {
+  auto pod_lock = lock_for(id);
+  std::lock_guard serialize(*pod_lock);
+  auto pod = lookup(id);
+  if (!pod.ok() || pod->state == PodState::kNotReady) return;
+  pod->state = PodState::kNotReady;
+  if (Status s = persist(*pod); !s.ok()) log::warn("cannot persist a pod's state", {{"id", id}, {"error", s.message()}});
+  std::unique_lock lock(mutex_);
+  if (auto it = pods_.find(id); it != pods_.end()) it->second.state = PodState::kNotReady;
+  log::info("pod sandbox not ready: its infra container exited", {{"id", id}});
+}
+
 Status Pods::remove(const std::string& id_or_prefix) {
   auto id = resolve_published(id_or_prefix);
   if (!id.ok()) return id.status().code() == Code::kNotFound ? ok_status() : id.status();

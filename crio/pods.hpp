@@ -113,6 +113,9 @@ class Pods : private CreationTable {
   Creations& creations() { return creations_; }
   // Stops and removes a pod, published or not.
   Status discard(const std::string& id);
+  // The pod's infra container exited (also while the daemon was down): as CRI-O, the
+  // pod is NOTREADY from then on.
+  void infra_exited(const std::string& id);
 
   // "k8s_<name>_<namespace>_<uid>_<attempt>", the name a pod is reserved under.
   static std::string full_name(const PodSpec& spec);

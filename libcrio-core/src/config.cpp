@@ -129,10 +129,15 @@ const std::vector<Desc<Config>>& options() {
           "File recording the daemon version across reboots; when the version changes, images are "
           "wiped. Empty disables the check."),
       opt(kCrio, "clean_shutdown_file", "clean-shutdown-file", &C::clean_shutdown_file, abs_path_or_empty,
-          "File written on a clean shutdown; when it is missing at start, the storage is checked "
-          "for damage."),
+          "File written on a clean shutdown; missing at start while its .supported companion exists, "
+          "the last run crashed: internal_repair then checks the storage, and crio wipe after a reboot "
+          "empties it."),
       opt(kCrio, "internal_wipe", "internal-wipe", &C::internal_wipe,
-          "Wipe stale containers after a reboot and images after an upgrade when the daemon starts."),
+          "Wipe stale containers after a reboot and images after an upgrade when the daemon starts; "
+          "false leaves it to `crio wipe`."),
+      opt(kCrio, "internal_repair", "internal-repair", &C::internal_repair,
+          "After an unclean shutdown, check the storage when the daemon starts and remove what is "
+          "damaged (as `crio check --repair --force`); wipe it when that fails."),
 
       // [crio.api]
       opt(kApi, "listen", "listen", &C::listen, abs_path,
@@ -435,7 +440,6 @@ constexpr std::string_view kNoTracing = "OpenTelemetry tracing is not supported"
 const std::map<std::string, ForeignOption>& foreign_options() {
   using K = ForeignKind;
   static const std::map<std::string, ForeignOption> table = {
-      {"crio.internal_repair", {K::kBool, "false", "the storage repair at start-up is not implemented"}},
       {"crio.runtime.cdi_spec_dirs", {K::kStringList, "", "CDI devices are not supported"}},
       {"crio.runtime.device_ownership_from_security_context",
        {K::kBool, "false", "device ownership from the security context is not implemented"}},
@@ -917,10 +921,6 @@ Status check_supported(const Config& c, const Locations* locs) {
     return refuse("crio.image.big_files_temporary_dir",
                   "pulls stream each layer into a staging directory under the storage root and write no big "
                   "temporary files, so there is nothing to place there; leave it empty");
-  }
-  if (!c.internal_wipe) {
-    return refuse("crio.internal_wipe",
-                  "false defers wiping to `crio wipe`, which this daemon does not provide; leave it true");
   }
   if (c.stats_collection_period != 0) {
     return refuse("crio.stats.stats_collection_period",

@@ -348,10 +348,18 @@ TEST_CASE("cli: CRI-O variables of flags crio lacks stop start-up unless they ho
     CHECK(cl->config.imagestore == "/srv/images");
   }
   {
+    // An option now: it is taken, as --internal-repair.
     ScopedEnvs env({{"CONTAINER_INTERNAL_REPAIR", "true"}});
     auto cl = cli.run({});
+    INFO(cl.status().message());
+    REQUIRE(cl.ok());
+    CHECK(cl->config.internal_repair);
+  }
+  {
+    ScopedEnvs env({{"CONTAINER_CDI_SPEC_DIRS", "/etc/cdi"}});
+    auto cl = cli.run({});
     REQUIRE_FALSE(cl.ok());
-    CHECK_THAT(cl.status().message(), Catch::Contains("CONTAINER_INTERNAL_REPAIR"));
+    CHECK_THAT(cl.status().message(), Catch::Contains("CONTAINER_CDI_SPEC_DIRS"));
   }
   {
     // CRI-O's defaults, and empty values, ask for nothing crio lacks.

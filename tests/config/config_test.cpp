@@ -96,6 +96,8 @@ log_dir = "/srv/logs"
 version_file = "/run/test/version"
 version_file_persist = "/srv/test/version"
 clean_shutdown_file = "/srv/test/clean.shutdown"
+internal_wipe = false
+internal_repair = true
 
 [crio.api]
 listen = "/run/test/crio.sock"
@@ -916,7 +918,6 @@ enable_nri = false
     return dotted + " is CRI-O's default, and what this daemon does";
   };
   CHECK(warnings == std::vector<std::string>{
-                        file + ":11: " + not_implemented("crio.internal_repair"),
                         file + ":28: " + not_implemented("crio.runtime.decryption_keys_path"),
                         file + ":70: " + not_implemented("crio.runtime.runtimes.runc.monitor_exec_cgroup"),
                         file + ":104: " + not_implemented("crio.tracing.enable_tracing"),
@@ -1000,7 +1001,6 @@ TEST_CASE("workload tables are read, checked as CRI-O checks them and printed ba
 TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's default") {
   TempDir dir;
   std::vector<std::pair<std::string, std::string>> cases = {
-      {"[crio]\ninternal_repair = true\n", "crio.internal_repair"},
       {"[crio.runtime]\nshared_cpuset = \"0-1\"\n", "crio.runtime.shared_cpuset"},
       {"[crio.runtime]\ncdi_spec_dirs = [\"/etc/cdi\"]\n", "crio.runtime.cdi_spec_dirs"},
       {"[crio.nri]\nenable_nri = true\n", "crio.nri.enable_nri"},
@@ -1017,13 +1017,13 @@ TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's 
   }
   // The defaults themselves load, with a note each.
   write_file(dir / "crio.conf",
-             "[crio]\ninternal_repair = false\n[crio.runtime]\nblockio_reload = false\n"
+             "[crio.runtime]\nblockio_reload = false\n"
              "minimum_mappable_uid = -1\n[crio.nri]\nnri_plugin_request_timeout = \"2s\"\n");
   std::vector<std::string> warnings;
   auto c = load(sources_in(dir), &warnings);
   INFO(c.status().message());
   REQUIRE(c.ok());
-  CHECK(warnings.size() == 4);
+  CHECK(warnings.size() == 3);
 }
 
 TEST_CASE("default_sysctls with spaces around the name or value stop start-up, as in CRI-O") {

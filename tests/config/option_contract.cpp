@@ -19,11 +19,12 @@ const std::vector<OptionContract>& option_contracts() {
       {"crio.storage_option", C::kTest, "storage_driver vfs and overlay with storage_option mountopt: the container's root file system"},
       {"crio.log_dir", C::kTest, "log_dir, the stream and gRPC limits, seccomp_profile, cni_default_network and plugin_dirs take effect"},
       {"crio.version_file", C::kTest,
-       "Runtime options set in crio.conf reach the container, its cgroup, conmon and the runtime"},
+       "internal_wipe: after a reboot the start removes pods and containers, after an upgrade their images"},
       {"crio.version_file_persist", C::kTest,
-       "Runtime options set in crio.conf reach the container, its cgroup, conmon and the runtime"},
-      {"crio.clean_shutdown_file", C::kTest, "SIGTERM stops gracefully: socket removed, clean-shutdown marker written"},
-      {"crio.internal_wipe", C::kRefused, "false"},
+       "internal_wipe: after a reboot the start removes pods and containers, after an upgrade their images"},
+      {"crio.clean_shutdown_file", C::kTest, "crio wipe after an unclean shutdown and a reboot removes the whole storage"},
+      {"crio.internal_wipe", C::kTest, "internal_wipe = false leaves the wipe to crio wipe"},
+      {"crio.internal_repair", C::kTest, "crio check and internal_repair remove a damaged image and keep intact ones"},
 
       // [crio.api]
       {"crio.api.listen", C::kTest, "The socket is created 0660 in a created directory"},

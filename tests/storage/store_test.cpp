@@ -6,6 +6,7 @@
 #include <crio/core/storage/store.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "temp_dir.hpp"
 
@@ -16,6 +17,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -860,4 +862,166 @@ TEST_CASE("store: an imagestore keeps images and their layers apart from root, a
   StoreOptions relative = options;
   relative.image_store = "images";
   CHECK(Store::open(relative).status().code() == Code::kInvalidArgument);
+}
+
+namespace {
+
+// Where a layer's files are: overlay keeps them in diff/, vfs in the layer directory.
+template <typename D>
+std::string layer_files(const Env<D>& env, const std::string& chain) {
+  std::string dir = env.home() + "/" + chain.substr(7);
+  return std::string(D::kName) == "overlay" ? dir + "/diff" : dir;
+}
+
+bool names(const std::vector<crio::storage::StoreDamage>& damage, const std::string& id) {
+  return std::any_of(damage.begin(), damage.end(), [&](const auto& d) { return d.id == id; });
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("store: check finds injected damage and repair removes it, never an intact image", "[storage][check]",
+                   Overlay, Vfs) {
+  Env<TestType> env;
+  Layer base = env.add_layer("", base_tar());
+  Layer child = env.add_layer(base.chain_id, child_tar());
+  Image damaged_candidate = env.add_image(child.chain_id, "config-a", {"example.com/a:1"});
+  Layer other = env.add_layer("", make_tar({dir("./"), file("only", "other")}));
+  Image intact = env.add_image(other.chain_id, "config-b", {"example.com/b:1"});
+  REQUIRE(env.store->create_container("ca", damaged_candidate.id).ok());
+  auto cb = env.store->create_container("cb", intact.id);
+  REQUIRE(cb.ok());
+  const StoreOptions options = env.options();
+
+  // A sound store reports nothing, and check takes the store's lock.
+  CHECK(Store::check(options).status().code() == Code::kFailedPrecondition);
+  env.store.reset();
+  auto sound = Store::check(options);
+  REQUIRE(sound.ok());
+  for (const auto& d : sound->layers) UNSCOPED_INFO(d.id << ": " << d.reason);
+  CHECK(sound->layers.empty());
+  CHECK(sound->images.empty());
+  CHECK(sound->containers.empty());
+  CHECK(sound->orphans.empty());
+
+  crio::storage::RepairOptions force{.remove_containers = true};
+  std::string damaged_layer;  // the layer each section damages
+  SECTION("a truncated layer file") {
+    ::truncate((layer_files(env, child.chain_id) + "/etc/group").c_str(), 2);
+    damaged_layer = child.chain_id;
+  }
+  SECTION("a missing layer directory") {
+    stdfs::remove_all(env.home() + "/" + base.chain_id.substr(7));
+    damaged_layer = base.chain_id;
+  }
+  SECTION("an image record whose layer is gone") {
+    const std::string file = env.tmp / "root" + "/" + TestType::kName + "-layers/layers.json";
+    auto layers = nlohmann::json::parse(slurp(file));
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& l : layers) {
+      if (l["chain-id"] != child.chain_id) kept.push_back(l);
+    }
+    crio::test::write_file(file, kept.dump());
+  }
+  auto report = Store::check(options);
+  REQUIRE(report.ok());
+  if (!damaged_layer.empty()) CHECK(names(report->layers, damaged_layer));
+  CHECK(names(report->images, damaged_candidate.id));
+  CHECK(names(report->containers, "ca"));
+  CHECK_FALSE(names(report->images, intact.id));
+  CHECK_FALSE(names(report->containers, "cb"));
+
+  // Without force the damaged container stays, and is still reported.
+  auto failed = Store::repair(options, *report);
+  REQUIRE(failed.ok());
+  CHECK(failed->empty());
+  auto after = Store::check(options);
+  REQUIRE(after.ok());
+  CHECK(after->layers.empty());
+  CHECK(after->images.empty());
+  CHECK(names(after->containers, "ca"));
+  failed = Store::repair(options, *after, force);
+  REQUIRE(failed.ok());
+  CHECK(failed->empty());
+  after = Store::check(options);
+  REQUIRE(after.ok());
+  CHECK(after->clean());
+
+  env.open();
+  CHECK_FALSE(env.store->image(damaged_candidate.id).has_value());
+  CHECK_FALSE(env.store->container("ca").has_value());
+  REQUIRE(env.store->image("example.com/b:1").has_value());
+  auto m = env.store->mount("cb");
+  REQUIRE(m.ok());
+  CHECK(slurp(*m + "/only") == "other");
+  REQUIRE(env.store->unmount("cb").ok());
+}
+
+TEMPLATE_TEST_CASE("store: check finds a container without its layer and leftovers, and repair removes them",
+                   "[storage][check]", Overlay, Vfs) {
+  Env<TestType> env;
+  Layer base = env.add_layer("", base_tar());
+  Image img = env.add_image(base.chain_id, "config-a", {"example.com/a:1"});
+  auto c = env.store->create_container("gone", img.id);
+  REQUIRE(c.ok());
+  REQUIRE(env.store->create_container("kept", img.id).ok());
+  const StoreOptions options = env.options();
+  env.store.reset();
+
+  // The container's layer directory is gone, a pull left its staging directory, and
+  // a layer directory was renamed in without its record.
+  stdfs::remove_all(env.home() + "/" + c->layer_id);
+  crio::test::write_file(env.staging() + "/0123abcd/diff/etc/partial", "half");
+  std::string stray = env.home() + "/" + sha256_of("stray").substr(7);
+  crio::test::write_file(stray + "/diff/file", "stray");
+
+  auto report = Store::check(options);
+  REQUIRE(report.ok());
+  CHECK(names(report->containers, "gone"));
+  CHECK_FALSE(names(report->containers, "kept"));
+  CHECK(names(report->orphans, env.staging() + "/0123abcd"));
+  CHECK(names(report->orphans, stray));
+  CHECK(report->images.empty());
+  CHECK(report->layers.empty());
+
+  auto failed = Store::repair(options, *report, {.remove_containers = true});
+  REQUIRE(failed.ok());
+  CHECK(failed->empty());
+  auto after = Store::check(options);
+  REQUIRE(after.ok());
+  CHECK(after->clean());
+  CHECK_FALSE(exists_nofollow(stray));
+  CHECK(count_entries(env.staging()) == 0);
+
+  env.open();
+  CHECK_FALSE(env.store->container("gone").has_value());
+  CHECK(env.store->container("kept").has_value());
+  CHECK(env.store->image(img.id).has_value());
+}
+
+TEMPLATE_TEST_CASE("store: check counts an old layer no image uses only past the given age", "[storage][check]",
+                   Overlay, Vfs) {
+  Env<TestType> env;
+  Layer lone = env.add_layer("", base_tar());
+  const StoreOptions options = env.options();
+  env.store.reset();
+  auto young = Store::check(options, {.contents = true, .unreferenced_age_seconds = 3600});
+  REQUIRE(young.ok());
+  CHECK(young->clean());
+  auto any = Store::check(options, {.contents = false, .unreferenced_age_seconds = -1});
+  REQUIRE(any.ok());
+  CHECK(names(any->layers, lone.chain_id));
+}
+
+TEMPLATE_TEST_CASE("store: wipe empties the root, mounts included", "[storage][check]", Overlay, Vfs) {
+  Env<TestType> env;
+  Layer base = env.add_layer("", base_tar());
+  Image img = env.add_image(base.chain_id, "config-a");
+  env.rootfs("c1", img.id);
+  const StoreOptions options = env.options();
+  env.store.reset();
+  REQUIRE(Store::wipe(options).ok());
+  CHECK(count_entries(env.tmp / "root") == 0);
+  CHECK_FALSE(mounted_below(env.tmp.path()));
+  env.open();
+  CHECK(env.store->images().empty());
 }

@@ -57,6 +57,8 @@ class Driver {
   // After a crash: removes entries of home() that are not in `ids` and repairs
   // driver-private links.
   virtual Status recover(const std::set<std::string>& ids) = 0;
+  // An entry of home() that is the driver's own, not a layer (overlay's "l" links).
+  virtual bool reserved_entry(const std::string& name) const { return false; }
 
  protected:
   explicit Driver(DriverOptions opts) : opts_(std::move(opts)) {}

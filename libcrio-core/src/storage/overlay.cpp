@@ -204,6 +204,8 @@ class OverlayDriver final : public Driver {
 
   std::string data_dir(const std::string& id) const override { return home() + "/" + id + "/diff"; }
 
+  bool reserved_entry(const std::string& name) const override { return name == "l"; }
+
   Status recover(const std::set<std::string>& ids) override {
     fs::DirReader d(home());
     if (!d.valid()) return errno_error("listing", home(), d.error());

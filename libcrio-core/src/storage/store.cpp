@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -143,6 +146,74 @@ std::vector<std::string> list_names(const std::string& dir) {
   return names.ok() ? std::move(*names) : std::vector<std::string>{};
 }
 
+// A layer's file list as committed: [path, type, size] per entry, type one of
+// f d l c b p s. What `check` compares a layer's directory with, to find a file that
+// was truncated, replaced or removed since.
+char type_char(std::filesystem::file_type t) {
+  using T = std::filesystem::file_type;
+  switch (t) {
+    case T::regular: return 'f';
+    case T::directory: return 'd';
+    case T::symlink: return 'l';
+    case T::character: return 'c';
+    case T::block: return 'b';
+    case T::fifo: return 'p';
+    case T::socket: return 's';
+    default: return '?';
+  }
+}
+
+Result<json> contents_of(const std::string& dir) {
+  namespace stdfs = std::filesystem;
+  json out = json::array();
+  std::error_code ec;
+  stdfs::recursive_directory_iterator it(dir, stdfs::directory_options::none, ec), end;
+  if (ec) return error(Code::kInternal, "listing {}: {}", dir, ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) return error(Code::kInternal, "listing {}: {}", dir, ec.message());
+    auto st = it->symlink_status(ec);
+    if (ec) return error(Code::kInternal, "reading {}: {}", it->path().string(), ec.message());
+    char t = type_char(st.type());
+    int64_t size = t == 'f' ? static_cast<int64_t>(it->file_size(ec)) : 0;
+    out.push_back(json::array({it->path().lexically_relative(dir).string(), std::string(1, t), size}));
+  }
+  return out;
+}
+
+// What differs between a layer's directory and its committed list; "" when nothing.
+// `full_tree`: the directory holds the parent layers' files too (vfs), so only the
+// listed entries are looked at and whiteouts (applied, hence absent) are skipped.
+std::string contents_differ(const std::string& dir, const json& listed, bool full_tree) {
+  namespace stdfs = std::filesystem;
+  std::set<std::string> seen;
+  for (const auto& e : listed) {
+    if (!e.is_array() || e.size() != 3) return "its file list is malformed";
+    const std::string path = e[0].get<std::string>();
+    const std::string type = e[1].get<std::string>();
+    const int64_t size = e[2].get<int64_t>();
+    seen.insert(path);
+    if (full_tree && type == "c") continue;
+    std::error_code ec;
+    auto st = stdfs::symlink_status(dir + "/" + path, ec);
+    if (ec || st.type() == stdfs::file_type::not_found) return fmt::format("{} is missing", path);
+    if (std::string(1, type_char(st.type())) != type) return fmt::format("{} changed type", path);
+    if (type == "f") {
+      auto now = static_cast<int64_t>(stdfs::file_size(dir + "/" + path, ec));
+      if (!ec && now != size) return fmt::format("{} has {} bytes, {} when committed", path, now, size);
+    }
+  }
+  if (!full_tree) {
+    auto now = contents_of(dir);
+    if (!now.ok()) return now.status().message();
+    for (const auto& e : *now) {
+      if (seen.count(e[0].get<std::string>()) == 0) {
+        return fmt::format("{} was not in the layer when committed", e[0].get<std::string>());
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -168,6 +239,8 @@ struct Store::Impl {
   std::string images_file() const { return images_dir + "/images.json"; }
   std::string containers_file() const { return containers_dir + "/containers.json"; }
   std::string image_dir(const std::string& id) const { return images_dir + "/" + id; }
+  // The committed file list of layer `id` (see contents_of).
+  std::string contents_file(const std::string& id) const { return layers_dir + "/" + id + ".contents"; }
 
   Status save_layers() const {
     json j = json::array();
@@ -239,10 +312,15 @@ struct Store::Impl {
     if (auto c = fs::read_file(image_dir(img.id) + "/config"); c.ok()) img.config = std::move(*c);
   }
 
+  // Opens (creating) the directories and takes the lock; no records are read yet.
+  static Result<std::unique_ptr<Impl>> open(const StoreOptions& options);
+  Status read_records();
+  // Reads the records and repairs what a crash can leave (see Store::open).
   Status load();
+  CheckReport inspect(const CheckOptions& options) const;
 };
 
-Status Store::Impl::load() {
+Status Store::Impl::read_records() {
   CRIO_ASSIGN_OR_RETURN(auto lj, load_json_array(layers_file()));
   for (const auto& e : lj) {
     Layer l = layer_from_json(e);
@@ -260,6 +338,11 @@ Status Store::Impl::load() {
     ContainerLayer c = container_from_json(e);
     if (!c.id.empty()) containers[c.id] = c;
   }
+  return ok_status();
+}
+
+Status Store::Impl::load() {
+  CRIO_RETURN_IF_ERROR(read_records());
 
   // Temp files of an atomic write that a crash interrupted.
   for (const auto& dir : {layers_dir, images_dir, containers_dir}) {
@@ -399,6 +482,8 @@ Result<Layer> LayerWriter::commit(const std::string& diff_id_in, const std::stri
                    w.parent);
     }
   }
+  auto contents = contents_of(w.unpack_dir);
+  if (!contents.ok()) log::warn("storage: listing a new layer", {{"error", contents.status().message()}});
   // The slow part (vfs copies the parent) runs unlocked.
   Status prepared = s.driver->prepare_layer(w.staging, layer_dir_id(w.parent));
   if (!prepared.ok()) {
@@ -431,6 +516,11 @@ Result<Layer> LayerWriter::commit(const std::string& diff_id_in, const std::stri
     (void)s.driver->remove(id, w.staging + "/undo");
     return st.wrap(fmt::format("committing layer {}", chain));
   }
+  if (contents.ok()) {
+    if (Status st = fs::write_file_atomic(s.contents_file(id), contents->dump(), 0600); !st.ok()) {
+      log::warn("storage: keeping a layer's file list", {{"layer", chain}, {"error", st.message()}});
+    }
+  }
   discard(lock);
   return l;
 }
@@ -444,6 +534,12 @@ Store::~Store() = default;
 const StoreOptions& Store::options() const { return impl_->opts; }
 
 Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+  CRIO_ASSIGN_OR_RETURN(auto impl, Impl::open(options));
+  CRIO_RETURN_IF_ERROR(impl->load().wrap(fmt::format("opening storage {}", options.root)));
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::unique_ptr<Store::Impl>> Store::Impl::open(const StoreOptions& options) {
   if (options.root.empty() || options.root[0] != '/') {
     return error(Code::kInvalidArgument, "storage root {:?}: must be an absolute path", options.root);
   }
@@ -554,8 +650,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     CRIO_RETURN_IF_ERROR(impl->own_container_driver->init());
     impl->container_driver = impl->own_container_driver.get();
   }
-  CRIO_RETURN_IF_ERROR(impl->load().wrap(fmt::format("opening storage {}", options.root)));
-  return std::unique_ptr<Store>(new Store(std::move(impl)));
+  return impl;
 }
 
 Result<std::unique_ptr<LayerWriter>> Store::begin_layer(std::string parent_chain_id) {
@@ -723,6 +818,7 @@ Status Store::delete_image(const std::string& id_in) {
       if (!staging.ok()) return staging.status();
       std::string t = *staging + "/layer";
       CRIO_RETURN_IF_ERROR(s.driver->remove(layer_dir_id(l), t));
+      (void)fs::remove_file(s.contents_file(layer_dir_id(l)));
       trash.push_back(*staging);
     }
     auto staging = s.new_staging();
@@ -893,6 +989,283 @@ Result<Usage> Store::container_usage(const std::string& id) const {
     dir = impl_->container_driver->data_dir(it->second.layer_id);
   }
   return detail::tree_usage(dir);
+}
+
+// ---------------------------------------------------------------------------------
+// Check, repair, wipe
+
+CheckReport Store::Impl::inspect(const CheckOptions& options) const {
+  CheckReport r;
+  // Orphans: what a crash or a hand left that no record refers to.
+  for (const auto& dir : {staging_dir, container_staging_dir}) {
+    for (const auto& n : list_names(dir)) r.orphans.push_back({dir + "/" + n, "a leftover staging directory"});
+  }
+  for (const auto& dir : {layers_dir, images_dir, containers_dir}) {
+    for (const auto& n : list_names(dir)) {
+      if (n.find(".tmp-") != std::string::npos) r.orphans.push_back({dir + "/" + n, "an interrupted write"});
+    }
+  }
+  std::set<std::string> layer_ids, container_layer_ids;
+  for (const auto& [chain, _] : layers) layer_ids.insert(layer_dir_id(chain));
+  for (const auto& [_, c] : containers) container_layer_ids.insert(c.layer_id);
+  auto unrecorded = [&](const Driver& d, const std::set<std::string>& ids, const std::set<std::string>& also) {
+    for (const auto& n : list_names(d.home())) {
+      if (d.reserved_entry(n) || ids.count(n) || also.count(n)) continue;
+      r.orphans.push_back({d.home() + "/" + n, "a layer directory without a record"});
+    }
+  };
+  if (container_driver == driver.get()) {
+    unrecorded(*driver, layer_ids, container_layer_ids);
+  } else {
+    unrecorded(*driver, layer_ids, {});
+    unrecorded(*container_driver, container_layer_ids, {});
+  }
+  for (const auto& n : list_names(images_dir)) {
+    if (n.find('.') != std::string::npos) continue;  // images.json and its temp files
+    if (images.count(n) == 0) r.orphans.push_back({images_dir + "/" + n, "image data without a record"});
+  }
+  for (const auto& n : list_names(layers_dir)) {
+    const std::string suffix = ".contents";
+    if (n.size() <= suffix.size() || n.compare(n.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    if (layer_ids.count(n.substr(0, n.size() - suffix.size())) == 0) {
+      r.orphans.push_back({layers_dir + "/" + n, "a file list of a layer without a record"});
+    }
+  }
+
+  // Layers: each on its own, then the damage of a parent carries to its children.
+  std::map<std::string, std::string> damaged;  // chain ID → reason
+  for (const auto& [chain, l] : layers) {
+    const std::string id = layer_dir_id(chain);
+    const std::string data = driver->data_dir(id);
+    struct stat st {};
+    if (::stat(data.c_str(), &st) != 0) {
+      damaged[chain] = fmt::format("its directory {} is missing", data);
+      continue;
+    }
+    if (!l.parent.empty() && layers.count(l.parent) == 0) {
+      damaged[chain] = fmt::format("its parent layer {} is missing", l.parent);
+      continue;
+    }
+    if (!options.contents) continue;
+    auto text = fs::read_file(contents_file(id));
+    if (!text.ok()) continue;  // committed before file lists were kept: nothing to compare with
+    json listed = json::parse(*text, nullptr, false);
+    std::string differ = listed.is_array() ? contents_differ(data, listed, driver->name() == "vfs")
+                                           : std::string("its file list is malformed");
+    if (!differ.empty()) damaged[chain] = "its content changed: " + differ;
+  }
+  bool grew = true;
+  while (grew) {
+    grew = false;
+    for (const auto& [chain, l] : layers) {
+      if (damaged.count(chain) || l.parent.empty() || damaged.count(l.parent) == 0) continue;
+      damaged[chain] = fmt::format("its parent layer {} is damaged", l.parent);
+      grew = true;
+    }
+  }
+  for (const auto& [chain, reason] : damaged) r.layers.push_back({chain, reason});
+
+  // Images: a layer of theirs damaged or missing, or their data gone.
+  std::set<std::string> used;  // layers some image stands on
+  std::set<std::string> damaged_images;
+  for (const auto& [id, img] : images) {
+    std::string reason;
+    std::string cur = img.top_layer;
+    while (!cur.empty() && reason.empty()) {
+      used.insert(cur);
+      auto it = layers.find(cur);
+      if (it == layers.end()) {
+        reason = fmt::format("its layer {} is missing", cur);
+      } else if (damaged.count(cur)) {
+        reason = fmt::format("its layer {} is damaged", cur);
+      } else {
+        cur = it->second.parent;
+      }
+    }
+    if (reason.empty()) {
+      for (const char* f : {"manifest", "config"}) {
+        if (!fs::exists(image_dir(id) + "/" + f)) {
+          reason = fmt::format("its {} is missing", f);
+          break;
+        }
+      }
+    }
+    if (!reason.empty()) {
+      damaged_images.insert(id);
+      r.images.push_back({id, reason});
+    }
+  }
+
+  // Containers: their image and their own layer directory.
+  for (const auto& [id, c] : containers) {
+    std::string reason;
+    if (images.count(c.image_id) == 0) {
+      reason = fmt::format("its image {} is missing", c.image_id);
+    } else if (damaged_images.count(c.image_id)) {
+      reason = fmt::format("its image {} is damaged", c.image_id);
+    } else if (!fs::exists(container_driver->data_dir(c.layer_id))) {
+      reason = fmt::format("its layer directory {} is missing", container_driver->data_dir(c.layer_id));
+    }
+    if (!reason.empty()) r.containers.push_back({id, reason});
+  }
+
+  // Layers nothing stands on (a pull that died between its layers and its image).
+  if (options.unreferenced_age_seconds) {
+    const int64_t now = now_unix();
+    for (const auto& [chain, l] : layers) {
+      if (used.count(chain) || damaged.count(chain)) continue;
+      if (now - l.created > *options.unreferenced_age_seconds) {
+        r.layers.push_back({chain, "no image uses it"});
+      }
+    }
+  }
+  return r;
+}
+
+Result<CheckReport> Store::check(const StoreOptions& options, const CheckOptions& check_options) {
+  CRIO_ASSIGN_OR_RETURN(auto impl, Impl::open(options));
+  CRIO_RETURN_IF_ERROR(impl->read_records().wrap(fmt::format("checking storage {}", options.root)));
+  return impl->inspect(check_options);
+}
+
+namespace {
+
+bool under(const std::string& path, const std::string& dir) {
+  return !dir.empty() && path.size() > dir.size() + 1 && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
+// Lazily unmounts every mount at or below `dir`, deepest first.
+void unmount_below(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> targets;
+  for (std::string line; std::getline(in, line);) {
+    // id parent major:minor root mountpoint ...
+    size_t pos = 0;
+    for (int field = 0; field < 4 && pos != std::string::npos; ++field) pos = line.find(' ', pos + 1);
+    if (pos == std::string::npos) continue;
+    size_t end = line.find(' ', pos + 1);
+    std::string mp = line.substr(pos + 1, end - pos - 1);
+    // Octal escapes (\040 for a space) as the kernel writes them.
+    std::string decoded;
+    for (size_t i = 0; i < mp.size(); ++i) {
+      if (mp[i] == '\\' && i + 3 < mp.size()) {
+        decoded += static_cast<char>(std::stoi(mp.substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        decoded += mp[i];
+      }
+    }
+    if (decoded == dir || under(decoded, dir)) targets.push_back(decoded);
+  }
+  std::sort(targets.begin(), targets.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& t : targets) ::umount2(t.c_str(), MNT_DETACH);
+}
+
+}  // namespace
+
+Result<std::vector<StoreDamage>> Store::repair(const StoreOptions& options, const CheckReport& report,
+                                               const RepairOptions& repair_options) {
+  CRIO_ASSIGN_OR_RETURN(auto impl, Impl::open(options));
+  Impl& s = *impl;
+  CRIO_RETURN_IF_ERROR(s.read_records().wrap(fmt::format("repairing storage {}", options.root)));
+  std::vector<StoreDamage> failed;
+  const std::string image_root = options.image_store.empty() ? options.root : options.image_store;
+  auto remove_path = [&](const std::string& path) {
+    if (!under(path, options.root) && !under(path, image_root)) {
+      failed.push_back({path, "not inside the store; left alone"});
+      return;
+    }
+    unmount_below(path);
+    if (Status st = detail::remove_tree(path); !st.ok()) failed.push_back({path, st.message()});
+  };
+  for (const auto& o : report.orphans) remove_path(o.id);
+
+  // The layers to go: the damaged ones, and those only removed images stood on.
+  std::set<std::string> drop_layers;
+  for (const auto& l : report.layers) drop_layers.insert(normalize_digest(l.id));
+  std::set<std::string> drop_images;
+  for (const auto& i : report.images) drop_images.insert(i.id);
+  for (const auto& [id, img] : s.images) {
+    for (const auto& l : s.chain_of(img.top_layer)) {
+      if (drop_layers.count(l)) drop_images.insert(id);
+    }
+  }
+  std::set<std::string> drop_containers;
+  if (repair_options.remove_containers) {
+    for (const auto& c : report.containers) drop_containers.insert(c.id);
+    for (const auto& [id, c] : s.containers) {
+      if (drop_images.count(c.image_id)) drop_containers.insert(id);
+    }
+  }
+  std::set<std::string> keep;
+  for (const auto& [id, img] : s.images) {
+    if (drop_images.count(id)) continue;
+    for (const auto& l : s.chain_of(img.top_layer)) keep.insert(l);
+  }
+  for (const auto& id : drop_images) {
+    auto it = s.images.find(id);
+    if (it == s.images.end()) continue;
+    for (const auto& l : s.chain_of(it->second.top_layer)) {
+      if (!keep.count(l)) drop_layers.insert(l);
+    }
+  }
+  // A child of a layer that goes cannot stay.
+  bool grew = true;
+  while (grew) {
+    grew = false;
+    for (const auto& [chain, l] : s.layers) {
+      if (!drop_layers.count(chain) && !l.parent.empty() && drop_layers.count(l.parent)) {
+        drop_layers.insert(chain);
+        grew = true;
+      }
+    }
+  }
+
+  for (const auto& id : drop_containers) {
+    auto it = s.containers.find(id);
+    if (it == s.containers.end()) continue;
+    const std::string layer = it->second.layer_id;
+    s.containers.erase(it);
+    (void)s.container_driver->unmount(layer, true);
+    unmount_below(s.container_driver->home() + "/" + layer);
+    if (Status st = detail::remove_tree(s.container_driver->home() + "/" + layer); !st.ok()) {
+      failed.push_back({id, st.message()});
+    }
+    log::info("storage: removed a damaged container", {{"container", id}});
+  }
+  for (const auto& id : drop_images) {
+    if (s.images.erase(id) == 0) continue;
+    if (Status st = detail::remove_tree(s.image_dir(id)); !st.ok()) failed.push_back({id, st.message()});
+    log::info("storage: removed a damaged image", {{"image", id}});
+  }
+  for (const auto& chain : drop_layers) {
+    s.layers.erase(chain);
+    const std::string id = layer_dir_id(chain);
+    unmount_below(s.driver->home() + "/" + id);
+    if (Status st = detail::remove_tree(s.driver->home() + "/" + id); !st.ok()) failed.push_back({chain, st.message()});
+    (void)fs::remove_file(s.contents_file(id));
+    log::info("storage: removed a damaged layer", {{"layer", chain}});
+  }
+  for (Status st : {s.save_containers(), s.save_images(), s.save_layers()}) {
+    if (!st.ok()) return st.wrap(fmt::format("repairing storage {}", options.root));
+  }
+  return failed;
+}
+
+Status Store::wipe(const StoreOptions& options) {
+  std::vector<std::string> roots = {options.root};
+  if (!options.image_store.empty()) roots.push_back(options.image_store);
+  for (const auto& root : roots) {
+    if (root.empty() || root[0] != '/' || root == "/") {
+      return error(Code::kInvalidArgument, "storage root {:?}: refusing to wipe it", root);
+    }
+    unmount_below(root);
+    for (const auto& n : list_names(root)) {
+      CRIO_RETURN_IF_ERROR(detail::remove_tree(root + "/" + n).wrap(fmt::format("wiping storage {}", root)));
+    }
+  }
+  return ok_status();
 }
 
 }  // namespace crio::storage

@@ -88,6 +88,7 @@ struct Config {
   std::string version_file_persist = "";
   std::string clean_shutdown_file = "/var/lib/crio/clean.shutdown";
   bool internal_wipe = true;
+  bool internal_repair = false;
 
   // [crio.api]
   std::string listen = "/var/run/crio/crio.sock";

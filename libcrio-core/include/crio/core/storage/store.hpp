@@ -80,6 +80,40 @@ CRIO_CORE_EXPORT std::string chain_id(const std::string& parent_chain_id, const 
 
 class Store;
 
+// One problem `Store::check` found.
+struct StoreDamage {
+  std::string id;      // layer chain ID, image ID, container ID; for an orphan, its path
+  std::string reason;  // what is wrong, for the operator
+};
+
+// What is damaged in a store, as containers/storage's check reports it: a layer whose
+// directory is gone or whose files differ from what was committed (a truncated or
+// missing file), an image with a damaged or missing layer or without its manifest or
+// config, a container layer whose image is damaged or whose directory is gone, and
+// orphans nothing refers to (a leftover staging directory, a layer directory or an
+// image's data without a record, a layer no image or container uses that is older than
+// the allowed age).
+struct CheckReport {
+  std::vector<StoreDamage> layers;
+  std::vector<StoreDamage> images;
+  std::vector<StoreDamage> containers;
+  std::vector<StoreDamage> orphans;
+  bool clean() const { return layers.empty() && images.empty() && containers.empty() && orphans.empty(); }
+};
+
+struct CheckOptions {
+  // Compare each layer's files with the list taken when it was committed (sizes and
+  // types, not bytes); false is the quick check: directories and records only.
+  bool contents = true;
+  // A layer nothing uses counts as an orphan once older than this; unset: never.
+  std::optional<int64_t> unreferenced_age_seconds;
+};
+
+struct RepairOptions {
+  // Also remove damaged containers' layers; without it they are left (and reported).
+  bool remove_containers = false;
+};
+
 // Unpacks one layer into its own staging directory. Writers for different layers run
 // in parallel threads; one writer is used by one thread. A writer must not outlive
 // the Store that made it.
@@ -150,6 +184,19 @@ class CRIO_CORE_EXPORT Store {
   Status delete_container(const std::string& id);
 
   Result<StoreUsage> usage() const;
+
+  // Inspects the store at `options` without changing it. It takes the store's lock, so
+  // it fails (FailedPrecondition) while a daemon has the store open.
+  static Result<CheckReport> check(const StoreOptions& options, const CheckOptions& check_options = {});
+  // Removes what `report` names: orphans, damaged layers, every image using a damaged
+  // layer (with the layers only they used), and with remove_containers the damaged
+  // containers. An intact image is never removed. Returns what could not be removed
+  // (empty when all went); a container left without remove_containers is not counted.
+  static Result<std::vector<StoreDamage>> repair(const StoreOptions& options, const CheckReport& report,
+                                                 const RepairOptions& repair_options = {});
+  // Removes everything under the store's root and imagestore, unmounting whatever is
+  // mounted below them first: the last resort after damage repair cannot undo.
+  static Status wipe(const StoreOptions& options);
   Result<Usage> container_usage(const std::string& id) const;
 
   struct Impl;
