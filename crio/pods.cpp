@@ -361,9 +361,12 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   if (auto bandwidth = net::bandwidth_from_annotations(spec.annotations); !bandwidth.ok()) {
     return bandwidth.status().wrap("pod sandbox " + spec.name);
   }
-  const std::string name = full_name(spec);
+  // With systemd the parent must be a slice, kept by its name as CRI-O keeps it.
+  PodSpec placed = spec;
+  CRIO_ASSIGN_OR_RETURN(placed.cgroup_parent, oci::CgroupDriver::of(config_).pod_parent(spec.name, spec.cgroup_parent));
+  const std::string name = full_name(placed);
 
-  return creations_.run(name, [&] { return create(spec, finish); }, client_gone);
+  return creations_.run(name, [&] { return create(placed, finish); }, client_gone);
 }
 
 std::optional<std::string> Pods::published_holder(const std::string& name) const {
