@@ -120,6 +120,13 @@ Result<std::string> CgroupDriver::container_cgroup(const std::string& parent, co
   return dir + "/crio-" + id + ".scope";
 }
 
+Result<std::string> CgroupDriver::dropped_infra_cgroup(const std::string& parent, const std::string& pod_id) const {
+  if (!systemd()) return cgroupfs_path(parent, pod_id);
+  if (parent.empty()) return std::string();
+  CRIO_ASSIGN_OR_RETURN(std::string slice, expand_slice(parent));
+  return (slice == "/" ? std::string() : slice) + "/crio-" + pod_id;
+}
+
 std::string CgroupDriver::check_monitor_cgroup(const std::string& monitor_cgroup) const {
   if (monitor_cgroup.empty() || monitor_cgroup == "pod") return {};
   if (!systemd()) {

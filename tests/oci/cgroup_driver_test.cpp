@@ -75,6 +75,13 @@ TEST_CASE("Container cgroups: <parent>/crio-<id> with cgroupfs, <slice>:crio:<id
         "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/crio-abc.scope");
   CHECK(kSystemd.container_cgroup("", "abc").value() == "/system.slice/crio-abc.scope");
   CHECK(kSystemd.container_cgroup("-.slice", "abc").value() == "/crio-abc.scope");
+
+  // A pod without infra container: a plain cgroup named like a container's, no scope.
+  CHECK(kCgroupfs.dropped_infra_cgroup("/kubepods/pod1", "p0d").value() == "/kubepods/pod1/crio-p0d");
+  CHECK(kCgroupfs.dropped_infra_cgroup("", "p0d").value() == "/crio-p0d");
+  CHECK(kSystemd.dropped_infra_cgroup("kubepods-pod1.slice", "p0d").value() ==
+        "/kubepods.slice/kubepods-pod1.slice/crio-p0d");
+  CHECK(kSystemd.dropped_infra_cgroup("", "p0d").value().empty());
 }
 
 TEST_CASE("conmon's cgroup follows conmon_cgroup as CRI-O places it", "[oci][unit][cgroup]") {

@@ -69,6 +69,11 @@ class CRIO_OCI_EXPORT CgroupDriver {
   // "<expanded slice>/crio-<id>.scope". cgroupfs: cgroups_path().
   Result<std::string> container_cgroup(const std::string& parent, const std::string& id) const;
 
+  // The cgroup CRI-O makes for a pod whose infra container is dropped (so that the pod
+  // has a cgroup of its own, which cAdvisor looks for): "<parent>/crio-<pod id>" (the
+  // expanded slice with systemd). Empty with systemd and no parent: none is made.
+  Result<std::string> dropped_infra_cgroup(const std::string& parent, const std::string& pod_id) const;
+
   // Where conmon of container `id` goes for the handler's monitor_cgroup ("pod", or
   // with systemd a NAME.slice). InvalidArgument for any other value, as CRI-O
   // refuses it: with cgroupfs only "pod" (or empty), with systemd "pod" or a slice.
