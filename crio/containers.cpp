@@ -542,14 +542,17 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   options.open_stdin = spec.stdin_open;
   options.stdin_once = spec.stdin_once;
   if (config_.log_size_max > 0) options.log_size_max = config_.log_size_max;
-  if (config_.cgroup_manager == "cgroupfs" && monitor_cgroup(live->config, pod->spec.runtime_handler) == "pod") {
-    // As CRI-O: conmon sits in `crio-conmon-<id>` under the pod's cgroup parent, pinned
-    // to infra_ctr_cpuset, unless the container's own annotations activate a workload
-    // (whose overrides for conmon are keyed "POD").
-    std::string parent = pod->spec.cgroup_parent;
-    while (!parent.empty() && parent.back() == '/') parent.pop_back();
-    if (!parent.empty() && parent.front() != '/') parent.insert(parent.begin(), '/');
-    options.conmon_cgroup = parent + "/crio-conmon-" + id;
+  {
+    // As CRI-O: conmon sits in `crio-conmon-<id>` under the pod's cgroup parent (with
+    // systemd: the scope crio-conmon-<id>.scope in the pod's slice or the configured
+    // one), pinned to infra_ctr_cpuset, unless the container's own annotations
+    // activate a workload (whose overrides for conmon are keyed "POD").
+    auto placement = runtime->handler().cgroup_driver.conmon_cgroup(monitor_cgroup(live->config, pod->spec.runtime_handler),
+                                                                      pod->spec.cgroup_parent, id);
+    if (!placement.ok()) return placement.status().wrap(fmt::format("creating container {}", spec.name));
+    options.conmon_cgroup = placement->cgroupfs_path;
+    options.conmon_scope = placement->scope;
+    options.conmon_slice = placement->slice;
     if (!config_.infra_ctr_cpuset.empty()) options.conmon_cpu.cpus = config_.infra_ctr_cpuset;
     const Annotations& own = spec.name == kInfraName ? pod->spec.annotations : spec.annotations;
     if (const core::Workload* workload = active_workload(live->config, own)) {
@@ -877,5 +880,9 @@ Result<std::string> Containers::start_infra(const Pod& pod_ref) {
   return id;
 }
 
-}  // namespace crio::daemon
+Result<oci::CgroupStats> Containers::cgroup_stats(const Container& c) const {
+  CRIO_ASSIGN_OR_RETURN(Pod pod, pods_.get(c.pod_id));
+  return oci::CgroupDriver::of(config_).container_stats(pod.spec.cgroup_parent, c.id, c.process.pid);
+}
 
+}  // namespace crio::daemon

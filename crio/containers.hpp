@@ -120,6 +120,8 @@ class Containers : private CreationTable {
   // Called while the pod is being created, before it is published.
   Result<std::string> start_infra(const Pod& pod);
   static bool is_infra(const Container& c) { return c.spec.name == kInfraName; }
+  // The running container's usage, from its cgroup as the cgroup driver places it.
+  Result<oci::CgroupStats> cgroup_stats(const Container& c) const;
   static constexpr const char* kInfraName = "POD";
 
   // For StopPodSandbox / RemovePodSandbox.

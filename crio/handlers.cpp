@@ -24,6 +24,7 @@ Result<oci::RuntimeHandler> runtime_handler(const core::Config& config, const st
   handler.monitor_env = config.conmon_env.empty() ? conf.monitor_env : config.conmon_env;
   handler.no_pivot = config.no_pivot;
   handler.kill_timeout = std::chrono::seconds(config.ctr_stop_timeout);
+  handler.cgroup_driver = oci::CgroupDriver::of(config);
   return handler;
 }
 

@@ -365,9 +365,12 @@ Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& 
   if (auto bandwidth = net::bandwidth_from_annotations(spec.annotations); !bandwidth.ok()) {
     return bandwidth.status().wrap("pod sandbox " + spec.name);
   }
-  const std::string name = full_name(spec);
+  // With systemd the parent must be a slice, kept by its name as CRI-O keeps it.
+  PodSpec placed = spec;
+  CRIO_ASSIGN_OR_RETURN(placed.cgroup_parent, oci::CgroupDriver::of(config_).pod_parent(spec.name, spec.cgroup_parent));
+  const std::string name = full_name(placed);
 
-  return creations_.run(name, [&] { return create(spec, finish); }, client_gone);
+  return creations_.run(name, [&] { return create(placed, finish); }, client_gone);
 }
 
 std::optional<std::string> Pods::published_holder(const std::string& name) const {
@@ -466,6 +469,13 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
   if (finish) {
     creations_.stage(name, "sandbox container runtime creation");
     CRIO_RETURN_IF_ERROR(finish(pod).wrap(what));
+  } else {
+    // Without an infra container the pod still gets a cgroup of its own, as in CRI-O.
+    CRIO_ASSIGN_OR_RETURN(std::string cgroup, oci::CgroupDriver::of(config_).dropped_infra_cgroup(spec.cgroup_parent, id));
+    if (!cgroup.empty()) {
+      CRIO_RETURN_IF_ERROR(oci::create_cgroup(cgroup).wrap(what + ": its cgroup"));
+      undo.add([cgroup] { (void)oci::remove_cgroup(cgroup); });
+    }
   }
   CRIO_RETURN_IF_ERROR(persist(pod).wrap(what));
 
@@ -608,6 +618,11 @@ Status Pods::remove_resolved(const std::string& id) {
   std::lock_guard serialize(*pod_lock);
   auto pod = lookup(id);
   if (!pod.ok()) return ok_status();
+  // The cgroup made for a pod without infra container (none exists for one with).
+  if (auto cgroup = oci::CgroupDriver::of(config_).dropped_infra_cgroup(pod->spec.cgroup_parent, id);
+      cgroup.ok() && !cgroup->empty()) {
+    CRIO_RETURN_IF_ERROR(oci::remove_cgroup(*cgroup).wrap("removing pod sandbox " + id));
+  }
   std::error_code ec;
   stdfs::remove_all(pod->run_dir, ec);
   if (ec) return error(Code::kInternal, "removing pod sandbox {}: {}: {}", id, pod->run_dir, ec.message());

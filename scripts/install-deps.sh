@@ -11,6 +11,7 @@ packages=(
   libyaml-cpp-dev libtomlplusplus-dev libfmt-dev nlohmann-json3-dev
   libarchive-dev libssl-dev libcurl4-openssl-dev zlib1g-dev libzstd-dev
   libseccomp-dev libgpgme-dev prometheus-cpp-dev catch2
+  go-md2man dpkg-dev  # man pages; dpkg-shlibdeps for `cpack -G DEB`
   # run containers
   runc crun conmon containernetworking-plugins iproute2 iptables catatonit
   # tests and benchmarks

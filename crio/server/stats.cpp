@@ -32,7 +32,7 @@ void fill_stats(Containers& containers, const Container& c, v1::ContainerStats* 
   cpu->set_timestamp(ns_of(now));
   memory->set_timestamp(ns_of(now));
   if (c.state == ContainerState::kRunning && c.process.pid > 0) {
-    if (auto cg = oci::cgroup_stats(c.process.pid); cg.ok()) {
+    if (auto cg = containers.cgroup_stats(c); cg.ok()) {
       cpu->set_timestamp(ns_of(cg->timestamp));
       cpu->mutable_usage_core_nano_seconds()->set_value(cg->cpu_usage_ns);
       memory->set_timestamp(ns_of(cg->timestamp));
@@ -93,7 +93,7 @@ void fill_pod_stats(Containers& containers, const Pod& pod, v1::PodSandboxStats*
       if (!Containers::is_infra(c)) fill_stats(containers, c, pod_linux->add_containers());
       continue;
     }
-    if (auto cg = oci::cgroup_stats(c.process.pid); cg.ok()) {
+    if (auto cg = containers.cgroup_stats(c); cg.ok()) {
       cpu_ns += cg->cpu_usage_ns;
       working_set += cg->memory_working_set_bytes;
       usage += cg->memory_usage_bytes;

@@ -195,8 +195,8 @@ const std::vector<Desc<Config>>& options() {
           "AppArmor is disabled (as in CRI-O) and the daemon logs so at start-up; on a host with "
           "AppArmor, a profile other than \"\" or \"unconfined\" is refused."),
       opt(kRuntime, "cgroup_manager", "cgroup-manager", &C::cgroup_manager, checks::cgroup_manager,
-          "How container cgroups are made: cgroupfs, directly in /sys/fs/cgroup. \"systemd\" is refused: the systemd "
-          "manager is not implemented."),
+          "How container cgroups are made: \"cgroupfs\", directly in /sys/fs/cgroup, or \"systemd\", as scopes in "
+          "slices through systemd (start-up fails where PID 1 is not systemd)."),
       opt(kRuntime, "default_capabilities", "default-capabilities", &C::default_capabilities, capability,
           "Capabilities every container gets unless its security context drops them."),
       opt(kRuntime, "add_inheritable_capabilities", "add-inheritable-capabilities",
@@ -828,6 +828,7 @@ Status check_values(const S& obj, const std::vector<Desc<S>>& table, const std::
 
 Status check_cgroup_pairing(const std::string& manager, const std::string& cgroup, const std::string& dotted,
                             const Locations* locs) {
+  // As CRI-O: cgroupfs takes only "pod" (the value's own check allows a slice too).
   if (manager == "cgroupfs" && !cgroup.empty() && cgroup != "pod") {
     return error(Code::kInvalidArgument,
                  "{}{}: {} is a systemd slice, which needs cgroup_manager \"systemd\"; with cgroupfs use \"pod\"",
@@ -881,15 +882,6 @@ Status check_supported(const Config& c, const Locations* locs) {
                                 c.storage_driver == "overlay" ? "overlay.mountopt and overlay.mount_program"
                                                               : "only vfs.ignore_chown_errors=false, its default"));
     }
-  }
-  if (c.cgroup_manager == "systemd") {
-    // Container cgroups are made under /sys/fs/cgroup directly; accepting "systemd" would
-    // run everything as cgroupfs behind the operator's back.
-    return refuse("crio.runtime.cgroup_manager",
-                  path_exists("/run/systemd/system")
-                      ? "the systemd cgroup manager is not implemented; use \"cgroupfs\""
-                      : "PID 1 is not systemd on this host (no /run/systemd/system), so there is no systemd to "
-                        "create cgroups through (and the systemd manager is not implemented); use \"cgroupfs\"");
   }
   if (c.log_to_journald) {
     return refuse("crio.runtime.log_to_journald",

@@ -7,6 +7,7 @@
 #include <crio/core/process.hpp>
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <filesystem>
@@ -129,6 +130,13 @@ Status prepare_for_execution(Config& config, std::vector<std::string>& notes) {
     } else if (!process::is_executable(h.monitor_path)) {
       return error(Code::kInvalidArgument, "{}: {} is not an executable file", dotted, h.monitor_path);
     }
+  }
+  // The systemd cgroup manager makes every container and conmon cgroup through systemd;
+  // without it nothing could run, so start-up stops here (as sd_booted() tells).
+  if (config.cgroup_manager == "systemd" && ::access("/run/systemd/system", F_OK) != 0) {
+    return error(Code::kFailedPrecondition,
+                 "crio.runtime.cgroup_manager: \"systemd\", but PID 1 is not systemd on this host (no "
+                 "/run/systemd/system), so there is no systemd to make cgroups through; use \"cgroupfs\"");
   }
   // A pinns_path is run for every pod; checked at start as CRI-O checks it.
   if (!config.pinns_path.empty() && !process::is_executable(config.pinns_path)) {

@@ -251,6 +251,18 @@ Status move_to_cgroup(pid_t pid, const std::string& path, const CpuResources& cp
   return ok_status();
 }
 
+Status create_cgroup(const std::string& path) {
+  auto mounts = detail::cgroup_mounts();
+  bool v2only = detail::unified_only(mounts);
+  for (const auto& m : mounts) {
+    if (m.v2 != v2only) continue;
+    bool cpuset_v1 = !m.v2 && has(m, "cpuset");
+    CRIO_ASSIGN_OR_RETURN(std::string dir, make_cgroup_dirs(m, path, cpuset_v1));
+    if (cpuset_v1) CRIO_RETURN_IF_ERROR(write_cgroup_file(dir, "cpuset.sched_load_balance", "0"));
+  }
+  return ok_status();
+}
+
 Status remove_cgroup(const std::string& path) {
   if (path_elements(path).empty()) return error(Code::kInvalidArgument, "refusing to remove the root cgroup");
   auto mounts = detail::cgroup_mounts();

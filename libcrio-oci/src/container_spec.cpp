@@ -771,6 +771,7 @@ SpecDefaults spec_defaults(const core::Config& config) {
   d.bind_mount_prefix = config.bind_mount_prefix;
   d.image_volumes = config.image_volumes;
   d.default_mounts_file = config.default_mounts_file;
+  d.cgroup_driver = CgroupDriver::of(config);
   return d;
 }
 
@@ -1065,7 +1066,7 @@ Result<Spec> build_container_spec(const ContainerRequest& spec, const PodContext
   if (!s.resources.cpu.shares) s.resources.cpu.shares = 0;
   if (defaults.pids_limit > 0) s.resources.pids_limit = defaults.pids_limit;
   if (spec.resources.oom_score_adj) s.process.oom_score_adj = static_cast<int>(*spec.resources.oom_score_adj);
-  s.cgroups_path = cgroupfs_path(pod.cgroup_parent.empty() ? "/crio" : pod.cgroup_parent, in.id);
+  s.cgroups_path = defaults.cgroup_driver.cgroups_path(pod.cgroup_parent, in.id);
 
   for (const auto& [k, v] : pod.sysctls) s.sysctl[k] = v;
   if (auto it = pod.annotations.find(kUmaskAnnotation); it != pod.annotations.end() && !it->second.empty() &&

@@ -443,9 +443,10 @@ Result<std::unique_ptr<RuntimeExecSession>> launch(const ExecStart& s) {
     }
   }
 
-  std::vector<std::string> argv = {s.runtime_path, "--root", s.runtime_root, "--log",     dir + "/runtime.log",
-                                   "--log-format", "json",   "exec",         "--process", dir + "/process.json",
-                                   "--pid-file",   pid_file};
+  std::vector<std::string> argv = {s.runtime_path, "--root", s.runtime_root};
+  argv.insert(argv.end(), s.cgroup_args.begin(), s.cgroup_args.end());
+  argv.insert(argv.end(), {"--log", dir + "/runtime.log", "--log-format", "json", "exec", "--process",
+                           dir + "/process.json", "--pid-file", pid_file});
   if (s.tty && s.console_socket) {
     argv.push_back("--console-socket");
     argv.push_back(kConsoleSocket);

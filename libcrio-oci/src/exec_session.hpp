@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace crio::oci::detail {
 
@@ -17,6 +18,7 @@ struct ExecStart {
   std::string runtime_name;  // for messages
   std::string runtime_path;
   std::string runtime_root;
+  std::vector<std::string> cgroup_args;  // the cgroup driver's runtime flags
   // A private directory for process.json, the pid file and the runtime's log is made
   // under it, and removed with the session.
   std::string base_dir;

@@ -109,6 +109,38 @@ void kill_conmon_of(const std::string& pidfile) {
 
 }  // namespace
 
+std::vector<std::string> conmon_create_args(const RuntimeHandler& handler, const ContainerCreateOptions& options) {
+  std::vector<std::string> args = {"--api-version", "1",
+                                   "-c", options.id,
+                                   "-u", options.id,
+                                   "-n", options.name.empty() ? options.id : options.name,
+                                   "-r", handler.runtime_path,
+                                   "--runtime-arg", "--root=" + handler.runtime_root,
+                                   "-b", options.bundle,
+                                   "-p", options.bundle + "/pidfile",
+                                   "-P", options.bundle + "/conmon-pidfile",
+                                   "-l", "k8s-file:" + options.log_path,
+                                   "--exit-dir", options.exit_dir,
+                                   "--socket-dir-path", options.socket_dir,
+                                   "--persist-dir", options.persist_dir,
+                                   "--syslog"};
+  if (handler.no_pivot) args.push_back("--no-pivot");
+  if (options.terminal) args.push_back("-t");
+  if (options.open_stdin) {
+    args.push_back("-i");
+    // Without it conmon closes the container's stdin when an attached client ends
+    // its input (stdin_once).
+    if (!options.stdin_once) args.push_back("--leave-stdin-open");
+  }
+  if (options.log_size_max) {
+    args.push_back("--log-size-max");
+    args.push_back(std::to_string(*options.log_size_max));
+  }
+  // conmon passes --systemd-cgroup on to the runtime itself.
+  for (auto& a : handler.cgroup_driver.conmon_args()) args.push_back(std::move(a));
+  return args;
+}
+
 std::string_view status_name(ContainerStatus status) { return kStatusNames[static_cast<int>(status)]; }
 
 Runtime::Runtime(RuntimeHandler handler) : handler_(std::move(handler)) {}
@@ -135,7 +167,9 @@ std::vector<std::string> Runtime::containers() const {
 
 Result<std::string> Runtime::run_runtime(const std::string& id, const std::vector<std::string>& args,
                                          const std::string& stdin_data, milliseconds timeout) const {
-  std::vector<std::string> argv = {handler_.runtime_path, "--root", handler_.runtime_root, "--log-format", "json"};
+  std::vector<std::string> argv = {handler_.runtime_path};
+  for (auto& a : runtime_global_args(handler_)) argv.push_back(std::move(a));
+  argv.insert(argv.end(), {"--log-format", "json"});
   argv.insert(argv.end(), args.begin(), args.end());
   process::Options opts;
   opts.timeout = timeout;
@@ -202,39 +236,17 @@ Result<pid_t> Runtime::create(const ContainerCreateOptions& o) {
   ::unlink((o.persist_dir + "/oom").c_str());
   ::unlink((o.persist_dir + "/exit").c_str());
 
-  std::vector<std::string> args = {"--api-version", "1",
-                                   "-c", o.id,
-                                   "-u", o.id,
-                                   "-n", o.name.empty() ? o.id : o.name,
-                                   "-r", handler_.runtime_path,
-                                   "--runtime-arg", "--root=" + handler_.runtime_root,
-                                   "-b", o.bundle,
-                                   "-p", o.bundle + "/pidfile",
-                                   "-P", o.bundle + "/conmon-pidfile",
-                                   "-l", "k8s-file:" + o.log_path,
-                                   "--exit-dir", o.exit_dir,
-                                   "--socket-dir-path", o.socket_dir,
-                                   "--persist-dir", o.persist_dir,
-                                   "--syslog"};
-  if (handler_.no_pivot) args.push_back("--no-pivot");
-  if (o.terminal) args.push_back("-t");
-  if (o.open_stdin) {
-    args.push_back("-i");
-    // Without it conmon closes the container's stdin when an attached client ends
-    // its input (stdin_once).
-    if (!o.stdin_once) args.push_back("--leave-stdin-open");
-  }
-  if (o.log_size_max) {
-    args.push_back("--log-size-max");
-    args.push_back(std::to_string(*o.log_size_max));
-  }
+  std::vector<std::string> args = conmon_create_args(handler_, o);
 
   auto deadline = Clock::now() + o.timeout;
   auto spawned = detail::spawn_conmon(handler_.monitor_path, args, true,
                                      handler_.monitor_env ? &*handler_.monitor_env : nullptr);
   if (!spawned.ok()) return fail(spawned.status().wrap("container " + o.id));
-  if (!o.conmon_cgroup.empty()) {
-    Status s = move_to_cgroup(spawned->pid, o.conmon_cgroup, o.conmon_cpu);
+  if (!o.conmon_cgroup.empty() || !o.conmon_scope.empty()) {
+    Status s = !o.conmon_scope.empty()
+                   ? move_to_systemd_scope(spawned->pid, ConmonCgroup{"", o.conmon_scope, o.conmon_slice}, o.conmon_cpu,
+                                           std::chrono::duration_cast<milliseconds>(deadline - Clock::now()))
+                   : move_to_cgroup(spawned->pid, o.conmon_cgroup, o.conmon_cpu);
     if (!s.ok()) {
       ::kill(spawned->pid, SIGKILL);
       detail::reap(spawned->pid);
@@ -480,6 +492,7 @@ Result<detail::ExecStart> exec_start(const RuntimeHandler& handler, const Contai
   s.runtime_name = handler.name;
   s.runtime_path = handler.runtime_path;
   s.runtime_root = handler.runtime_root;
+  s.cgroup_args = handler.cgroup_driver.runtime_args();
   s.base_dir = absolute(p.persist_dir) ? p.persist_dir : p.bundle;
   s.process_json = proc.dump();
   s.tty = tty;

@@ -6,6 +6,12 @@
 
 namespace crio::oci {
 
+std::vector<std::string> runtime_global_args(const RuntimeHandler& handler) {
+  std::vector<std::string> args = {"--root", handler.runtime_root};
+  for (auto& a : handler.cgroup_driver.runtime_args()) args.push_back(std::move(a));
+  return args;
+}
+
 Result<std::string> runtime_version(const std::string& runtime_path) {
   process::Options options;
   options.timeout = std::chrono::seconds(10);

@@ -275,6 +275,21 @@ TEST_CASE("A bad config file stops start-up with the file, line and key", "[daem
   CHECK_FALSE(std::filesystem::exists(daemon.socket()));
 }
 
+TEST_CASE("cgroup_manager \"systemd\" stops start-up where PID 1 is not systemd", "[daemon]") {
+  if (std::filesystem::exists("/run/systemd/system")) {
+    WARN("this host runs systemd: nothing to refuse");
+    return;
+  }
+  Daemon daemon("", false);
+  crio::test::write_file(daemon.dir() / "crio.conf.d/30-systemd.conf",
+                         "[crio.runtime]\ncgroup_manager = \"systemd\"\nconmon_cgroup = \"system.slice\"\n");
+  CHECK(daemon.start_and_wait_exit() != 0);
+  auto log = daemon.log();
+  CHECK_THAT(log, Catch::Contains("crio.runtime.cgroup_manager") && Catch::Contains("PID 1 is not systemd") &&
+                      Catch::Contains("/run/systemd/system"));
+  CHECK_FALSE(std::filesystem::exists(daemon.socket()));
+}
+
 TEST_CASE("`crio config` prints TOML that `crio --config` reads back to the same values", "[daemon]") {
   Daemon daemon("", false);
   crio::test::write_file(daemon.dir() / "crio.conf.d/10-runtime.conf",

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -282,6 +283,33 @@ TEST_CASE("Pod status, list filters, ID prefixes and idempotent stop and remove"
   CHECK(pods.stop(std::string(64, 'e')).ok());
   CHECK(pods.remove(b).ok());
   CHECK(pods.list().empty());
+}
+
+TEST_CASE("A pod without infra container gets the cgroup crio-<id> under its parent until removed",
+          "[daemon][pod][cgroup]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  daemon.start();
+  PodClient pods(daemon);
+  // A parent of the test's own, removed at the end (the kubelet makes it on a node).
+  std::string parent = "/crio-pod-test-" + std::filesystem::path(daemon.dir().path()).filename().string();
+  auto c = PodClient::config("cgrouped");
+  c.mutable_linux()->set_cgroup_parent(parent);
+  std::string id;
+  grpc::Status s = pods.run(c, &id);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  const std::string memory = "/sys/fs/cgroup/memory" + parent;
+  CHECK(std::filesystem::is_directory(memory + "/crio-" + id));
+  CHECK(crio::test::read_file("/sys/fs/cgroup/cpuset" + parent + "/crio-" + id + "/cpuset.sched_load_balance") ==
+        "0\n");
+  REQUIRE(pods.stop(id).ok());
+  CHECK(std::filesystem::is_directory(memory + "/crio-" + id));
+  REQUIRE(pods.remove(id).ok());
+  CHECK_FALSE(std::filesystem::exists(memory + "/crio-" + id));
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
+    ::rmdir((entry.path().string() + parent).c_str());
+  }
 }
 
 TEST_CASE("Bad pod requests get clear errors and leave nothing behind", "[daemon][pod]") {

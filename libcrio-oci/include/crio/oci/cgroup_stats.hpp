@@ -40,6 +40,11 @@ CRIO_OCI_EXPORT Result<std::string> cgroup_dir(pid_t pid, const std::string& con
 CRIO_OCI_EXPORT Status move_to_cgroup(pid_t pid, const std::string& path);
 CRIO_OCI_EXPORT Status move_to_cgroup(pid_t pid, const std::string& path, const CpuResources& cpu);
 
+// Creates the cgroupfs path in every hierarchy (the unified one on a cgroup v2 host),
+// with no process in it; a new v1 cpuset cgroup gets its parent's cpus and mems and
+// sched_load_balance 0, as CRI-O makes the cgroup of a pod without infra container.
+CRIO_OCI_EXPORT Status create_cgroup(const std::string& path);
+
 // Removes the cgroupfs path's last directory from every hierarchy it was created in;
 // one already gone is fine, a busy one is an error.
 CRIO_OCI_EXPORT Status remove_cgroup(const std::string& path);

@@ -5,6 +5,7 @@
 // these from CRI messages, a test or a tool by hand; nothing here needs a daemon.
 
 #include <crio/core/status.hpp>
+#include <crio/oci/cgroup_driver.hpp>
 #include <crio/oci/export.hpp>
 #include <crio/oci/spec.hpp>
 
@@ -123,7 +124,7 @@ struct PodContext {
   std::string name;
   std::string pod_namespace;
   std::string hostname;
-  std::string cgroup_parent;  // empty: /crio
+  std::string cgroup_parent;  // empty: /crio (cgroupfs) or system.slice (systemd)
   NamespaceMode pid = NamespaceMode::kPod;
   std::map<std::string, std::string> sysctls;
   std::map<std::string, std::string> annotations;
@@ -180,6 +181,7 @@ struct SpecDefaults {
   // none; an unreadable one or a bad line is InvalidArgument naming it). Each source is
   // copied into the container's run directory and the copy bind-mounted, as CRI-O does.
   std::string default_mounts_file;
+  CgroupDriver cgroup_driver;  // the container's cgroupsPath
 };
 
 // crio.conf's values for SpecDefaults.

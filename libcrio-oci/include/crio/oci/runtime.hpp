@@ -56,6 +56,11 @@ struct ContainerCreateOptions {
   // moved into, with conmon_cpu applied to it, before it starts the runtime; empty keeps
   // it in the caller's cgroups. remove() deletes it once conmon is gone.
   std::string conmon_cgroup;
+  // With the systemd cgroup driver instead: the transient scope ("crio-conmon-ID.scope")
+  // conmon is put in through systemd, in conmon_slice (empty: systemd's default), with
+  // conmon_cpu as its properties. systemd removes the scope once conmon is gone.
+  std::string conmon_scope;
+  std::string conmon_slice;
   CpuResources conmon_cpu;
   std::optional<int64_t> log_size_max;  // bytes; conmon rotates above it
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
@@ -134,6 +139,10 @@ class CRIO_OCI_EXPORT ExecSession {
   // still alive 2 s later.
   virtual void kill() = 0;
 };
+
+// conmon's arguments for `create` of a container with these options.
+CRIO_OCI_EXPORT std::vector<std::string> conmon_create_args(const RuntimeHandler& handler,
+                                                            const ContainerCreateOptions& options);
 
 class CRIO_OCI_EXPORT Runtime {
  public:

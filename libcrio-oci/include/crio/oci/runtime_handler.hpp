@@ -3,6 +3,7 @@
 // checks that tell whether it can run containers on this host.
 
 #include <crio/core/status.hpp>
+#include <crio/oci/cgroup_driver.hpp>
 #include <crio/oci/export.hpp>
 
 #include <chrono>
@@ -26,9 +27,16 @@ struct RuntimeHandler {
   // accepts the kill and does not deliver it, a process stuck in D state) before it
   // gives up: crio.conf's ctr_stop_timeout.
   std::chrono::seconds kill_timeout{std::chrono::minutes(5)};
+  // crio.conf's cgroup_manager: with systemd every runtime call gets --systemd-cgroup
+  // and conmon -s.
+  CgroupDriver cgroup_driver;
 
   bool operator==(const RuntimeHandler&) const = default;
 };
+
+// Flags every call of the handler's runtime starts with: its private --root, then the
+// cgroup driver's.
+CRIO_OCI_EXPORT std::vector<std::string> runtime_global_args(const RuntimeHandler& handler);
 
 // Runs `<runtime> --version` and returns its first line ("runc version 1.1.5").
 CRIO_OCI_EXPORT Result<std::string> runtime_version(const std::string& runtime_path);
