@@ -85,15 +85,13 @@ install(CODE "
   endif()
 ")
 
-# Shell completions, from `crio completion SHELL` of the installed build. A crio
-# without that command installs none (and says so).
+# Shell completions, from `crio completion SHELL` of the installed build.
 install(CODE "
   foreach(shell bash zsh fish)
     execute_process(COMMAND \"$<TARGET_FILE:crio>\" completion \${shell} RESULT_VARIABLE rc
-                    OUTPUT_VARIABLE script ERROR_QUIET)
+                    OUTPUT_VARIABLE script ERROR_VARIABLE err)
     if(NOT rc EQUAL 0 OR script STREQUAL \"\")
-      message(STATUS \"Not installing the \${shell} completion: crio has no `completion \${shell}` command\")
-      continue()
+      message(FATAL_ERROR \"crio completion \${shell} failed: \${err}\")
     endif()
     if(shell STREQUAL bash)
       set(file \"\${CMAKE_INSTALL_PREFIX}/share/bash-completion/completions/crio\")
