@@ -272,7 +272,7 @@ Status Containers::restore() {
       // is dropped, and its layer and bundle go with the orphans below.
       if (!c.bundle.empty() && !stdfs::exists(c.bundle + "/config.json", ec)) {
         log::warn("dropping a container whose bundle is gone", {{"id", c.id}, {"bundle", c.bundle}});
-        if (auto runtime = runtime_for(c.runtime_handler); runtime.ok()) {
+        if (auto runtime = runtime_for_new(c.runtime_handler, *live_.get()); runtime.ok()) {
           (void)(*runtime)->adopt(c.process);
           (void)(*runtime)->remove(c.id);
         }

@@ -1,5 +1,7 @@
 #include "wipe.hpp"
 
+#include "live_config.hpp"
+
 #include "cni_manager.hpp"
 #include "containers.hpp"
 #include "images.hpp"
@@ -159,18 +161,24 @@ int run_wipe(const CommandLine& command_line) {
     return 0;
   }
 
-  auto images = Images::open(config);
+  auto initial = initial_settings(config);
+  if (!initial.ok()) {
+    fmt::print(stderr, "crio wipe: {}\n", initial.status().message());
+    return 1;
+  }
+  LiveConfig live(std::move(*initial));
+  auto images = Images::open(config, live);
   if (!images.ok()) {
     fmt::print(stderr, "crio wipe: {}\n", images.status().message());
     return 1;
   }
   CniManager cni(config);
-  Pods pods(config, cni);
+  Pods pods(config, live, cni);
   if (Status s = pods.restore(); !s.ok()) {
     fmt::print(stderr, "crio wipe: {}\n", s.message());
     return 1;
   }
-  Containers containers(config, pods, **images);
+  Containers containers(config, live, pods, **images);
   if (Status s = containers.restore(); !s.ok()) {
     fmt::print(stderr, "crio wipe: {}\n", s.message());
     return 1;
