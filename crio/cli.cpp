@@ -173,8 +173,6 @@ constexpr ForeignVariable kForeignVariables[] = {
     {"CONTAINER_MINIMUM_MAPPABLE_GID", "--minimum-mappable-gid", "-1", false,
      "user-namespace mapping limits are not implemented"},
     {"CONTAINER_SHARED_CPUSET", "--shared-cpuset", "", false, "shared CPU sets are not implemented"},
-    {"DISABLE_HOSTPORT_MAPPING", "--disable-hostport-mapping", "false", true,
-     "host ports are always mapped (by the CNI portmap plugin)"},
     {"CONTAINER_LOG", "--log", "", false, "the daemon logs to stderr only"},
     {"CONTAINER_LOG_FORMAT", "--log-format", "text", false, "the daemon logs in text format only"},
     {"CONTAINER_PROFILE", "--profile", "false", true, "Go profiling does not apply to this daemon"},
