@@ -44,8 +44,6 @@ constexpr ForeignFlag kForeignFlags[] = {
     {"minimum-mappable-uid", "CONTAINER_MINIMUM_MAPPABLE_UID", "-1", false, kNoUserns},
     {"minimum-mappable-gid", "CONTAINER_MINIMUM_MAPPABLE_GID", "-1", false, kNoUserns},
     {"shared-cpuset", "CONTAINER_SHARED_CPUSET", "", false, "shared CPU sets are not implemented"},
-    {"disable-hostport-mapping", "DISABLE_HOSTPORT_MAPPING", "false", true,
-     "host ports are always mapped (by the CNI portmap plugin)"},
     {"profile", "CONTAINER_PROFILE", "false", true, kNoProfiling},
     {"profile-cpu", "CONTAINER_PROFILE_CPU", "", false, kNoProfiling},
     {"profile-mem", "CONTAINER_PROFILE_MEM", "", false, kNoProfiling},

@@ -53,7 +53,7 @@ void CniManager::refresh_locked() {
   loaded_json_ = found->json;
   net::NetworkOptions options;
   options.plugin_dirs = config_.plugin_dirs;
-  options.cache_dir = config_.root + "/crio/cni";
+  options.cache_dir = kCniCacheDir;
   log::info("using CNI network", {{"name", found->name}, {"file", found->path}});
   network_ = std::make_shared<net::Network>(std::move(*found), std::move(options));
   if (!pod_cidr_.empty()) (void)network_->set_pod_cidr(pod_cidr_);

@@ -15,6 +15,10 @@
 
 namespace crio::daemon {
 
+// Where ADD results are cached: libcni's default, which CRI-O uses and has no option
+// for; CRI-O's tools and operators look there (results/<network>-<id>-<ifname>).
+inline constexpr const char* kCniCacheDir = "/var/lib/cni";
+
 class CniManager {
  public:
   explicit CniManager(const core::Config& config);

@@ -348,6 +348,8 @@ bool Containers::check_exit(const std::string& id) {
   if (Status s = persist(snapshot); !s.ok())
     log::warn("cannot persist a container exit", {{"id", id}, {"error", s.message()}});
   log::info("container exited", {{"id", id}, {"exit_code", snapshot.exit_code}});
+  // As CRI-O: a pod whose infra container is gone is no longer ready.
+  if (is_infra(snapshot)) pods_.mark_not_ready(snapshot.pod_id);
   if (snapshot.reason == "OOMKilled" && on_oom_) on_oom_(snapshot.full_name);
   if (is_infra(snapshot)) pods_.infra_exited(snapshot.pod_id);
   // In the node's PID namespace the container's other processes outlive its init

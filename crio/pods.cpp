@@ -226,7 +226,8 @@ net::PodNetworkRequest network_request(const Pod& pod) {
   request.pod_name = pod.spec.name;
   request.pod_namespace = pod.spec.pod_namespace;
   request.pod_uid = pod.spec.uid;
-  request.port_mappings = pod.spec.port_mappings;
+  // No portMappings for the plugins, as CRI-O: its own hostport manager maps them
+  // (map_host_ports()), and a portmap plugin in the list gets nothing to do.
   request.pod_annotations = pod.spec.annotations;
   request.cgroup_path = pod.spec.cgroup_parent;
   if (auto bandwidth = net::bandwidth_from_annotations(pod.spec.annotations); bandwidth.ok()) {
@@ -290,7 +291,28 @@ std::optional<std::string> Pods::link_logs_volume(const PodSpec& spec) const {
 }
 
 Pods::Pods(const core::Config& config, const LiveConfig& live, CniManager& cni)
-    : config_(config), live_(live), cni_(cni), state_dir_(config.root + "/crio/pods"), run_root_(config.runroot + "/crio/pods") {}
+    : config_(config), live_(live), cni_(cni), state_dir_(config.root + "/crio/pods"), run_root_(config.runroot + "/crio/pods") {
+  if (!config.disable_hostport_mapping) hostports_ = std::make_unique<net::HostportManager>();
+}
+
+Status Pods::map_host_ports(const Pod& pod) {
+  if (!hostports_ || pod.spec.port_mappings.empty() || pod.spec.network == NamespaceMode::kNode) return ok_status();
+  bool v4 = false, v6 = false;
+  for (const auto& ip : pod.ips) {
+    bool is_v6 = ip.find(':') != std::string::npos;
+    if (is_v6 ? v6 : v4) continue;  // the first address of each family only, as CRI-O
+    (is_v6 ? v6 : v4) = true;
+    CRIO_RETURN_IF_ERROR(hostports_->add(pod.id, full_name(pod.spec), pod.spec.port_mappings, ip));
+  }
+  return ok_status();
+}
+
+void Pods::unmap_host_ports(const Pod& pod) {
+  if (!hostports_ || pod.spec.port_mappings.empty() || pod.spec.network == NamespaceMode::kNode) return;
+  if (Status s = hostports_->remove(pod.id, pod.spec.port_mappings); !s.ok()) {
+    log::warn("failed to remove the host ports of a pod sandbox", {{"pod", pod.id}, {"error", s.message()}});
+  }
+}
 
 Pods::~Pods() = default;
 
@@ -344,6 +366,18 @@ Status Pods::restore() {
     pods_[pod->id] = std::move(*pod);
   }
   log::info("restored pods", {{"count", pods_.size()}});
+  std::vector<Pod> ready;
+  for (const auto& [id, pod] : pods_) {
+    if (pod.state == PodState::kReady && !pod.spec.port_mappings.empty()) ready.push_back(pod);
+  }
+  lock.unlock();
+  // The rules outlived the daemon, its hold on the ports did not: mapping again takes
+  // the ports back and replaces the rules (none doubled, any lost ones back).
+  for (const Pod& pod : ready) {
+    if (Status s = map_host_ports(pod); !s.ok()) {
+      log::warn("failed to map the host ports of a restored pod sandbox", {{"pod", pod.id}, {"error", s.message()}});
+    }
+  }
   return ok_status();
 }
 
@@ -460,6 +494,8 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
     pod.network_name = attached->network_name;
     pod.ips = attached->ips;
     undo.add([network = *network, request = network_request(pod)] { (void)network->detach(request); });
+    undo.add([this, pod] { unmap_host_ports(pod); });
+    CRIO_RETURN_IF_ERROR(map_host_ports(pod).wrap(what));
   }
   CRIO_RETURN_IF_ERROR(fs::write_file_atomic(pod.hosts_path, hosts_for(pod, hostname)).wrap(what));
   if (auto volume = link_logs_volume(spec)) {
@@ -530,9 +566,18 @@ std::vector<Pod> Pods::list(const PodFilter& filter) const {
 }
 
 Status Pods::teardown_network(Pod& pod) {
+  unmap_host_ports(pod);
+  // A netns file that is no namespace any more (someone deleted the namespace and
+  // left or put a file there): removed all the same, and said so, as CRI-O does.
+  const bool invalid_netns =
+      !pod.netns_path.empty() && fs::exists(pod.netns_path) && !net::namespace_alive(pod.netns_path);
   // The netns goes first: the kernel then drops the pod's veth with it and the
   // plugins' DEL skips the per-interface work (several times faster).
   if (!pod.netns_path.empty()) CRIO_RETURN_IF_ERROR(net::remove_pinned_namespace(pod.netns_path));
+  if (invalid_netns) {
+    log::warn(fmt::format("Removed invalid netns path {} from pod sandbox {}({})", pod.netns_path,
+                          full_name(pod.spec), pod.id));
+  }
   if (pod.spec.network != NamespaceMode::kNode && !pod.network_name.empty()) {
     auto network = cni_.network();
     net::PodNetworkRequest request = network_request(pod);
@@ -546,7 +591,7 @@ Status Pods::teardown_network(Pod& pod) {
       cached.name = pod.network_name;
       net::NetworkOptions options;
       options.plugin_dirs = config_.plugin_dirs;
-      options.cache_dir = config_.root + "/crio/cni";
+      options.cache_dir = kCniCacheDir;
       net::Network fallback(cached, options);
       CRIO_RETURN_IF_ERROR(fallback.detach(request));
     }
@@ -556,6 +601,25 @@ Status Pods::teardown_network(Pod& pod) {
   }
   if (!pod.shm_path.empty() && pod.shm_path != "/dev/shm") ::umount2(pod.shm_path.c_str(), MNT_DETACH);
   return ok_status();
+}
+
+void Pods::mark_not_ready(const std::string& id) {
+  if (!lookup(id).ok()) return;
+  // Serialized with stop and remove, so a removed pod's state file does not come back.
+  auto pod_lock = lock_for(id);
+  std::lock_guard serialize(*pod_lock);
+  Pod snapshot;
+  {
+    std::unique_lock lock(mutex_);
+    auto it = pods_.find(id);
+    if (it == pods_.end() || it->second.state == PodState::kNotReady) return;
+    it->second.state = PodState::kNotReady;
+    snapshot = it->second;
+  }
+  if (Status s = persist(snapshot); !s.ok()) {
+    log::warn("cannot persist a pod sandbox state", {{"pod", id}, {"error", s.message()}});
+  }
+  log::info("pod sandbox not ready: its infra container exited", {{"id", id}});
 }
 
 Status Pods::stop(const std::string& id_or_prefix) {

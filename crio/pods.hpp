@@ -9,6 +9,7 @@
 
 #include <crio/core/config.hpp>
 #include <crio/net/cni_types.hpp>
+#include <crio/net/hostport.hpp>
 #include <crio/oci/container_spec.hpp>
 
 #include <chrono>
@@ -106,6 +107,9 @@ class Pods : private CreationTable {
   Status stop(const std::string& id);
   Status remove(const std::string& id);
   Result<Pod> get(const std::string& id) const;
+  // The pod's infra container exited: NOTREADY from now on (its network stays until
+  // StopPodSandbox).
+  void mark_not_ready(const std::string& id);
   std::vector<Pod> list(const PodFilter& filter = {}) const;
 
   // For the removal of pods no retry claimed (take_expired(), then discard()) and for
@@ -137,10 +141,15 @@ class Pods : private CreationTable {
   std::string state_file(const std::string& id) const;
   std::shared_ptr<std::mutex> lock_for(const std::string& id);
   Status teardown_network(Pod& pod);
+  // The pod's host ports to its first address of each family (CRI-O's hostport
+  // manager), unless disable_hostport_mapping; unmap_host_ports() only warns.
+  Status map_host_ports(const Pod& pod);
+  void unmap_host_ports(const Pod& pod);
 
   const core::Config& config_;
   const LiveConfig& live_;
   CniManager& cni_;
+  std::unique_ptr<net::HostportManager> hostports_;  // null with disable_hostport_mapping
   std::string state_dir_;
   std::string run_root_;
 

@@ -81,6 +81,30 @@ PodFilter filter_from(const v1::PodSandboxFilter& filter) {
   return out;
 }
 
+// What CRI-O shows as runtimeSpec for a pod whose infra container is dropped: the
+// spec it would have run it with. Here the parts that describe the pod: its
+// namespaces (pinned ones by path, so a tool finds the pod's netns), hostname,
+// annotations and sysctls.
+nlohmann::json dropped_infra_spec(const core::Config& config, const Pod& pod) {
+  nlohmann::json namespaces = nlohmann::json::array();
+  auto add = [&](const char* type, const std::string& path, bool host) {
+    if (host) return;
+    nlohmann::json ns = {{"type", type}};
+    if (!path.empty()) ns["path"] = path;
+    namespaces.push_back(std::move(ns));
+  };
+  add("pid", "", pod.spec.pid == NamespaceMode::kNode);
+  add("network", pod.netns_path, pod.spec.network == NamespaceMode::kNode);
+  add("ipc", pod.ipcns_path, pod.spec.ipc == NamespaceMode::kNode);
+  add("uts", pod.utsns_path, pod.spec.network == NamespaceMode::kNode);
+  add("mount", "", false);
+  return {{"ociVersion", "1.0.2-dev"},
+          {"process", {{"args", {config.pause_command}}, {"cwd", "/"}}},
+          {"hostname", pod.spec.hostname},
+          {"annotations", pod.spec.annotations},
+          {"linux", {{"namespaces", namespaces}, {"sysctl", pod.spec.sysctls}}}};
+}
+
 }  // namespace
 
 grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext* context, const v1::RunPodSandboxRequest* request,
@@ -177,6 +201,7 @@ grpc::Status RuntimeService::PodSandboxStatus(grpc::ServerContext*, const v1::Po
       info["pid"] = c.process.pid;
       info["runtimeSpec"] = runtime_spec_of(c.bundle);
     }
+    if (!info.contains("runtimeSpec")) info["runtimeSpec"] = dropped_infra_spec(config_, *pod);
     (*response->mutable_info())["info"] = info.dump();
   }
   return grpc::Status::OK;

@@ -63,6 +63,7 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
                         {"monitor_path", resolved->monitor_path}};
     }
     nlohmann::json config = {
+        {"sandboxImage", live->config.pause_image},  // CRI-O's one key here
         {"default_runtime", live->config.default_runtime},
         {"runtimes", handlers},
         {"cgroup_manager", config_.cgroup_manager},
@@ -76,7 +77,10 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
     (*response->mutable_info())["config"] = config.dump();
     (*response->mutable_info())["version"] =
         nlohmann::json{{"version", build_info().version}, {"git_commit", build_info().git_commit}}.dump();
-    (*response->mutable_info())["lastCNILoadStatus"] = network.ready ? "OK" : network.message;
+    // Every value is JSON text: crictl splices them into one JSON document unquoted,
+    // so a bare message (one with a quote in it, say) would break `crictl info`.
+    (*response->mutable_info())["lastCNILoadStatus"] =
+        nlohmann::json(network.ready ? std::string("OK") : network.message).dump();
   }
   return grpc::Status::OK;
 }

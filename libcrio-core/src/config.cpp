@@ -242,6 +242,9 @@ const std::vector<Desc<Config>>& options() {
           "(as CRI-O before 1.24); values below 30 are raised to 30."),
       opt(kRuntime, "drop_infra_ctr", "drop-infra-ctr", &C::drop_infra_ctr,
           "Create pods without an infra (pause) container when they do not share a PID namespace."),
+      opt(kRuntime, "disable_hostport_mapping", "disable-hostport-mapping", &C::disable_hostport_mapping,
+          "Do not map pods' host ports: crio then programs no iptables rules for them (CRI-O never hands "
+          "them to the CNI plugins either)."),
       opt(kRuntime, "infra_ctr_cpuset", "infra-ctr-cpuset", &C::infra_ctr_cpuset, cpuset,
           "CPUs for infra containers, in Linux CPU list format; empty means all online CPUs."),
       opt(kRuntime, "namespaces_dir", "namespaces-dir", &C::namespaces_dir, abs_path,
@@ -454,8 +457,6 @@ const std::map<std::string, ForeignOption>& foreign_options() {
       {"crio.runtime.shared_cpuset", {K::kString, "", "shared CPU sets are not implemented"}},
       {"crio.runtime.hostnetwork_disable_selinux",
        {K::kBool, "true", "SELinux is not supported, so there is nothing to disable"}},
-      {"crio.runtime.disable_hostport_mapping",
-       {K::kBool, "false", "host ports are always mapped (by the CNI portmap plugin)"}},
       {"crio.runtime.runtimes.*.monitor_exec_cgroup",
        {K::kString, "", "exec sessions are not placed in a separate cgroup"}},
       {"crio.runtime.runtimes.*.platform_runtime_paths",
@@ -1467,6 +1468,7 @@ std::string env_for_flag(const std::string& flag) {
       {"stream-tls-key", "CONTAINER_TLS_KEY"},
       {"stream-idle-timeout", "STREAM_IDLE_TIMEOUT"},
       {"enable-pod-events", "ENABLE_POD_EVENTS"},
+      {"disable-hostport-mapping", "DISABLE_HOSTPORT_MAPPING"},
       // Flags without an environment variable in CRI-O, or not CRI-O flags at all.
       {"irqbalance-config-file", ""},
       {"irqbalance-config-restore-file", ""},

@@ -26,6 +26,48 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kCacheKind = "cniCacheV1";
 
+// libcni stores the network configuration as Go encodes a byte slice: base64.
+std::string base64_encode(std::string_view in) {
+  static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += {kTable[n >> 18], kTable[(n >> 12) & 63], kTable[(n >> 6) & 63], kTable[n & 63]};
+  }
+  if (i + 1 == in.size()) {
+    uint32_t n = uint8_t(in[i]) << 16;
+    out += {kTable[n >> 18], kTable[(n >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {kTable[n >> 18], kTable[(n >> 12) & 63], kTable[(n >> 6) & 63], '='};
+  }
+  return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+') v = 62;
+    else if (c == '/') v = 63;
+    else if (c == '=') break;
+    else return std::nullopt;
+    buffer = (buffer << 6) | v;
+    bits += 6;
+    if (bits >= 8) {
+      out += static_cast<char>((buffer >> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
 double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 bool safe_name(const std::string& s) {
@@ -98,6 +140,21 @@ std::string cni_args(const PodNetworkRequest& req) {
   return fmt::format(
       "IgnoreUnknown=1;K8S_POD_NAMESPACE={};K8S_POD_NAME={};K8S_POD_INFRA_CONTAINER_ID={};K8S_POD_UID={}",
       req.pod_namespace, req.pod_name, req.container_id, req.pod_uid);
+}
+
+// The same arguments as libcni caches them: a list of [key, value] pairs.
+json cni_args_pairs(const PodNetworkRequest& req) {
+  json pairs = json::array();
+  const std::string all = cni_args(req);
+  std::string_view args = all;
+  while (!args.empty()) {
+    auto semi = args.find(';');
+    std::string_view kv = args.substr(0, semi);
+    auto eq = kv.find('=');
+    pairs.push_back({std::string(kv.substr(0, eq)), std::string(eq == std::string_view::npos ? "" : kv.substr(eq + 1))});
+    args = semi == std::string_view::npos ? std::string_view() : args.substr(semi + 1);
+  }
+  return pairs;
 }
 
 // A map of CNI error codes to ours: the well-known ones from the spec keep their
@@ -285,6 +342,12 @@ Result<std::optional<CacheEntry>> read_cache(const std::string& path) {
   }
   CacheEntry e;
   e.config = doc.value("config", json());
+  if (e.config.is_string()) {
+    // libcni's form (ours too): the list's bytes, base64.
+    auto bytes = base64_decode(e.config.get<std::string>());
+    e.config = bytes ? json::parse(*bytes, nullptr, /*allow_exceptions=*/false) : json();
+    if (e.config.is_discarded()) e.config = json();
+  }
   e.caps = doc.contains("capabilityArgs") && doc["capabilityArgs"].is_object() ? doc["capabilityArgs"] : json::object();
   e.result = doc["result"];
   e.netns = doc.value("netns", "");
@@ -399,8 +462,8 @@ Result<AttachResult> Network::attach(const PodNetworkRequest& req) {
     return fail(plan.plugins.size() - 1, result.status().wrap(fmt::format("CNI network \"{}\"", plan.network)));
 
   json entry = {{"kind", kCacheKind},          {"containerId", req.container_id}, {"ifName", req.ifname},
-                {"networkName", plan.network}, {"netns", req.netns_path},         {"config", json::parse(config_.json)},
-                {"cniArgs", cni_args(req)},    {"capabilityArgs", caps},          {"result", prev}};
+                {"networkName", plan.network}, {"netns", req.netns_path},         {"config", base64_encode(config_.json)},
+                {"cniArgs", cni_args_pairs(req)},    {"capabilityArgs", caps},          {"result", prev}};
   Status cached = fs::make_dirs(options_.cache_dir + "/results", 0700);
   if (cached.ok()) cached = fs::write_file_atomic(path, entry.dump(), 0600);
   if (!cached.ok())

@@ -141,6 +141,7 @@ log_level = "debug"
 log_filter = "request:.*"
 ctr_stop_timeout = 60
 drop_infra_ctr = false
+disable_hostport_mapping = true
 enable_pod_events = true
 infra_ctr_cpuset = "0-1"
 namespaces_dir = "/run/test/ns"

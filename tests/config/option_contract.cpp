@@ -97,6 +97,8 @@ const std::vector<OptionContract>& option_contracts() {
        "ctr_stop_timeout bounds how long StopContainer waits for a killed container that does not die"},
       {"crio.runtime.drop_infra_ctr", C::kTest,
        "drop_infra_ctr false gives a pod without a shared PID namespace an infra container"},
+      {"crio.runtime.disable_hostport_mapping", C::kTest,
+       "disable_hostport_mapping: no rules and no held port for a pod's hostPort"},
       {"crio.runtime.infra_ctr_cpuset", C::kTest,
        "A workload sets its containers' CPU settings and conmon gets its own cgroup under the pod's"},
       {"crio.runtime.namespaces_dir", C::kTest,

@@ -878,6 +878,28 @@ TEMPLATE_TEST_CASE("A pod sharing its PID namespace gets a hidden infra containe
       [&] { return processes_mentioning(env.daemon->dir().path(), env.daemon->child().pid()).empty(); }));
 }
 
+TEST_CASE("A pod whose infra container is killed turns NOTREADY and is removed cleanly", "[daemon][container]") {
+  Env env;
+  Client client(*env.daemon);
+  PodGuard pod{client, client.run_pod("killed-infra", "runc", true, true)};
+  REQUIRE(client.pod_status(pod.id).status().state() == v1::SANDBOX_READY);
+  // What CRI-O's suite does: the runtime kills the infra container behind the daemon's back.
+  auto killed = crio::test::run_command({"/usr/sbin/runc", "--root", client.dir + "/runc-root", "kill", pod.id, "KILL"});
+  INFO(killed.err);
+  REQUIRE(killed.exit_code == 0);
+  CHECK(crio::test::eventually(
+      [&] { return client.pod_status(pod.id).status().state() == v1::SANDBOX_NOTREADY; }, std::chrono::seconds(15)));
+  // Listed as NOTREADY too.
+  grpc::ClientContext context;
+  crio::test::set_deadline(context);
+  v1::ListPodSandboxResponse listed;
+  REQUIRE(client.stub->ListPodSandbox(&context, v1::ListPodSandboxRequest(), &listed).ok());
+  REQUIRE(listed.items_size() == 1);
+  CHECK(listed.items(0).state() == v1::SANDBOX_NOTREADY);
+  REQUIRE(client.remove_pod(pod.id).ok());
+  pod.id.clear();
+}
+
 namespace {
 
 // What one container of the leak test left to look for once it is gone.

@@ -102,6 +102,38 @@ TEST_CASE("NetworkReady turns true when a CNI config appears, without a restart"
   CHECK(crio::test::eventually(network_ready, std::chrono::seconds(10)));
 }
 
+TEST_CASE("Every value of the verbose Status info is JSON, a CNI error with quotes too", "[daemon]") {
+  Daemon daemon;
+  auto stub = daemon.runtime_stub();
+  // A plugin that does not exist: the load error quotes its type.
+  crio::test::write_file(daemon.dir() / "cni/10-test.conflist",
+                         R"({"cniVersion": "1.0.0", "name": "quoted", "plugins": [{"type": "no-such-plugin"}]})");
+  auto info = [&] {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::StatusRequest request;
+    request.set_verbose(true);
+    v1::StatusResponse status;
+    REQUIRE(stub->Status(&context, request, &status).ok());
+    return status;
+  };
+  v1::StatusResponse status = info();
+  REQUIRE(status.info().count("lastCNILoadStatus") == 1);
+  for (const auto& [key, value] : status.info()) {
+    INFO(key << " = " << value);
+    CHECK_FALSE(nlohmann::json::parse(value, nullptr, false).is_discarded());
+  }
+  auto message = nlohmann::json::parse(status.info().at("lastCNILoadStatus"));
+  REQUIRE(message.is_string());
+  CHECK_THAT(message.get<std::string>(), Catch::Contains("\"no-such-plugin\""));
+  CHECK(nlohmann::json::parse(status.info().at("config"))["sandboxImage"] == "registry.k8s.io/pause:3.9");
+
+  crio::test::write_file(daemon.dir() / "cni/10-test.conflist",
+                         R"({"cniVersion": "1.0.0", "name": "test-net", "plugins": [{"type": "loopback"}]})");
+  CHECK(crio::test::eventually(
+      [&] { return nlohmann::json::parse(info().info().at("lastCNILoadStatus")) == "OK"; }, std::chrono::seconds(10)));
+}
+
 TEST_CASE("An RPC whose issue has not landed answers UNIMPLEMENTED with its name", "[daemon]") {
   Daemon daemon;
   auto stub = daemon.runtime_stub();

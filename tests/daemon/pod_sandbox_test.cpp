@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 using crio::test::Daemon;
 using crio::test::set_deadline;
@@ -157,6 +158,33 @@ size_t mounts_under(const std::string& dir) {
   return n;
 }
 
+// The lines of `iptables -t nat -S` (IPv4) that contain `text`.
+std::vector<std::string> nat_rules_with(const std::string& text) {
+  auto out = crio::test::run_command({"/usr/sbin/iptables", "-w", "-t", "nat", "-S"});
+  std::vector<std::string> lines;
+  std::istringstream in(out.out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(text) != std::string::npos) lines.push_back(line);
+  }
+  return lines;
+}
+
+size_t count_matching(const std::vector<std::string>& lines, const std::string& text) {
+  return static_cast<size_t>(
+      std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(text) != std::string::npos; }));
+}
+
+// Cached CNI results (in libcni's shared /var/lib/cni, as CRI-O) of these pods.
+size_t cni_results_of(const std::vector<std::string>& ids) {
+  std::error_code ec;
+  size_t n = 0;
+  for (auto it = stdfs::directory_iterator("/var/lib/cni/results", ec); !ec && it != stdfs::directory_iterator();
+       it.increment(ec)) {
+    for (const auto& id : ids) n += it->path().filename().string().find(id) != std::string::npos;
+  }
+  return n;
+}
+
 size_t veths_on(const std::string& bridge) {
   auto out = crio::test::run_command({"/usr/sbin/ip", "-o", "link", "show", "master", bridge});
   return static_cast<size_t>(std::count(out.out.begin(), out.out.end(), '\n'));
@@ -201,9 +229,10 @@ TEST_CASE("Two pods get distinct IPs in the subnet and reach each other", "[daem
   CHECK(network.allocations() == 0);
 }
 
-TEST_CASE("A hostPort reaches a process inside the pod from 127.0.0.1", "[daemon][pod]") {
+TEST_CASE("crio maps a hostPort itself (CRI-O's chains), holds the port, keeps it across kill -9, unmaps at stop",
+          "[daemon][pod][hostport]") {
   Daemon daemon("", false);
-  TestNetwork network(daemon);
+  TestNetwork network(daemon);  // with portmap in the list: as with CRI-O it gets no mappings
   daemon.start();
   PodClient pods(daemon);
   int host_port = 20000 + static_cast<int>(std::random_device{}() % 20000);
@@ -213,21 +242,135 @@ TEST_CASE("A hostPort reaches a process inside the pod from 127.0.0.1", "[daemon
   mapping->set_host_port(host_port);
   std::string id;
   REQUIRE(pods.run(config, &id).ok());
+  const std::string pod_ip = pods.status(id).status().network().ip();
+  const std::string comment = fmt::format("k8s_web_test-ns_uid-web_0_ hostport {}", host_port);
 
-  crio::test::Child server({"/usr/bin/nsenter", "--net=" + netns_of(pods, id), "/bin/busybox", "nc", "-l", "-p",
+  auto rules = nat_rules_with(comment);
+  INFO(fmt::format("{}", fmt::join(rules, "\n")));
+  // KUBE-HOSTPORTS → KUBE-HP-…, CRIO-HOSTPORTS-MASQ → CRIO-MASQ-…, the DNAT and the hairpin masquerade.
+  CHECK(rules.size() == 4);
+  CHECK(count_matching(rules, "-A KUBE-HOSTPORTS ") == 1);
+  CHECK(count_matching(rules, "-A CRIO-HOSTPORTS-MASQ ") == 1);
+  CHECK(count_matching(rules, fmt::format("-j DNAT --to-destination {}:8080", pod_ip)) == 1);
+  CHECK(count_matching(rules, "-j MASQUERADE") == 1);
+  // The portmap plugin got no mappings: no rule of its own names the pod.
+  CHECK(nat_rules_with(id).empty());
+  // The shared chains are reached for local destinations from outside and from the node.
+  CHECK(nat_rules_with("kube hostport portals").size() >= 2);
+
+  // A listener in the pod, reached from the node through one of the node's own addresses.
+  crio::test::Child server({"/usr/bin/nsenter", "--net=" + netns_of(pods, id), "/bin/busybox", "nc", "-ll", "-p",
                             "8080", "-e", "/bin/busybox", "echo", "hello-from-pod"},
                            daemon.dir() / "nc.log");
-  std::string answer;
-  bool reached = crio::test::eventually(
-      [&] {
-        auto out = crio::test::run_command({"/bin/busybox", "nc", "-w", "1", "127.0.0.1", std::to_string(host_port)});
-        answer = out.out;
-        return answer.find("hello-from-pod") != std::string::npos;
-      },
-      std::chrono::seconds(10));
-  CHECK(reached);
-  CHECK(pods.stop(id).ok());
+  auto reach = [&] {
+    return crio::test::eventually(
+        [&] {
+          auto out = crio::test::run_command(
+              {"/bin/busybox", "nc", "-w", "1", network.subnet_prefix() + "1", std::to_string(host_port)});
+          return out.out.find("hello-from-pod") != std::string::npos;
+        },
+        std::chrono::seconds(10));
+  };
+  CHECK(reach());
+
+  // The port is held: a second pod asking for it fails and leaves no rule behind.
+  auto other = PodClient::config("other");
+  *other.add_port_mappings() = *mapping;
+  grpc::Status refused = pods.run(other);
+  CHECK(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK_THAT(refused.error_message(), Catch::Contains(std::to_string(host_port)));
+  CHECK(nat_rules_with(fmt::format("k8s_other_test-ns_uid-other_0_ hostport {}", host_port)).empty());
+
+  // kill -9 and a new daemon: the same rules, not twice, and the port held again.
+  daemon.stop(SIGKILL);
+  daemon.start();
+  PodClient after(daemon);
+  CHECK(nat_rules_with(comment) == rules);
+  CHECK(reach());
+  CHECK(after.run(other).error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+
+  CHECK(after.stop(id).ok());
+  CHECK(nat_rules_with(comment).empty());
+  CHECK(after.remove(id).ok());
+  // Released: a new pod may take the port.
+  std::string second;
+  REQUIRE(after.run(other, &second).ok());
+  CHECK(nat_rules_with(fmt::format("k8s_other_test-ns_uid-other_0_ hostport {}", host_port)).size() == 4);
+  CHECK(after.remove(second).ok());
+  CHECK(nat_rules_with(fmt::format("k8s_other_test-ns_uid-other_0_ hostport {}", host_port)).empty());
+}
+
+TEST_CASE("disable_hostport_mapping: no rules and no held port for a pod's hostPort", "[daemon][pod][hostport]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon);
+  // CRI-O's variable for --disable-hostport-mapping, which sets the crio.conf key.
+  daemon.add_env("DISABLE_HOSTPORT_MAPPING=true");
+  daemon.start();
+  PodClient pods(daemon);
+  int host_port = 20000 + static_cast<int>(std::random_device{}() % 20000);
+  auto config = PodClient::config("unmapped");
+  auto* mapping = config.add_port_mappings();
+  mapping->set_container_port(8080);
+  mapping->set_host_port(host_port);
+  std::string id;
+  REQUIRE(pods.run(config, &id).ok());
+  CHECK(nat_rules_with(fmt::format("hostport {}", host_port)).empty());
+  CHECK(nat_rules_with(id).empty());  // nor by the portmap plugin, as with CRI-O
+  // Not held either: a second pod with the same host port is fine.
+  auto other = PodClient::config("unmapped-2");
+  *other.add_port_mappings() = *mapping;
+  std::string second;
+  CHECK(pods.run(other, &second).ok());
   CHECK(pods.remove(id).ok());
+  CHECK(pods.remove(second).ok());
+}
+
+TEST_CASE("The CNI result is cached in libcni's place and format and goes with the pod", "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon, false);
+  daemon.start();
+  PodClient pods(daemon);
+  std::string id = pods.run_ok("cached");
+  const std::string file = "/var/lib/cni/results/net-" + network.bridge() + "-" + id + "-eth0";
+  REQUIRE(stdfs::exists(file));
+  auto entry = nlohmann::json::parse(crio::test::read_file(file));
+  CHECK(entry["kind"] == "cniCacheV1");
+  CHECK(entry["containerId"] == id);
+  CHECK(entry["ifName"] == "eth0");
+  CHECK(entry["networkName"] == "net-" + network.bridge());
+  CHECK(entry["result"]["ips"][0]["address"].get<std::string>().starts_with(network.subnet_prefix()));
+  // libcni keeps the configuration as bytes (base64) and the arguments as pairs.
+  REQUIRE(entry["config"].is_string());
+  auto decoded = crio::test::run_command({"/bin/sh", "-c", "echo " + entry["config"].get<std::string>() + " | base64 -d"});
+  CHECK(nlohmann::json::parse(decoded.out)["name"] == "net-" + network.bridge());
+  CHECK(entry["cniArgs"].dump().find(R"(["K8S_POD_NAME","cached"])") != std::string::npos);
+  CHECK(pods.stop(id).ok());
+  CHECK_FALSE(stdfs::exists(file));
+  CHECK(pods.remove(id).ok());
+}
+
+TEST_CASE("A pod whose netns was deleted and replaced by a plain file is removed, and the file with it",
+          "[daemon][pod]") {
+  Daemon daemon("", false);
+  TestNetwork network(daemon, false);
+  daemon.start();
+  PodClient pods(daemon);
+  std::string id = pods.run_ok("netns-gone");
+  auto info = nlohmann::json::parse(pods.status(id).info().at("info"));
+  // The dropped infra container's spec, as CRI-O shows it, names the pod's netns.
+  std::string netns;
+  for (const auto& ns : info["runtimeSpec"]["linux"]["namespaces"]) {
+    if (ns["type"] == "network") netns = ns["path"];
+  }
+  REQUIRE(netns == info["netns"]);
+  while (::umount2(netns.c_str(), MNT_DETACH) == 0) {
+  }
+  stdfs::remove(netns);
+  crio::test::write_file(netns, "");
+  CHECK(pods.remove(id).ok());
+  CHECK_FALSE(stdfs::exists(netns));
+  CHECK_THAT(daemon.log(), Catch::Contains("Removed invalid netns path " + netns + " from pod sandbox"));
+  CHECK(network.allocations() == 0);
 }
 
 TEST_CASE("A host-network pod gets no namespace of its own and no CNI call", "[daemon][pod]") {
@@ -530,8 +673,10 @@ TEST_CASE("100 create, stop and remove cycles leave nothing behind", "[daemon][p
   TestNetwork network(daemon, false);
   daemon.start();
   PodClient pods(daemon);
+  std::vector<std::string> pods_seen;
   for (int i = 0; i < 100; ++i) {
     std::string id = pods.run_ok("cycle-" + std::to_string(i));
+    pods_seen.push_back(id);
     REQUIRE(pods.stop(id).ok());
     REQUIRE(pods.remove(id).ok());
   }
@@ -541,7 +686,7 @@ TEST_CASE("100 create, stop and remove cycles leave nothing behind", "[daemon][p
   CHECK(count_entries(daemon.dir() / "run/ns/ipcns") == 0);
   CHECK(count_entries(daemon.dir() / "storage/crio/pods") == 0);
   CHECK(count_entries(daemon.dir() / "run/storage/crio/pods") == 0);
-  CHECK(count_entries(daemon.dir() / "storage/crio/cni/results") == 0);
+  CHECK(cni_results_of(pods_seen) == 0);
   CHECK(mounts_under(daemon.dir().path()) == 0);
   CHECK(network.allocations() == 0);
   CHECK(crio::test::eventually([&] { return veths_on(network.bridge()) == 0; }));
@@ -624,7 +769,7 @@ TEST_CASE("A pod whose namespaces vanished (a reboot) is NOTREADY and is stopped
   CHECK(after.list().empty());
   CHECK(network.allocations() == 0);
   CHECK(count_entries(daemon.dir() / "run/ns/netns") == 0);
-  CHECK(count_entries(daemon.dir() / "storage/crio/cni/results") == 0);
+  CHECK(cni_results_of({id}) == 0);
 }
 
 namespace {

@@ -139,6 +139,7 @@ struct Config {
   std::string gid_mappings = "";
   int64_t ctr_stop_timeout = 30;
   bool drop_infra_ctr = true;
+  bool disable_hostport_mapping = false;
   std::string infra_ctr_cpuset = "";
   std::string namespaces_dir = "/var/run";
   std::string pinns_path = "";
