@@ -2,9 +2,10 @@
 //
 // Unpacking creates devices, owners, xattrs and links, so the harness first moves
 // into a jail: its own mount namespace, a tmpfs chroot holding the scratch area, a
-// canary file, and read-only /usr and /proc (for the sanitizers' symbolizer). An
-// escape therefore cannot reach the host, and after each run anything in the jail
-// outside the scratch root that changed is reported as a crash.
+// canary file, and read-only /usr, /proc and the harness's directory (for the
+// sanitizers' symbolizer). An escape therefore cannot reach the host, and after each
+// run anything in the jail outside the scratch root that changed is reported as a
+// crash.
 //
 // The working directory stays outside the chroot, so libFuzzer's corpus and
 // artifact paths must be relative to it (fuzz/run.sh does so).
@@ -26,6 +27,8 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -34,7 +37,9 @@ constexpr const char* kCanary = "/canary";
 constexpr const char* kCanaryText = "the harness wrote this; a layer must not change it\n";
 constexpr const char* kScratch = "/scratch";
 constexpr const char* kRoot = "/scratch/root";
-const std::set<std::string> kJailEntries = {"bin", "canary", "lib", "lib64", "proc", "scratch", "usr"};
+std::set<std::string> jail_entries = {"bin", "canary", "lib", "lib64", "proc", "scratch", "usr"};
+// The directories leading to the harness's bind mount, each with its one entry.
+std::vector<std::pair<std::string, std::string>> exe_path_dirs;
 
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "unpack_tar harness: %s: %s\n", what, std::strerror(errno));
@@ -46,6 +51,20 @@ const std::set<std::string> kJailEntries = {"bin", "canary", "lib", "lib64", "pr
   std::abort();
 }
 
+void mkdirs(const std::string& path) {
+  for (size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) die("mkdir");
+    if (slash == std::string::npos) return;
+  }
+}
+
+void bind_read_only(const std::string& from, const std::string& to) {
+  if (::mount(from.c_str(), to.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) die("bind mount");
+  if (::mount(nullptr, to.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+    die("making a bind mount read-only");
+}
+
 void enter_jail() {
   if (::unshare(CLONE_NEWNS) != 0) die("unshare(CLONE_NEWNS) (the harness needs root)");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) die("making mounts private");
@@ -53,9 +72,23 @@ void enter_jail() {
   if (::mount("tmpfs", kJail, "tmpfs", MS_NOSUID, "size=512m,mode=0755") != 0) die("mounting the jail");
   std::string j = kJail;
   if (::mkdir((j + "/usr").c_str(), 0755) != 0) die("mkdir usr");
-  if (::mount("/usr", (j + "/usr").c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) die("binding /usr");
-  if (::mount(nullptr, (j + "/usr").c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
-    die("making /usr read-only");
+  bind_read_only("/usr", j + "/usr");
+  // The harness's own directory too, so that the symbolizer finds the binary.
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof exe) die("readlink /proc/self/exe");
+  std::string exe_dir(exe, static_cast<size_t>(n));
+  exe_dir.erase(exe_dir.rfind('/'));
+  if (exe_dir.rfind("/usr/", 0) != 0) {
+    mkdirs(j + exe_dir);
+    bind_read_only(exe_dir, j + exe_dir);
+    jail_entries.insert(exe_dir.substr(1, exe_dir.find('/', 1) - 1));
+    for (size_t slash = exe_dir.find('/', 1); slash != std::string::npos; slash = exe_dir.find('/', slash + 1)) {
+      std::string dir = exe_dir.substr(0, slash);
+      size_t next = exe_dir.find('/', slash + 1);
+      exe_path_dirs.emplace_back(dir, exe_dir.substr(slash + 1, next == std::string::npos ? next : next - slash - 1));
+    }
+  }
   for (const char* l : {"bin", "lib", "lib64"}) {
     if (::symlink((std::string("usr/") + l).c_str(), (j + "/" + l).c_str()) != 0) die("symlink");
   }
@@ -81,8 +114,11 @@ std::set<std::string> entries(const char* dir) {
 }
 
 void check_jail() {
-  if (entries("/") != kJailEntries) escaped("the jail's top level changed");
+  if (entries("/") != jail_entries) escaped("the jail's top level changed");
   if (entries(kScratch) != std::set<std::string>{"root"}) escaped("a sibling of the root appeared");
+  for (const auto& [dir, child] : exe_path_dirs) {
+    if (entries(dir.c_str()) != std::set<std::string>{child}) escaped("something appeared in " + dir);
+  }
   struct stat st {};
   if (::lstat(kCanary, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) escaped("the canary was replaced or linked");
   char buf[256] = {};
