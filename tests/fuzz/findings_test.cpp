@@ -1,6 +1,8 @@
 // What fuzzing found, replayed from the inputs kept in fuzz/corpus/.
 #include "storage/unpack.hpp"
 
+#include <crio/net/cni_types.hpp>
+
 #include <catch2/catch.hpp>
 
 #include "temp_dir.hpp"
@@ -39,4 +41,13 @@ TEST_CASE("fuzz: a tar header libarchive rejects without a message is InvalidArg
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == Code::kInvalidArgument);
   CHECK(r.status().message().find("layer tar") != std::string::npos);
+}
+
+TEST_CASE("fuzz: a CNI version component too large for an int compares as the largest", "[fuzz][net]") {
+  CHECK(crio::net::compare_cni_versions("99999999999999999999.0.0", "1.0.0") > 0);
+  CHECK(crio::net::compare_cni_versions("1.99999999999999999999.0", "1.2.0") > 0);
+  CHECK(crio::net::compare_cni_versions("1.0.0", "1.0.99999999999999999999") < 0);
+  // The result the fuzzer found: a pre-0.3 style result whose cniVersion is huge.
+  std::string input = finding("cni", "finding-version-overflow");
+  (void)crio::net::parse_cni_result(std::string_view(input).substr(1));
 }
