@@ -17,6 +17,7 @@ packages=(
   # tests and benchmarks
   docker-registry busybox-static openssl python3 curl zstd util-linux gnupg containerd
   prometheus  # promtool and the server, for the metrics tests
+  clang-14 libclang-rt-14-dev  # the libFuzzer harnesses in fuzz/
 )
 
 missing=()

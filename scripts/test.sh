@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/prepare-host.sh
 ./scripts/build.sh
+# Every parser's libFuzzer harness for a short while under ASan+UBSan (fuzz/README.md);
+# FUZZ_SECONDS=0 skips them.
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then ./fuzz/run.sh "${FUZZ_SECONDS:-20}"; fi
 cd "${BUILD_DIR:-build}"
 # A test that fails is run once more before it counts: the machine is shared and a
 # loaded moment can starve a timing check. Two failures in a row still fail the run.

@@ -440,8 +440,22 @@ void SpdySession::send_rst(uint32_t stream_id, uint32_t status) {
   put32(body, stream_id);
   put32(body, status);
   send_control(kRstStream, 0, body);
-  std::lock_guard lock(mu_);
-  streams_.erase(stream_id);
+  std::shared_ptr<SpdyStream> s;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = streams_.find(stream_id); it != streams_.end()) {
+      s = it->second;
+      streams_.erase(it);
+    }
+  }
+  // The stream is over for both sides, and the session no longer reaches it: a reader
+  // blocked on it must wake now (a duplicate SYN_STREAM resets the stream that had
+  // its id, which would otherwise wait forever; found by fuzzing).
+  if (s) {
+    std::lock_guard lock(s->mu_);
+    s->remote_closed_ = s->local_closed_ = true;
+    s->cv_.notify_all();
+  }
 }
 
 Status SpdySession::handle_control(uint16_t type, uint8_t flags, std::string body) {

@@ -1049,7 +1049,10 @@ std::optional<bool> parse_bool(std::string_view v) {
 
 Status apply_flags(Config& c, const std::vector<std::pair<std::string, std::vector<std::string>>>& flags,
                    Locations& locs) {
-  for (auto& [key, values] : flags) {
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+  for (const auto& flag : flags) {
+    const std::string& key = flag.first;
+    const std::vector<std::string>& values = flag.second;
     auto& od = options();
     auto it = std::find_if(od.begin(), od.end(), [&](auto& d) { return key == d.key; });
     if (it == od.end()) return error(Code::kInvalidArgument, "command line: no option {} exists", checks::quote(key));

@@ -60,9 +60,15 @@ std::vector<CniRoute> routes_of(const json& j) {
 
 bool is_loopback(const std::string& ip) { return ip.rfind("127.", 0) == 0 || ip == "::1"; }
 
+// One version component; a number too large for an int counts as the largest one
+// (a plugin's result may claim any version).
 int part(std::string_view v, size_t& pos) {
+  constexpr int kMax = std::numeric_limits<int>::max();
   int n = 0;
-  while (pos < v.size() && std::isdigit(static_cast<unsigned char>(v[pos]))) n = n * 10 + (v[pos++] - '0');
+  while (pos < v.size() && std::isdigit(static_cast<unsigned char>(v[pos]))) {
+    int digit = v[pos++] - '0';
+    n = n > (kMax - digit) / 10 ? kMax : n * 10 + digit;
+  }
   if (pos < v.size() && v[pos] == '.') ++pos;
   return n;
 }

@@ -47,6 +47,13 @@ la_ssize_t read_callback(struct archive* a, void* client, const void** out) {
   return static_cast<la_ssize_t>(*r);
 }
 
+// libarchive leaves the message unset for some failures (found by fuzzing: a
+// damaged header); formatting a null string would throw.
+std::string archive_message(struct archive* a) {
+  const char* m = archive_error_string(a);
+  return m != nullptr ? m : "malformed tar archive";
+}
+
 struct ArchiveDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
 };
@@ -232,7 +239,7 @@ class Unpacker {
       int r = archive_read_data_block(a_, &buf, &size, &offset);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN)
-        return error(Code::kInvalidArgument, "layer tar entry {:?}: {}", name_, archive_error_string(a_));
+        return error(Code::kInvalidArgument, "layer tar entry {:?}: {}", name_, archive_message(a_));
       const char* p = static_cast<const char*>(buf);
       while (size > 0) {
         ssize_t n = ::pwrite(fd.get(), p, size, offset);
@@ -332,7 +339,7 @@ Result<int64_t> unpack_tar(const std::string& dest, const ReadFn& read) {
   archive_read_support_format_tar(a.get());
   if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) {
     if (!ctx.status.ok()) return ctx.status.wrap("layer tar");
-    return error(Code::kInvalidArgument, "layer tar: {}", archive_error_string(a.get()));
+    return error(Code::kInvalidArgument, "layer tar: {}", archive_message(a.get()));
   }
   Unpacker u(root.get(), a.get());
   for (;;) {
@@ -341,7 +348,7 @@ Result<int64_t> unpack_tar(const std::string& dest, const ReadFn& read) {
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
       if (!ctx.status.ok()) return ctx.status.wrap("layer tar");
-      return error(Code::kInvalidArgument, "layer tar: {}", archive_error_string(a.get()));
+      return error(Code::kInvalidArgument, "layer tar: {}", archive_message(a.get()));
     }
     Status s = u.entry(e);
     if (!s.ok()) {
