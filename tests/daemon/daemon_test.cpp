@@ -415,7 +415,7 @@ TEST_CASE("The daemon logs JSON lines to the file its --log and --log-format jso
 TEST_CASE("$CONTAINER_REGISTRIES_CONF names the registries.conf pulls follow", "[daemon]") {
   Daemon daemon("", false);
   const std::string blocking = daemon.dir() / "blocking.conf";
-  crio::test::write_file(blocking, "[[registry]]\nlocation = \"blocked.example.invalid\"\nblocked = true\n");
+  crio::test::write_file(blocking, "[[registry]]\nlocation = \"held.example.invalid\"\nblocked = true\n");
   daemon.add_env("CONTAINER_REGISTRIES_CONF=" + blocking);
   daemon.start();
   auto pull = [&] {
@@ -423,19 +423,20 @@ TEST_CASE("$CONTAINER_REGISTRIES_CONF names the registries.conf pulls follow", "
     grpc::ClientContext context;
     crio::test::set_deadline(context, 20);
     runtime::v1::PullImageRequest request;
-    request.mutable_image()->set_image("blocked.example.invalid/app:1");
+    request.mutable_image()->set_image("held.example.invalid/app:1");
     runtime::v1::PullImageResponse response;
     return stub->PullImage(&context, request, &response);
   };
   grpc::Status blocked = pull();
   INFO(blocked.error_message());
   CHECK(blocked.error_code() == grpc::StatusCode::PERMISSION_DENIED);
-  CHECK_THAT(blocked.error_message(), Catch::Contains("blocked"));
+  CHECK_THAT(blocked.error_message(), Catch::Contains("is blocked in registries.conf"));
 
   // The file is read again on SIGHUP.
-  crio::test::write_file(blocking, "[[registry]]\nlocation = \"blocked.example.invalid\"\nblocked = false\n");
+  crio::test::write_file(blocking, "[[registry]]\nlocation = \"held.example.invalid\"\nblocked = false\n");
   daemon.child().signal(SIGHUP);
   REQUIRE(crio::test::eventually([&] { return daemon.log().find("Applied new registry configuration") != std::string::npos; }));
   grpc::Status unblocked = pull();
-  CHECK_THAT(unblocked.error_message(), !Catch::Contains("blocked"));
+  CHECK_THAT(unblocked.error_message(), !Catch::Contains("is blocked in registries.conf"));
+  CHECK_THAT(unblocked.error_message(), Catch::Contains("held.example.invalid"));
 }
