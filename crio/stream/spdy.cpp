@@ -440,6 +440,12 @@ void SpdySession::send_rst(uint32_t stream_id, uint32_t status) {
   put32(body, stream_id);
   put32(body, status);
   send_control(kRstStream, 0, body);
+  // A reader blocked on the stream must wake now (a duplicate SYN_STREAM resets the
+  // stream that had its id, which would otherwise wait forever; found by fuzzing).
+  drop_stream(stream_id);
+}
+
+void SpdySession::drop_stream(uint32_t stream_id) {
   std::shared_ptr<SpdyStream> s;
   {
     std::lock_guard lock(mu_);
@@ -448,9 +454,6 @@ void SpdySession::send_rst(uint32_t stream_id, uint32_t status) {
       streams_.erase(it);
     }
   }
-  // The stream is over for both sides, and the session no longer reaches it: a reader
-  // blocked on it must wake now (a duplicate SYN_STREAM resets the stream that had
-  // its id, which would otherwise wait forever; found by fuzzing).
   if (s) {
     std::lock_guard lock(s->mu_);
     s->remote_closed_ = s->local_closed_ = true;
@@ -507,20 +510,7 @@ Status SpdySession::handle_control(uint16_t type, uint8_t flags, std::string bod
     }
     case kRstStream: {
       if (body.size() < 8) return error(Code::kInvalidArgument, "spdy: short RST_STREAM");
-      uint32_t id = get32(body, 0) & 0x7fffffff;
-      std::shared_ptr<SpdyStream> s;
-      {
-        std::lock_guard lock(mu_);
-        if (auto it = streams_.find(id); it != streams_.end()) {
-          s = it->second;
-          streams_.erase(it);
-        }
-      }
-      if (s) {
-        std::lock_guard lock(s->mu_);
-        s->remote_closed_ = s->local_closed_ = true;
-        s->cv_.notify_all();
-      }
+      drop_stream(get32(body, 0) & 0x7fffffff);
       return ok_status();
     }
     case kPing: {

@@ -117,6 +117,8 @@ class SpdySession {
   bool send_control(uint16_t type, uint8_t flags, const std::string& body);
   bool send_syn_reply(uint32_t stream_id);
   void send_rst(uint32_t stream_id, uint32_t status);
+  // Forgets the stream and closes it for both sides, waking a reader blocked on it.
+  void drop_stream(uint32_t stream_id);
   void end(std::string reason);
 
   fs::UniqueFd socket_;

@@ -253,6 +253,13 @@ struct Client {
     return response;
   }
   nlohmann::json pod_info(const std::string& id) { return nlohmann::json::parse(pod_status(id).info().at("info")); }
+  size_t pod_count() {
+    grpc::ClientContext context;
+    set_deadline(context);
+    v1::ListPodSandboxResponse response;
+    REQUIRE(stub->ListPodSandbox(&context, v1::ListPodSandboxRequest{}, &response).ok());
+    return static_cast<size_t>(response.items_size());
+  }
   std::vector<v1::Container> list(const v1::ContainerFilter& filter = {}) {
     grpc::ClientContext context;
     set_deadline(context);

@@ -20,14 +20,6 @@ using crio::test::set_deadline;
 
 namespace {
 
-size_t pod_count(Client& client) {
-  grpc::ClientContext context;
-  set_deadline(context);
-  v1::ListPodSandboxResponse response;
-  REQUIRE(client.stub->ListPodSandbox(&context, v1::ListPodSandboxRequest{}, &response).ok());
-  return static_cast<size_t>(response.items_size());
-}
-
 bool has_image(const Daemon& daemon, const std::string& ref) {
   auto stub = daemon.image_stub();
   grpc::ClientContext context;
@@ -95,7 +87,7 @@ TEST_CASE("internal_wipe: after a reboot the start removes pods and containers, 
   env.daemon->stop(SIGTERM);
   // A daemon restart alone keeps everything.
   env.daemon->start();
-  CHECK(pod_count(client) == 1);
+  CHECK(client.pod_count() == 1);
   CHECK(client.list().size() == 1);
 
   env.daemon->stop(SIGTERM);
@@ -107,7 +99,7 @@ TEST_CASE("internal_wipe: after a reboot the start removes pods and containers, 
   }
   env.daemon->start();
   CHECK_THAT(env.daemon->log(), Catch::Contains("wiping the containers left from before"));
-  CHECK(pod_count(client) == 0);
+  CHECK(client.pod_count() == 0);
   CHECK(client.list().empty());
   CHECK_FALSE(tree_mentions(d + "/run/ns", w.pod));
   CHECK_FALSE(mounts_mention(d + "/"));
@@ -136,7 +128,7 @@ TEST_CASE("internal_wipe = false leaves the wipe to crio wipe", "[daemon][wipe]"
   CHECK(wiped.exit_code == 0);
   stdfs::remove(d + "/run/version");
   env.daemon->start();
-  CHECK(pod_count(client) == 1);  // internal_wipe = false: the start leaves them
+  CHECK(client.pod_count() == 1);  // internal_wipe = false: the start leaves them
   env.daemon->stop(SIGTERM);
 
   stdfs::remove(d + "/run/version");
@@ -145,7 +137,7 @@ TEST_CASE("internal_wipe = false leaves the wipe to crio wipe", "[daemon][wipe]"
   INFO(wiped.err);
   CHECK(wiped.exit_code == 0);
   env.daemon->start();
-  CHECK(pod_count(client) == 0);
+  CHECK(client.pod_count() == 0);
   CHECK(client.list().empty());
   CHECK_FALSE(has_image(*env.daemon, env.image));
   CHECK(crio_cli(*env.daemon, {"wipe", "--bogus"}).exit_code == 2);
@@ -257,6 +249,6 @@ TEST_CASE("restore drops a container whose bundle is gone and a pod without its 
   CHECK(client.list().empty());
   CHECK(client.pod_status(w.pod).status().state() == v1::SANDBOX_NOTREADY);
   CHECK(client.remove_pod(w.pod).ok());
-  CHECK(pod_count(client) == 0);
+  CHECK(client.pod_count() == 0);
   CHECK_FALSE(stdfs::exists(bundle));
 }

@@ -98,14 +98,6 @@ grpc::Status pod_status(Client& client, const std::string& id) {
   return client.stub->PodSandboxStatus(&context, request, &response);
 }
 
-size_t pod_count(Client& client) {
-  grpc::ClientContext context;
-  set_deadline(context);
-  v1::ListPodSandboxResponse response;
-  REQUIRE(client.stub->ListPodSandbox(&context, v1::ListPodSandboxRequest{}, &response).ok());
-  return static_cast<size_t>(response.items_size());
-}
-
 bool runc_knows(const Client& client, const std::string& id) {
   return stdfs::exists(client.dir + "/runc-root/" + id + "/state.json");
 }
@@ -124,7 +116,7 @@ TEST_CASE("A pod whose RunPodSandbox timed out stays hidden, survives a daemon c
 
   // Made, with its infra container running under the pod's ID, but not shown.
   CHECK(runc_knows(client, id));
-  CHECK(pod_count(client) == 0);
+  CHECK(client.pod_count() == 0);
   grpc::Status status = pod_status(client, id);
   CHECK(status.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
   CHECK_THAT(status.error_message(), Catch::Contains("not created"));
@@ -137,7 +129,7 @@ TEST_CASE("A pod whose RunPodSandbox timed out stays hidden, survives a daemon c
   env.daemon->stop(SIGKILL);
   env.daemon->start();
   Client after(*env.daemon);  // a new channel: the old one backs off after the crash
-  CHECK(pod_count(after) == 0);
+  CHECK(after.pod_count() == 0);
 
   set_slow(after, false);
   std::string claimed;
@@ -146,7 +138,7 @@ TEST_CASE("A pod whose RunPodSandbox timed out stays hidden, survives a daemon c
   REQUIRE(retry.ok());
   PodGuard claimed_guard{after, claimed};
   CHECK(claimed == id);
-  CHECK(pod_count(after) == 1);
+  CHECK(after.pod_count() == 1);
   CHECK(pod_status(after, id).ok());
   CHECK(unclaimed_ids(after, "pods").empty());
 
