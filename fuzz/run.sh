@@ -18,6 +18,7 @@ all=(reference manifest image_config registries_conf policy sigstore_payload cri
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 if [ ! -f "$build_dir/build.ninja" ]; then
   launcher=()
   if command -v ccache >/dev/null; then
