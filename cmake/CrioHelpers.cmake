@@ -59,5 +59,12 @@ function(crio_test)
   target_compile_options(${T_NAME} PRIVATE -Wall -Wextra -Wno-unused-parameter)
   # -w NoTests: a CTest entry whose filter matches no TEST_CASE fails instead of passing
   # silently (a name with a ";" would be split into two such entries).
-  catch_discover_tests(${T_NAME} TEST_PREFIX "${T_NAME}: " EXTRA_ARGS -w NoTests PROPERTIES LABELS "${T_LABELS}")
+  # Every test may start a daemon, and a daemon's pods need the pause image: the
+  # pause_registry fixture (tests/daemon/pause_registry.sh) serves it for the whole run.
+  # A list value would be split into property names and values on its way to the test
+  # file: the labels go as one, "daemon,pod" (ctest -L takes a regular expression).
+  string(REPLACE ";" "," labels "${T_LABELS}")
+  catch_discover_tests(${T_NAME} TEST_PREFIX "${T_NAME}: " EXTRA_ARGS -w NoTests
+                       PROPERTIES LABELS "${labels}" FIXTURES_REQUIRED pause_registry
+                                  ENVIRONMENT "CRIO_TEST_PAUSE_REGISTRY=${CRIO_TEST_PAUSE_REGISTRY}")
 endfunction()

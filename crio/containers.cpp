@@ -305,6 +305,7 @@ Status Containers::restore() {
     std::shared_lock lock(mutex_);
     if (containers_.count(layer.id)) continue;
     lock.unlock();
+    if (pods_.lookup(layer.id).ok()) continue;  // a pod's own storage (make_pod_storage)
     log::info("removing an orphaned container layer", {{"id", layer.id}});
     (void)store.unmount(layer.id, true);
     (void)store.delete_container(layer.id);
@@ -828,11 +829,19 @@ Status Containers::stop_pod(const std::string& pod_id) {
     Status stopped = stop_resolved(id, std::chrono::seconds(0));
     if (!stopped.ok() && stopped.code() != Code::kNotFound) return stopped;
   }
+  // A stopped pod keeps its storage, unmounted, until it is removed (as CRI-O).
+  storage::Store& store = images_.store();
+  if (store.container(pod_id)) CRIO_RETURN_IF_ERROR(store.unmount(pod_id, true));
   return ok_status();
 }
 
 Status Containers::remove_pod(const std::string& pod_id) {
   for (const std::string& id : ids_in_pod(pod_id)) CRIO_RETURN_IF_ERROR(discard(id));
+  storage::Store& store = images_.store();
+  if (store.container(pod_id)) {
+    CRIO_RETURN_IF_ERROR(store.unmount(pod_id, true));
+    CRIO_RETURN_IF_ERROR(store.delete_container(pod_id));
+  }
   return ok_status();
 }
 
@@ -842,14 +851,13 @@ Result<storage::Usage> Containers::layer_usage(const std::string& id) const {
 
 std::string Containers::layers_mountpoint() const { return images_.containers_mountpoint(); }
 
-Result<std::string> Containers::start_infra(const Pod& pod_ref) {
-  const Pod* pod = &pod_ref;
+Result<storage::Image> Containers::pause_image_for(const Pod& pod) {
   const std::shared_ptr<const LiveSettings> live = live_.get();
   const core::Config& config = live->config;
   if (!images_.find(config.pause_image)) {
     PullRequest pull;
     pull.image = config.pause_image;
-    pull.pod_namespace = pod->spec.pod_namespace;
+    pull.pod_namespace = pod.spec.pod_namespace;
     if (!config.pause_image_auth_file.empty()) {
       // The pause image's own credentials, in place of global_auth_file's.
       auto ref = image::parse_reference(config.pause_image);
@@ -863,7 +871,27 @@ Result<std::string> Containers::start_infra(const Pod& pod_ref) {
   }
   auto image = images_.find(config.pause_image);
   if (!image) return error(Code::kNotFound, "pause image {} not found", config.pause_image);
-  CRIO_ASSIGN_OR_RETURN(oci::ImageDefaults image_config, image_defaults(image->image));
+  return image->image;
+}
+
+Result<std::string> Containers::make_pod_storage(const Pod& pod) {
+  CRIO_ASSIGN_OR_RETURN(storage::Image image, pause_image_for(pod));
+  storage::Store& store = images_.store();
+  CRIO_RETURN_IF_ERROR(store.create_container(pod.id, image.id).status().wrap("pod sandbox " + pod.id + " storage"));
+  auto mounted = store.mount(pod.id);
+  if (!mounted.ok()) {
+    (void)store.delete_container(pod.id);
+    return mounted.status().wrap("pod sandbox " + pod.id + " storage");
+  }
+  return *mounted;
+}
+
+Result<std::string> Containers::start_infra(const Pod& pod_ref) {
+  const Pod* pod = &pod_ref;
+  const std::shared_ptr<const LiveSettings> live = live_.get();
+  const core::Config& config = live->config;
+  CRIO_ASSIGN_OR_RETURN(storage::Image pause, pause_image_for(pod_ref));
+  CRIO_ASSIGN_OR_RETURN(oci::ImageDefaults image_config, image_defaults(pause));
 
   ContainerSpec spec;
   spec.name = kInfraName;

@@ -119,6 +119,11 @@ class Containers : private CreationTable {
   // its entrypoint (else pause_command). Named "POD", as the kubelet never names one.
   // Called while the pod is being created, before it is published.
   Result<std::string> start_infra(const Pod& pod);
+  // A pod without infra container still gets the pause image's file system, as CRI-O
+  // gives every pod one: a writable layer named by the pod ID, mounted until the pod
+  // stops and removed with it; returns where it is mounted, the pod's root in the
+  // status API.
+  Result<std::string> make_pod_storage(const Pod& pod);
   static bool is_infra(const Container& c) { return c.spec.name == kInfraName; }
   // The running container's usage, from its cgroup as the cgroup driver places it.
   Result<oci::CgroupStats> cgroup_stats(const Container& c) const;
@@ -143,6 +148,8 @@ class Containers : private CreationTable {
   void set_oom_observer(std::function<void(const std::string& name)> observer) { on_oom_ = std::move(observer); }
 
  private:
+  // The configured pause image, pulled (with pause_image_auth_file) when absent.
+  Result<storage::Image> pause_image_for(const Pod& pod);
 
   // CreationTable
   std::optional<std::string> published_holder(const std::string& name) const override;

@@ -56,7 +56,7 @@ Result<nlohmann::json> inspect_container(const Containers& containers, const Pod
            {"annotations", pod->spec.annotations},
            {"crio_annotations", nlohmann::json::object()},
            {"log_path", ""},
-           {"root", ""},
+           {"root", pod->rootfs},
            {"sandbox", pod->id},
            {"ip_addresses", pod->ips}};
   }

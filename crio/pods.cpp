@@ -147,6 +147,7 @@ json to_json(const Pod& p) {
       {"resolv_path", p.resolv_path},
       {"hostname_path", p.hostname_path},
       {"hosts_path", p.hosts_path},
+      {"rootfs", p.rootfs},
       {"spec",
        {{"name", s.name},
         {"uid", s.uid},
@@ -189,6 +190,7 @@ Result<Pod> from_json(const std::string& text, const std::string& file) {
     p.resolv_path = j.at("resolv_path");
     p.hostname_path = j.at("hostname_path");
     p.hosts_path = j.at("hosts_path");
+    p.rootfs = j.value("rootfs", "");
     const json& s = j.at("spec");
     PodSpec& spec = p.spec;
     spec.name = s.at("name");
@@ -349,15 +351,9 @@ Status Pods::restore() {
       log::error("skipping an unreadable pod state file", {{"file", file}, {"error", pod.status().message()}});
       continue;
     }
-    if (pod->state == PodState::kReady) {
-      for (const auto& ns : {pod->netns_path, pod->ipcns_path, pod->utsns_path}) {
-        if (!ns.empty() && !net::namespace_alive(ns)) {
-          log::warn("pod namespace is gone; the pod is not ready", {{"pod", pod->id}, {"namespace", ns}});
-          pod->state = PodState::kNotReady;
-          break;
-        }
-      }
-    }
+    // Readiness is what was recorded, as CRI-O restores it: the namespace pins may live in
+    // a mount namespace this process does not see (KUBENSMNT), and a reboot, which does
+    // remove them, also empties version_file's tmpfs, and the start-up wipe then removes every pod.
     names_[full_name(pod->spec)] = pod->id;
     if (unpublished_.restore_marked(pod->id)) {
       // Made for a caller that had left, before the restart: still kept for its retry.
@@ -382,7 +378,7 @@ Status Pods::restore() {
 }
 
 Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& client_gone,
-                              const std::function<Status(const Pod&)>& finish) {
+                              const std::function<Status(Pod&)>& finish) {
   if (spec.name.empty()) return error(Code::kInvalidArgument, "pod sandbox metadata: name is empty");
   if (spec.uid.empty()) return error(Code::kInvalidArgument, "pod sandbox {}: metadata uid is empty", spec.name);
   if (spec.pod_namespace.empty()) {
@@ -418,7 +414,7 @@ void Pods::publish(const std::string& id) { unpublished_.publish(id); }
 
 void Pods::keep_unclaimed(const std::string& id) { unpublished_.mark_unclaimed(id); }
 
-Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status(const Pod&)>& finish) {
+Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status(Pod&)>& finish) {
   // One snapshot of the reloadable settings for the whole creation.
   const std::shared_ptr<const LiveSettings> settings = live_.get();
   CRIO_ASSIGN_OR_RETURN(std::string id, random_id());
@@ -502,16 +498,17 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
     mount_pod_logs(spec.pod_namespace, spec.name, spec.uid, *volume);
     undo.add([uid = spec.uid, v = *volume] { unmount_pod_logs(uid, v); });
   }
-  if (finish) {
-    creations_.stage(name, "sandbox container runtime creation");
-    CRIO_RETURN_IF_ERROR(finish(pod).wrap(what));
-  } else {
+  if (!runs_infra(spec)) {
     // Without an infra container the pod still gets a cgroup of its own, as in CRI-O.
     CRIO_ASSIGN_OR_RETURN(std::string cgroup, oci::CgroupDriver::of(config_).dropped_infra_cgroup(spec.cgroup_parent, id));
     if (!cgroup.empty()) {
       CRIO_RETURN_IF_ERROR(oci::create_cgroup(cgroup).wrap(what + ": its cgroup"));
       undo.add([cgroup] { (void)oci::remove_cgroup(cgroup); });
     }
+  }
+  if (finish) {
+    creations_.stage(name, "sandbox container runtime creation");
+    CRIO_RETURN_IF_ERROR(finish(pod).wrap(what));
   }
   CRIO_RETURN_IF_ERROR(persist(pod).wrap(what));
 

@@ -68,6 +68,7 @@ struct Pod {
   std::string resolv_path;
   std::string hostname_path;
   std::string hosts_path;
+  std::string rootfs;  // the pause image's file system of a pod without infra container
 };
 
 struct PodFilter {
@@ -91,15 +92,19 @@ class Pods : private CreationTable {
   Pods(const core::Config& config, const LiveConfig& live, CniManager& cni);
   ~Pods() override;
 
-  // Reads every persisted pod; a pod whose namespaces vanished (a reboot) is NOTREADY.
+  // Reads every persisted pod, in the state it was recorded in.
   Status restore();
 
-  // Makes the pod; `finish` (the infra container, when the pod has one) runs as the
-  // last step of its creation, and its failure undoes the pod. `client_gone` tells
+  // Makes the pod; `finish` (the infra container, when the pod has one, else the pod's
+  // storage) runs as the last step of its creation, may fill in the pod's fields, and
+  // its failure undoes the pod. `client_gone` tells
   // whether the caller stopped waiting (its deadline passed): the pod is then kept
   // unpublished for the retry the kubelet makes with the same name (see Creations).
+  // A shared PID namespace needs a process to hold it; so does drop_infra_ctr = false,
+  // which keeps an infra container for every pod.
+  bool runs_infra(const PodSpec& spec) const { return spec.pid == NamespaceMode::kPod || !config_.drop_infra_ctr; }
   Result<std::string> run(const PodSpec& spec, const std::function<bool()>& client_gone = {},
-                          const std::function<Status(const Pod&)>& finish = {});
+                          const std::function<Status(Pod&)>& finish = {});
   // The emptyDir volume named by the pod's io.kubernetes.cri-o.LinkLogs annotation,
   // when its handler or workload allows the annotation.
   std::optional<std::string> link_logs_volume(const PodSpec& spec) const;
@@ -121,6 +126,9 @@ class Pods : private CreationTable {
   // pod is NOTREADY from then on.
   void infra_exited(const std::string& id);
 
+  // By full ID, published or not (restore's sweep of storage no pod owns).
+  Result<Pod> lookup(const std::string& id) const;
+
   // "k8s_<name>_<namespace>_<uid>_<attempt>", the name a pod is reserved under.
   static std::string full_name(const PodSpec& spec);
 
@@ -130,11 +138,10 @@ class Pods : private CreationTable {
   void publish(const std::string& id) override;
   void keep_unclaimed(const std::string& id) override;
 
-  Result<std::string> create(const PodSpec& spec, const std::function<Status(const Pod&)>& finish);
+  Result<std::string> create(const PodSpec& spec, const std::function<Status(Pod&)>& finish);
   Result<std::string> resolve_id(const std::string& id_or_prefix) const;
   // A published pod's full ID.
   Result<std::string> resolve_published(const std::string& id_or_prefix) const;
-  Result<Pod> lookup(const std::string& id) const;  // published or not
   Status stop_resolved(const std::string& id);
   Status remove_resolved(const std::string& id);
   Status persist(const Pod& pod) const;

@@ -117,11 +117,16 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext* context, const v
       return to_grpc(error(Code::kInvalidArgument, "pod sandbox {}: {}", spec.name, handler.status().message()));
     }
   }
-  // A shared PID namespace needs a process to hold it; so does a configuration that
-  // keeps infra containers for every pod. It starts as the pod's last creation step.
-  std::function<crio::Status(const Pod&)> start_infra;
-  if (spec.pid == NamespaceMode::kPod || !config_.drop_infra_ctr) {
-    start_infra = [this](const Pod& pod) { return containers_.start_infra(pod).status(); };
+  // The pod's last creation step: its infra container, or only the pause image's file
+  // system when it runs none.
+  std::function<crio::Status(Pod&)> finish;
+  if (pods_.runs_infra(spec)) {
+    finish = [this](Pod& pod) { return containers_.start_infra(pod).status(); };
+  } else {
+    finish = [this](Pod& pod) {
+      CRIO_ASSIGN_OR_RETURN(pod.rootfs, containers_.make_pod_storage(pod));
+      return crio::ok_status();
+    };
   }
   auto id = pods_.run(
       spec,
@@ -129,7 +134,7 @@ grpc::Status RuntimeService::RunPodSandbox(grpc::ServerContext* context, const v
         // IsCancelled() turns true only once gRPC noticed; a passed deadline counts too.
         return context->IsCancelled() || std::chrono::system_clock::now() > context->deadline();
       },
-      start_infra);
+      finish);
   if (!id.ok()) return to_grpc(id.status());
   response->set_pod_sandbox_id(*id);
   return grpc::Status::OK;

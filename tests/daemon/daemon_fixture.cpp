@@ -52,6 +52,16 @@ Daemon::Daemon(const std::string& extra_toml, bool start_now) {
                            "plugin_dirs = [\"/usr/lib/cni\", \"/opt/cni/bin\"]\n" +
                            extra_toml);
   write_file(dir_ / "policy.json", R"({"default": [{"type": "insecureAcceptAnything"}]})");
+  // Every pod mounts the pause image: it comes from the run's pause registry (the
+  // pause_registry CTest fixture), which a test's own drop-ins may replace.
+  if (const char* registry = std::getenv("CRIO_TEST_PAUSE_REGISTRY")) {
+    std::ifstream host_file(std::string(registry) + "/host");
+    std::string host;
+    if (std::getline(host_file, host) && !host.empty()) {
+      write_file(dir_ / "crio.conf.d/05-pause.conf", "[crio.image]\npause_image = \"" + host + "/test/pause:v1\"\n");
+      write_file(dir_ / "registries.conf", "[[registry]]\nlocation = \"" + host + "\"\ninsecure = true\n");
+    }
+  }
   if (start_now) start();
 }
 

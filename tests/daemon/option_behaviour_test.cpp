@@ -604,3 +604,50 @@ TEST_CASE("The status API describes a pod by its ID, through its infra container
   (void)client.stop(ctr, 0);
   (void)client.remove(ctr);
 }
+
+TEST_CASE("A pod without infra container runs on the pause image's file system, mounted until it stops",
+          "[daemon][pod][status]") {
+  Env env("[crio.runtime]\ndrop_infra_ctr = true\n");
+  Client client(*env.daemon);
+  auto root_of = [&](const std::string& id) {
+    auto answer = crio::test::http_request(env.daemon->socket(), "GET", "/containers/" + id);
+    INFO(answer.body);
+    REQUIRE(answer.status == 200);
+    return nlohmann::json::parse(answer.body)["root"].get<std::string>();
+  };
+  auto remove_pause_image = [&] {
+    auto stub = env.daemon->image_stub();
+    grpc::ClientContext context;
+    v1::RemoveImageRequest request;
+    request.mutable_image()->set_image(env.pause_image());
+    v1::RemoveImageResponse response;
+    return stub->RemoveImage(&context, request, &response);
+  };
+
+  const std::string id = client.run_pod("storage", "runc");
+  const std::string root = root_of(id);
+  INFO(root);
+  CHECK(root.rfind(env.daemon->dir() / "storage/overlay/", 0) == 0);
+  CHECK(mounted(" " + root + " "));
+  CHECK(stdfs::exists(root + "/bin/busybox"));  // the pause image's files
+  // The pause image is in use while the pod exists.
+  grpc::Status refused = remove_pause_image();
+  CHECK(refused.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+
+  // A crash keeps the storage: the restart's sweep of orphaned layers leaves a pod's own.
+  env.daemon->stop(SIGKILL);
+  env.daemon->start();
+  Client after(*env.daemon);
+  CHECK(root_of(id) == root);
+  CHECK(mounted(" " + root + " "));
+
+  REQUIRE(after.stop_pod(id).ok());
+  CHECK_FALSE(mounted(" " + root + " "));
+  CHECK(root_of(id) == root);
+  CHECK(stdfs::exists(stdfs::path(root).parent_path()));
+  REQUIRE(after.remove_pod(id).ok());
+  CHECK_FALSE(stdfs::exists(stdfs::path(root).parent_path()));
+  grpc::Status removed = remove_pause_image();
+  INFO(removed.error_message());
+  CHECK(removed.ok());
+}
