@@ -1,6 +1,6 @@
 // Pulling images skopeo encrypted (ocicrypt's JWE protocol, RSA-OAEP and ECDH-ES+A256KW
 // recipients; gzip, zstd and uncompressed layers) from Debian's docker-registry into a
-// real store, with the keys openssl made here.
+// real store, with the keys openssl made here; and skopeo's pgp protocol refused.
 
 #include <crio/core/storage/store.hpp>
 #include <crio/image/decrypt.hpp>
@@ -209,4 +209,36 @@ TEST_CASE("decrypt pull: images skopeo encrypted with JWE are decrypted into the
     CHECK(fx.empty());
     CHECK(puller.metrics().pull_failures == 5);
   }
+}
+
+TEST_CASE("decrypt pull: a layer skopeo wrapped only for pgp is refused naming the protocol", "[decrypt][integration]") {
+  TestRegistry reg;
+  TempDir escape;
+  reg.push_test_images(escape.path(), "multi");
+  Keys keys;
+  TempDir gnupg{"crio-decrypt-gnupg"};
+  const std::string home = "GNUPGHOME=" + gnupg.path();
+  auto gen = run_command({"/usr/bin/gpg", "--batch", "--passphrase", "", "--quick-gen-key", "crio-test@example.com",
+                          "default", "default", "never"},
+                         {home});
+  INFO(gen.err);
+  REQUIRE(gen.exit_code == 0);
+  auto copy = run_command({"/usr/bin/skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
+                           "--dest-tls-verify=false", "--encryption-key", "pgp:crio-test@example.com",
+                           "docker://" + reg.host() + "/test/multi:v1", "docker://" + reg.host() + "/enc/multi:pgp"},
+                          {home});
+  run_command({"/usr/bin/gpgconf", "--kill", "gpg-agent"}, {home});
+  INFO(copy.err);
+  REQUIRE(copy.exit_code == 0);
+
+  Store fx;
+  Puller puller(*fx.store, options_for(reg.host()));
+  PullOptions opts;
+  opts.decryption_keys = keys.load("");
+  auto r = puller.pull(reg.host() + "/enc/multi:pgp", opts);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kUnimplemented);
+  CHECK_THAT(r.status().message(), Catch::Contains(reg.host() + "/enc/multi:pgp") &&
+                                       Catch::Contains("only with the pgp protocol"));
+  CHECK(fx.empty());
 }
