@@ -52,7 +52,6 @@ constexpr ForeignFlag kForeignFlags[] = {
     {"registries-conf-dir", "CONTAINER_REGISTRIES_CONF_DIR", "", false,
      "the drop-in directory is always registries.conf.d beside registries.conf"},
     {"separate-pull-cgroup", "PULL_IN_A_CGROUP", "", false, "pulling in a separate cgroup is not implemented"},
-    {"decryption-keys-path", "", "/etc/crio/keys/", false, "encrypted images are not supported"},
     {"blockio-config-file", "", "", false, "block I/O classes are not supported"},
     {"blockio-reload", "", "false", true, "block I/O classes are not supported"},
     {"rdt-config-file", "", "", false, "RDT classes are not supported"},

@@ -2,6 +2,7 @@
 #include "metrics.hpp"
 
 #include <crio/core/log.hpp>
+#include <crio/image/decrypt.hpp>
 #include <crio/image/manifest.hpp>
 #include <crio/image/reference.hpp>
 #include <crio/image/registries.hpp>
@@ -156,6 +157,15 @@ Result<ImageView> Images::pull(const PullRequest& request) {
   if (const char* dir = std::getenv("CONTAINERS_REGISTRIES_D"); dir && *dir) trust.registries_d_dir = dir;
   options.verify = image::policy_verifier(std::move(trust), request.pod_namespace);
   options.observer = metrics_;
+  // Read at every pull, as CRI-O does: keys added to the directory count at once, and a
+  // directory CRI-O would not read fails the pull here too.
+  auto keys = image::DecryptionKeys::load_dir(live->config.decryption_keys_path);
+  if (!keys.ok()) {
+    if (metrics_) metrics_->image_pull_failed(request.image, keys.status().message());
+    // Unknown, as CRI-O answers: the daemon's configuration is at fault, not the request.
+    return error(Code::kUnknown, "image {}: {}", request.image, keys.status().message());
+  }
+  options.decryption_keys = std::make_shared<const image::DecryptionKeys>(std::move(*keys));
   auto result = puller_->pull(request.image, options);
   if (!result.ok()) {
     if (metrics_) metrics_->image_pull_failed(request.image, result.status().message());

@@ -130,6 +130,7 @@ Result<std::shared_ptr<const LiveSettings>> reloaded_settings(const LiveSettings
     next.pinned_images = non_empty(files.pinned_images);
     changes.push_back(quoted_change("pinned_images", next.pinned_images.empty() ? "[]" : joined(next.pinned_images)));
   }
+  take(&core::Config::decryption_keys_path, "decryption_keys_path", plain);
   take(&core::Config::signature_policy, "signature_policy", plain);
   take(&core::Config::signature_policy_dir, "signature_policy_dir", plain);
   take(&core::Config::seccomp_profile, "seccomp_profile", plain);

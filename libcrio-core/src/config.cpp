@@ -190,6 +190,10 @@ const std::vector<Desc<Config>>& options() {
       opt(kRuntime, "seccomp_profile", "seccomp-profile", &C::seccomp_profile, nullptr,
           "seccomp profile (JSON) used for RuntimeDefault; empty, or a file that is not on disk (as in CRI-O, "
           "with an info line), uses the built-in profile. Read at start-up and at each reload."),
+      opt(kRuntime, "decryption_keys_path", "decryption-keys-path", &C::decryption_keys_path, nullptr,
+          "Directory of the private keys (PEM or DER; RSA or EC) that decrypt encrypted image layers "
+          "(ocicrypt's JWE protocol), read at every pull as CRI-O does; a directory that does not exist "
+          "holds no keys. Reloadable."),
       opt(kRuntime, "apparmor_profile", "apparmor-profile", &C::apparmor_profile, nullptr,
           "AppArmor profile for containers that do not name one. Where the host has no AppArmor, "
           "AppArmor is disabled (as in CRI-O) and the daemon logs so at start-up; on a host with "
@@ -446,8 +450,6 @@ const std::map<std::string, ForeignOption>& foreign_options() {
       {"crio.runtime.cdi_spec_dirs", {K::kStringList, "", "CDI devices are not supported"}},
       {"crio.runtime.device_ownership_from_security_context",
        {K::kBool, "false", "device ownership from the security context is not implemented"}},
-      {"crio.runtime.decryption_keys_path",
-       {K::kString, "/etc/crio/keys/", "encrypted images are not supported"}},
       {"crio.runtime.blockio_config_file", {K::kString, "", "block I/O classes are not supported"}},
       {"crio.runtime.blockio_reload", {K::kBool, "false", "block I/O classes are not supported"}},
       {"crio.runtime.rdt_config_file", {K::kString, "", "RDT classes are not supported"}},
@@ -1479,6 +1481,7 @@ std::string env_for_flag(const std::string& flag) {
       {"max-parallel-downloads", ""},
       {"pull-progress-timeout", ""},
       {"short-name-mode", ""},
+      {"decryption-keys-path", ""},
   };
   if (flag.empty()) return {};
   if (auto it = kSpecial.find(flag); it != kSpecial.end()) return it->second;

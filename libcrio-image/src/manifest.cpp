@@ -151,6 +151,16 @@ Result<Platform> parse_platform(std::string_view text) {
 
 Result<Compression> layer_compression(std::string_view mt, std::string_view what) {
   using namespace media_type;
+  // ocicrypt's encrypted layers: the OCI layer types with "+encrypted"; the compression
+  // is that of the layer once decrypted.
+  constexpr std::string_view kEncrypted = "+encrypted";
+  if (mt.ends_with(kEncrypted)) {
+    std::string_view plain = mt.substr(0, mt.size() - kEncrypted.size());
+    if (plain == kOciLayer) return Compression::kNone;
+    if (plain == kOciLayerGzip) return Compression::kGzip;
+    if (plain == kOciLayerZstd) return Compression::kZstd;
+    return bad(what, fmt::format("unsupported layer media type \"{}\"", mt));
+  }
   if (mt == kOciLayer || mt == kDockerLayerTar) return Compression::kNone;
   if (mt == kOciLayerGzip || mt == kDockerLayerGzip) return Compression::kGzip;
   if (mt == kOciLayerZstd) return Compression::kZstd;

@@ -372,6 +372,18 @@ TEST_CASE("cli: CRI-O variables of flags crio lacks stop start-up unless they ho
   }
 }
 
+TEST_CASE("cli: --decryption-keys-path sets the key directory, and CRI-O gives it no environment variable") {
+  Cli cli;
+  auto cl = cli.run({"--decryption-keys-path", "/srv/keys"});
+  INFO(cl.status().message());
+  REQUIRE(cl.ok());
+  CHECK(cl->config.decryption_keys_path == "/srv/keys");
+  ScopedEnvs env({{"CONTAINER_DECRYPTION_KEYS_PATH", "/elsewhere"}});
+  auto plain = cli.run({});
+  REQUIRE(plain.ok());
+  CHECK(plain->config.decryption_keys_path == "/etc/crio/keys/");
+}
+
 TEST_CASE("cli: CRI-O's flags for what crio does not do are taken with CRI-O's default and refused otherwise") {
   Cli cli;
   auto defaulted = cli.run({"--enable-tracing=false", "--profile-port", "6060", "--nri-listen", "/var/run/nri/nri.sock",

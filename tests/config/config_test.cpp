@@ -122,6 +122,7 @@ default_env = ["TZ=UTC"]
 default_ulimits = ["nofile=1024:2048"]
 no_pivot = true
 seccomp_profile = "/etc/test/seccomp.json"
+decryption_keys_path = "/etc/test/keys"
 seccomp_use_default_when_empty = false
 add_inheritable_capabilities = true
 apparmor_profile = "unconfined"
@@ -915,6 +916,7 @@ enable_nri = false
   CHECK(c->storage_driver == "overlay");
   CHECK(c->runtimes.at("runc").runtime_path.empty());
   CHECK(c->runtimes.at("runc").monitor_cgroup == "pod");
+  CHECK(c->decryption_keys_path == "/etc/crio/keys/");
   std::string file = dir / "crio.conf";
   // A systemd host's shape loads (whether this host has systemd is start-up's concern):
   // the handlers' default conmon cgroup becomes system.slice, as in CRI-O.
@@ -929,7 +931,6 @@ enable_nri = false
     return dotted + " is CRI-O's default, and what this daemon does";
   };
   CHECK(warnings == std::vector<std::string>{
-                        file + ":28: " + not_implemented("crio.runtime.decryption_keys_path"),
                         file + ":70: " + not_implemented("crio.runtime.runtimes.runc.monitor_exec_cgroup"),
                         file + ":104: " + not_implemented("crio.tracing.enable_tracing"),
                         file + ":105: " + not_implemented("crio.tracing.tracing_endpoint"),
@@ -1035,6 +1036,17 @@ TEST_CASE("CRI-O options this daemon lacks are refused unless they hold CRI-O's 
   INFO(c.status().message());
   REQUIRE(c.ok());
   CHECK(warnings.size() == 3);
+}
+
+TEST_CASE("decryption_keys_path takes any directory, as in CRI-O") {
+  TempDir dir;
+  write_file(dir / "crio.conf", "[crio.runtime]\ndecryption_keys_path = \"/srv/keys\"\n");
+  std::vector<std::string> warnings;
+  auto c = load(sources_in(dir), &warnings);
+  INFO(c.status().message());
+  REQUIRE(c.ok());
+  CHECK(c->decryption_keys_path == "/srv/keys");
+  CHECK(warnings.empty());
 }
 
 TEST_CASE("default_sysctls with spaces around the name or value stop start-up, as in CRI-O") {

@@ -59,6 +59,8 @@ const std::vector<OptionContract>& option_contracts() {
        "seccomp_use_default_when_empty = false runs a container that names no profile unconfined"},
       {"crio.runtime.add_inheritable_capabilities", C::kTest,
        "add_inheritable_capabilities makes the capabilities inheritable too"},
+      {"crio.runtime.decryption_keys_path", C::kTest,
+       "SIGHUP decryption_keys_path: the next pull of an encrypted image decrypts with the new directory's keys"},
       {"crio.runtime.seccomp_profile", C::kTest, "log_dir, the stream and gRPC limits, seccomp_profile, cni_default_network and plugin_dirs take effect"},
       {"crio.runtime.apparmor_profile", C::kTest,
        "prepare_for_execution: conmon from $PATH, pinns_path checked, AppArmor disabled where the host has none"},

@@ -1,7 +1,8 @@
 // SIGHUP reloads what CRI-O reloads (crio(8), "Reloading"), each option observed
 // through the CRI after the files change: runtime handlers, pinned_images and the
 // pause image, pause_command, default_sysctls, seccomp_profile, hooks_dir,
-// registries.conf; and a reload that cannot be applied changes nothing at all.
+// decryption_keys_path (with images skopeo encrypted), registries.conf; and a reload
+// that cannot be applied changes nothing at all.
 // Needs root, conmon, runc, docker-registry and busybox-static, like container_test.
 
 #include "container_fixture.hpp"
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -293,9 +295,6 @@ TEST_CASE("SIGHUP re-reads registries.conf and a reload that fails keeps every o
             rest + "[crio.runtime.runtimes.bad]\nmonitor_path = \"" + d + "/no-conmon\"\n",
             original + "blocked = true\n",
             "unable to reload configuration: unable to reload runtimes"},
-           {"decryption_keys_path, refused as at start-up",
-            rest + "[crio.runtime]\ndecryption_keys_path = \"/etc/crio\"\n", original + "blocked = true\n",
-            "decryption_keys_path"},
            {"an invalid log_level", rest + "[crio.runtime]\nlog_level = \"loud\"\n", original + "blocked = true\n",
             "unable to reload configuration:"},
            {"a broken registries.conf", rest, original + "blocked = true\n[[[\n",
@@ -318,4 +317,88 @@ TEST_CASE("SIGHUP re-reads registries.conf and a reload that fails keeps every o
   crio::test::write_file(registries, original);
   REQUIRE(reload(daemon));
   CHECK(pull().ok());
+}
+
+TEST_CASE("SIGHUP decryption_keys_path: the next pull of an encrypted image decrypts with the new directory's keys",
+          "[daemon][reload]") {
+  Env env([](const std::string& d) { return "[crio.runtime]\ndecryption_keys_path = \"" + d + "/no-keys\"\n"; });
+  env.registry.push_test_images("/nonexistent", "users");
+  Daemon& daemon = *env.daemon;
+  const std::string d = daemon.dir().path();
+  auto must = [](const std::vector<std::string>& argv) {
+    auto r = crio::test::run_command(argv);
+    INFO(argv[0] << ": " << r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  };
+  std::filesystem::create_directories(d + "/keys-good");
+  std::filesystem::create_directories(d + "/keys-bad");
+  for (const char* dir : {"/keys-good", "/keys-bad"}) {
+    must({"/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out",
+          d + dir + "/key.pem"});
+  }
+  must({"/usr/bin/openssl", "pkey", "-in", d + "/keys-good/key.pem", "-pubout", "-out", d + "/public.pem"});
+  const std::string host = env.registry.host(), encrypted = host + "/enc/users:v1";
+  must({"/usr/bin/skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false",
+        "--encryption-key", "jwe:" + d + "/public.pem", "docker://" + host + "/test/users:v1",
+        "docker://" + encrypted});
+
+  auto stub = daemon.image_stub();
+  auto pull = [&]() {
+    grpc::ClientContext context;
+    crio::test::set_deadline(context, 60);
+    v1::PullImageRequest request;
+    request.mutable_image()->set_image(encrypted);
+    v1::PullImageResponse response;
+    return stub->PullImage(&context, request, &response);
+  };
+  auto present = [&]() {
+    grpc::ClientContext context;
+    crio::test::set_deadline(context);
+    v1::ImageStatusRequest request;
+    request.mutable_image()->set_image(encrypted);
+    v1::ImageStatusResponse response;
+    REQUIRE(stub->ImageStatus(&context, request, &response).ok());
+    return response.has_image();
+  };
+
+  // No key directory: the pull fails as CRI-O's does (Unknown), naming the image.
+  grpc::Status none = pull();
+  CHECK(none.error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK_THAT(none.error_message(), Catch::Contains(encrypted) && Catch::Contains("encrypted") &&
+                                       Catch::Contains("no private key to decrypt it"));
+  CHECK_FALSE(present());
+
+  const std::string drop_in = d + "/crio.conf.d/40-reload.conf";
+  crio::test::write_file(drop_in, "[crio.runtime]\ndecryption_keys_path = \"" + d + "/keys-bad\"\n");
+  REQUIRE(reload(daemon));
+  CHECK_THAT(daemon.log(), Catch::Contains("Set config decryption_keys_path to \\\"" + d + "/keys-bad\\\""));
+  grpc::Status wrong = pull();
+  CHECK(wrong.error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK_THAT(wrong.error_message(),
+             Catch::Contains(encrypted) &&
+                 Catch::Contains("none of the 1 private keys of decryption_keys_path " + d + "/keys-bad decrypts it"));
+  CHECK_FALSE(present());
+
+  // A symbolic link in the directory fails every pull, as in CRI-O.
+  std::filesystem::create_symlink(d + "/keys-good/key.pem", d + "/keys-bad/link.pem");
+  grpc::Status link = pull();
+  CHECK(link.error_code() == grpc::StatusCode::UNKNOWN);
+  CHECK_THAT(link.error_message(), Catch::Contains("link.pem") && Catch::Contains("symbolic links"));
+
+  crio::test::write_file(drop_in, "[crio.runtime]\ndecryption_keys_path = \"" + d + "/keys-good\"\n");
+  REQUIRE(reload(daemon));
+  grpc::Status decrypted = pull();
+  INFO(decrypted.error_message());
+  REQUIRE(decrypted.ok());
+  CHECK(present());
+
+  // What the decrypted layers hold is what a container of the image sees.
+  Client client(daemon);
+  PodGuard pod{client, client.run_pod("decrypted", "runc")};
+  const std::string id = client.create_ok(pod.id, Client::config("reader", encrypted, kSleep));
+  REQUIRE(client.start(id).ok());
+  auto group = client.exec_ok(id, {"/bin/busybox", "cat", "/etc/group"});
+  CHECK(group.stdout() == "root:x:0:\nnobody:x:65534:\n");
+  auto passwd = client.exec_ok(id, {"/bin/busybox", "head", "-c", "10", "/etc/passwd"});
+  CHECK(passwd.stdout() == "root:x:0:0");
 }

@@ -119,7 +119,13 @@ TEST_CASE("manifest: rejected manifests say why", "[manifest]") {
   CHECK(msg(image_json(std::string(media_type::kOciManifest), std::string(media_type::kOciConfig),
                        layer("application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", '1'))).find("layer 0: foreign") != std::string::npos);
   CHECK(msg(image_json(std::string(media_type::kOciManifest), std::string(media_type::kOciConfig),
-                       layer("application/vnd.oci.image.layer.v1.tar+gzip+encrypted", '1'))).find("unsupported layer media type") != std::string::npos);
+                       layer("application/vnd.oci.image.layer.v1.tar+bzip2+encrypted", '1'))).find("unsupported layer media type") != std::string::npos);
+  // ocicrypt's encrypted layers parse, with the compression they have once decrypted.
+  auto encrypted = parse_manifest(image_json(std::string(media_type::kOciManifest), std::string(media_type::kOciConfig),
+                                             layer("application/vnd.oci.image.layer.v1.tar+gzip+encrypted", '1')),
+                                  "", "image q");
+  REQUIRE(encrypted.ok());
+  CHECK(encrypted->manifest.compression == std::vector<Compression>{Compression::kGzip});
   CHECK(msg(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:abc","size":1},"layers":[]})").find("64 hex") != std::string::npos);
   CHECK(msg(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" + dg('c') + R"("},"layers":[]})").find("size") != std::string::npos);
 }

@@ -115,6 +115,7 @@ struct Config {
   bool no_pivot = false;
   bool selinux = false;
   std::string seccomp_profile = "";
+  std::string decryption_keys_path = "/etc/crio/keys/";
   bool seccomp_use_default_when_empty = true;
   std::string apparmor_profile = "crio-default";
   std::string cgroup_manager = "cgroupfs";

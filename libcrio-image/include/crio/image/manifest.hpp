@@ -89,8 +89,8 @@ CRIO_IMAGE_EXPORT Result<ParsedManifest> parse_manifest(std::string_view body, s
 CRIO_IMAGE_EXPORT Result<Descriptor> select_platform(const ImageIndex& index, const Platform& want,
                                                      std::string_view what);
 
-// Compression of a layer by its media type; foreign/non-distributable and unknown
-// layer types are InvalidArgument.
+// Compression of a layer by its media type (of an encrypted one, "...+encrypted", once
+// decrypted); foreign/non-distributable and unknown layer types are InvalidArgument.
 CRIO_IMAGE_EXPORT Result<Compression> layer_compression(std::string_view media_type, std::string_view what);
 
 struct CRIO_IMAGE_EXPORT HistoryEntry {

@@ -2,9 +2,10 @@
 // The pull pipeline: reference → registries.conf sources (mirrors, then the
 // primary) → manifest (index → platform) → config blob (digest verified) → every
 // layer not yet in the store, in parallel: download, verify the compressed digest
-// while streaming, decompress, hash the tar for the diff ID, unpack into a staging
-// writer → once every layer of the pull is verified, commit them in order → the
-// image record (repo tag and repo digest) last.
+// while streaming, decrypt an encrypted one (its HMAC checked at the end), decompress,
+// hash the tar for the diff ID, unpack into a staging writer → once every layer of the
+// pull is verified, commit them in order → the image record (repo tag and repo digest)
+// last.
 //
 // A failed pull commits nothing: no image and no layer of its own (layers are only
 // committed after all of them verified). Concurrent pulls that need the same layer
@@ -12,6 +13,7 @@
 
 #include <crio/core/status.hpp>
 #include <crio/core/storage/store.hpp>
+#include <crio/image/decrypt.hpp>
 #include <crio/image/export.hpp>
 #include <crio/image/manifest.hpp>
 #include <crio/image/reference.hpp>
@@ -83,6 +85,9 @@ struct PullOptions {
   // The registries' configuration for this pull (a daemon that re-reads registries.conf
   // passes its latest); the Puller's own when null.
   std::shared_ptr<const RegistriesConfig> registries;
+  // Keys for encrypted layers (see decrypt.hpp). Without them an encrypted layer fails
+  // the pull, naming the layer; with them a layer no key decrypts fails it too.
+  std::shared_ptr<const DecryptionKeys> decryption_keys;
 };
 
 struct CRIO_IMAGE_EXPORT PullResult {
