@@ -1,6 +1,7 @@
 #include <crio/image/pull.hpp>
 
 #include <crio/core/digest.hpp>
+#include <crio/core/fault.hpp>
 #include <crio/core/log.hpp>
 
 #include "layer_stream.hpp"
@@ -112,10 +113,12 @@ struct Puller::Impl {
       if (received > d.size)
         return error(Code::kDataLoss, "{}: the blob is larger than the {} bytes the manifest says", what, d.size);
       compressed.update(p, n);
-      return decompressor->update(p, n, [&](const char* u, size_t un) {
+      Status fed = decompressor->update(p, n, [&](const char* u, size_t un) {
         uncompressed.update(u, un);
         return pipe.write(u, un);
       });
+      if (received == static_cast<int64_t>(n)) CRIO_FAULT_POINT(pull_layer_download);
+      return fed;
     });
     // Only a blob that matches its digest may reach the end of the tar cleanly.
     Status verified = downloaded;
@@ -132,10 +135,12 @@ struct Puller::Impl {
     unpacker.join();
     if (!verified.ok()) return verified;
     if (!applied.ok()) return applied.wrap(what);
+    CRIO_FAULT_POINT(pull_layer_unpack);
     std::string diff_id = uncompressed.finish();
     if (diff_id != ctx.config.diff_ids[i])
       return error(Code::kDataLoss, "{}: diff ID mismatch: the config says {}, the layer is {}", what,
                    ctx.config.diff_ids[i], diff_id);
+    CRIO_FAULT_POINT(pull_layer_verify);
     if (ctx.observer) ctx.observer->layer_done(received);
     return Staged{std::move(writer), received};
   }
