@@ -5,6 +5,7 @@
 #include "id_index.hpp"
 #include "workloads.hpp"
 
+#include <crio/core/fault.hpp>
 #include <crio/core/fs.hpp>
 #include <crio/core/id.hpp>
 #include <crio/core/log.hpp>
@@ -30,6 +31,9 @@ namespace {
 
 namespace stdfs = std::filesystem;
 using nlohmann::json;
+
+// In a container's bundle from just before the runtime creates it (see do_create).
+constexpr const char* kCreateRecord = "crio-create.json";
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -268,10 +272,13 @@ Status Containers::restore() {
         log::warn("ignoring a broken container state file", {{"file", entry.path().string()}, {"error", e.what()}});
         continue;
       }
-      // As CRI-O: a container whose bundle lost its config.json cannot be restored; it
-      // is dropped, and its layer and bundle go with the orphans below.
-      if (!c.bundle.empty() && !stdfs::exists(c.bundle + "/config.json", ec)) {
-        log::warn("dropping a container whose bundle is gone", {{"id", c.id}, {"bundle", c.bundle}});
+      // As CRI-O: a container whose bundle lost its config.json, or whose writable layer
+      // is gone from the store (a crash in the middle of its removal), cannot be
+      // restored; it is dropped, and what is left of it goes with the orphans below.
+      const bool bundle_gone = !c.bundle.empty() && !stdfs::exists(c.bundle + "/config.json", ec);
+      if (bundle_gone || !images_.store().container(c.id)) {
+        log::warn(bundle_gone ? "dropping a container whose bundle is gone" : "dropping a container whose layer is gone",
+                  {{"id", c.id}, {"bundle", c.bundle}});
         if (auto runtime = runtime_for_new(c.runtime_handler, *live_.get()); runtime.ok()) {
           (void)(*runtime)->adopt(c.process);
           (void)(*runtime)->remove(c.id);
@@ -298,8 +305,29 @@ Status Containers::restore() {
       containers_[c.id] = std::move(c);
     }
   }
-  // A crash in the middle of CreateContainer leaves a writable layer or a bundle with
-  // no state file: nothing refers to them any more.
+  // A crash in the middle of RunPodSandbox can leave its infra container without the
+  // pod, which was undone (Pods::restore): the container goes too.
+  std::vector<Container> all;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [_, c] : containers_) all.push_back(c);
+  }
+  for (const Container& c : all) {
+    if (auto pod = pods_.get(c.pod_id); pod.ok() || pod.status().code() != Code::kNotFound) continue;
+    log::info("removing a container whose pod sandbox is gone", {{"id", c.id}, {"pod", c.pod_id}});
+    if (Status s = remove_resolved(c.id); !s.ok()) {
+      log::warn("cannot remove a container whose pod sandbox is gone", {{"id", c.id}, {"error", s.message()}});
+    }
+  }
+  // A crash in the middle of CreateContainer leaves a bundle (perhaps with the
+  // container in the runtime) or a writable layer with no state file: nothing refers
+  // to them any more. The runtime's container goes before the layer it runs on.
+  for (const auto& entry : stdfs::directory_iterator(run_root_, ec)) {
+    std::shared_lock lock(mutex_);
+    if (containers_.count(entry.path().filename().string())) continue;
+    lock.unlock();
+    remove_orphan_bundle(entry.path().filename().string(), entry.path().string());
+  }
   storage::Store& store = images_.store();
   for (const auto& layer : store.containers()) {
     std::shared_lock lock(mutex_);
@@ -310,19 +338,76 @@ Status Containers::restore() {
     (void)store.unmount(layer.id, true);
     (void)store.delete_container(layer.id);
   }
-  for (const auto& entry : stdfs::directory_iterator(run_root_, ec)) {
+  // Exits that happened while the daemon was down. As CRI-O: a container the runtime
+  // no longer knows that left no exit file (a crash in the middle of its removal, a
+  // reboot without the wipe) is stopped, with exit code 255.
+  all.clear();
+  {
     std::shared_lock lock(mutex_);
-    if (containers_.count(entry.path().filename().string())) continue;
-    lock.unlock();
-    std::error_code ignored;
-    stdfs::remove_all(entry.path(), ignored);
+    for (const auto& [_, c] : containers_) all.push_back(c);
   }
-  // Exits that happened while the daemon was down.
-  for (const Container& c : list()) {
-    if (c.state == ContainerState::kRunning || c.state == ContainerState::kCreated) check_exit(c.id);
+  for (const Container& c : all) {
+    if (c.state != ContainerState::kRunning && c.state != ContainerState::kCreated) continue;
+    if (check_exit(c.id)) continue;
+    auto runtime = runtime_of(c);
+    if (!runtime.ok()) continue;
+    auto state = (*runtime)->state(c.id);
+    if (state.ok() || state.status().code() != Code::kNotFound) continue;
+    log::warn("the runtime no longer knows a container and it left no exit code; it is stopped",
+              {{"id", c.id}, {"error", state.status().message()}});
+    oci::ExitInfo lost;
+    lost.exit_code = 255;
+    lost.finished_at = std::chrono::system_clock::now();
+    Container updated;
+    {
+      std::unique_lock lock(mutex_);
+      auto it = containers_.find(c.id);
+      if (it == containers_.end()) continue;
+      apply_exit(it->second, lost);
+      updated = it->second;
+    }
+    if (Status s = persist(updated); !s.ok()) {
+      log::warn("cannot persist a container exit", {{"id", c.id}, {"error", s.message()}});
+    }
+    if (is_infra(updated)) pods_.infra_exited(updated.pod_id);
   }
   if (!watcher_.joinable()) watcher_ = std::thread([this] { watch_exits(); });
   return ok_status();
+}
+
+void Containers::remove_orphan_bundle(const std::string& id, const std::string& bundle) {
+  // A crash after the runtime created the container: it and its conmon run on, known
+  // to nobody. The record written before the creation names the runtime and conmon's
+  // cgroup; the pid files are conmon's.
+  if (auto text = fs::read_file(bundle + "/" + kCreateRecord); text.ok()) {
+    json record = json::parse(*text, nullptr, false);
+    if (record.is_object() && record.value("runtime_handler", "") != "") {
+      auto runtime = runtime_for_new(record.value("runtime_handler", ""), *live_.get());
+      if (runtime.ok()) {
+        oci::ContainerProcess p;
+        p.id = id;
+        p.bundle = bundle;
+        p.persist_dir = bundle;
+        p.exit_dir = config_.container_exits_dir;
+        p.socket_dir = config_.container_attach_socket_dir;
+        p.conmon_cgroup = record.value("conmon_cgroup", "");
+        auto read_pid = [](const std::string& file) -> pid_t {
+          auto t = fs::read_file(file);
+          return t.ok() ? static_cast<pid_t>(std::atoi(t->c_str())) : 0;
+        };
+        p.pid = read_pid(bundle + "/pidfile");
+        p.conmon_pid = read_pid(bundle + "/conmon-pidfile");
+        log::info("removing a container a crash left in the runtime", {{"id", id}, {"conmon", p.conmon_pid}});
+        (void)(*runtime)->adopt(p);
+        if (Status s = (*runtime)->remove(id); !s.ok()) {
+          log::warn("cannot remove an orphaned container from its runtime", {{"id", id}, {"error", s.message()}});
+          return;  // the bundle stays, so the next start tries again
+        }
+      }
+    }
+  }
+  std::error_code ignored;
+  stdfs::remove_all(bundle, ignored);
 }
 
 bool Containers::check_exit(const std::string& id) {
@@ -469,6 +554,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   undo.add([&store, id] { (void)store.delete_container(id); });
   CRIO_ASSIGN_OR_RETURN(std::string rootfs, store.mount(id));
   undo.add([&store, id] { (void)store.unmount(id, true); });
+  CRIO_FAULT_POINT(container_rootfs);
 
   pid_t target_pid = 0;
   ContainerSpec joined;  // `spec`, pointed at the infra container when the pod shares its PID namespace
@@ -520,6 +606,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
     if (*resources) apply_workload(**resources, oci_spec.resources.cpu);
   }
   CRIO_RETURN_IF_ERROR(oci::write_bundle(bundle, oci_spec));
+  CRIO_FAULT_POINT(container_bundle);
 
   std::string log_path;
   if (!spec.log_path.empty()) {
@@ -564,10 +651,18 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
       if (*resources) apply_workload(**resources, options.conmon_cpu);
     }
   }
+  // What a restart needs to find this container in the runtime and its monitor if the
+  // daemon dies before the state file is written (see remove_orphan_bundle).
+  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(bundle + "/" + kCreateRecord,
+                                             json{{"runtime_handler", runtime->handler().name},
+                                                  {"conmon_cgroup", options.conmon_cgroup}}
+                                                 .dump(),
+                                             0600));
   creations_.stage(name, "container runtime creation");
   auto pid = runtime->create(options);
   if (!pid.ok()) return pid.status().wrap(fmt::format("creating container {} ({})", spec.name, id));
   undo.add([runtime, id] { (void)runtime->remove(id); });
+  CRIO_FAULT_POINT(container_conmon);
   if (auto volume = pods_.link_logs_volume(pod->spec); volume && spec.name != kInfraName) {
     link_container_log(pod->spec.uid, *volume, id, spec.name, spec.attempt);
   }
@@ -593,6 +688,7 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
   c.process.name = name;
   if (c.process.pid == 0) c.process.pid = *pid;
   CRIO_RETURN_IF_ERROR(persist(c));
+  CRIO_FAULT_POINT(container_state_write);
   {
     std::lock_guard lock(runtimes_mutex_);
     container_runtimes_[id] = runtime;
@@ -678,11 +774,13 @@ Status Containers::remove_resolved(const std::string& id) {
   if (auto runtime = runtime_of(*c); runtime.ok()) {
     CRIO_RETURN_IF_ERROR((*runtime)->remove(id));
   }
+  CRIO_FAULT_POINT(remove_container_runtime);
   storage::Store& store = images_.store();
   if (store.container(id)) {
     CRIO_RETURN_IF_ERROR(store.unmount(id, true));
     CRIO_RETURN_IF_ERROR(store.delete_container(id));
   }
+  CRIO_FAULT_POINT(remove_container_layer);
   std::error_code ec;
   stdfs::remove_all(c->bundle, ec);
   CRIO_RETURN_IF_ERROR(fs::remove_file(state_file(id)));

@@ -175,6 +175,8 @@ class Containers : private CreationTable {
   std::shared_ptr<std::mutex> lock_for(const std::string& id);
   // Marks `id` EXITED when its exit file is there; true when it changed.
   bool check_exit(const std::string& id);
+  // At start-up: a bundle without a state file, and whatever the runtime still runs for it.
+  void remove_orphan_bundle(const std::string& id, const std::string& bundle);
   void watch_exits();
   // Called with mutex_ held so that events leave in the order the states changed.
   void emit(const Container& c, ContainerEventType type) const;

@@ -64,6 +64,11 @@ Result<std::unique_ptr<Images>> Images::open(const core::Config& config, const L
   storage::StoreOptions options = store_options(config);
   auto store = storage::Store::open(options);
   if (!store.ok()) return store.status().wrap("opening the image store");
+  // No pull runs yet: a layer no image uses was left by a pull or an image removal
+  // that a crash cut short, and nothing would ever remove it.
+  if (auto dropped = (*store)->remove_unreferenced_layers(); !dropped.ok()) {
+    return dropped.status().wrap("opening the image store");
+  }
 
   return std::unique_ptr<Images>(new Images(config, live, std::move(*store)));
 }

@@ -3,6 +3,7 @@
 #include "id_index.hpp"
 #include "workloads.hpp"
 
+#include <crio/core/fault.hpp>
 #include <crio/core/fs.hpp>
 #include <crio/core/id.hpp>
 #include <crio/core/log.hpp>
@@ -323,6 +324,7 @@ std::string Pods::full_name(const PodSpec& spec) {
 }
 
 std::string Pods::state_file(const std::string& id) const { return state_dir_ + "/" + id + ".json"; }
+std::string Pods::intent_file(const std::string& id) const { return state_dir_ + "/" + id + ".creating"; }
 
 
 Status Pods::persist(const Pod& pod) const {
@@ -341,8 +343,21 @@ Status Pods::restore() {
   std::error_code ec;
   if (!stdfs::exists(state_dir_, ec)) return ok_status();
   std::unique_lock lock(mutex_);
+  std::vector<Pod> interrupted;
   for (const auto& entry : stdfs::directory_iterator(state_dir_, ec)) {
     const std::string file = entry.path().string();
+    if (entry.path().extension() == ".creating") {
+      const std::string id = entry.path().stem().string();
+      auto text = fs::read_file(file);
+      auto planned = text.ok() ? from_json(*text, file) : Result<Pod>(text.status());
+      if (fs::exists(state_file(id)) || !planned.ok()) {
+        // The state file was written (or the record is torn: nothing happened yet).
+        (void)fs::remove_file(file);
+      } else {
+        interrupted.push_back(std::move(*planned));
+      }
+      continue;
+    }
     if (entry.path().extension() != ".json") continue;
     auto text = fs::read_file(file);
     if (!text.ok()) return text.status();
@@ -362,6 +377,9 @@ Status Pods::restore() {
     pods_[pod->id] = std::move(*pod);
   }
   log::info("restored pods", {{"count", pods_.size()}});
+  lock.unlock();
+  for (Pod& pod : interrupted) undo_interrupted_creation(pod);
+  lock.lock();
   std::vector<Pod> ready;
   for (const auto& [id, pod] : pods_) {
     if (pod.state == PodState::kReady && !pod.spec.port_mappings.empty()) ready.push_back(pod);
@@ -375,6 +393,24 @@ Status Pods::restore() {
     }
   }
   return ok_status();
+}
+
+void Pods::undo_interrupted_creation(Pod& pod) {
+  log::info("undoing a pod sandbox creation that a crash interrupted", {{"id", pod.id}, {"name", full_name(pod.spec)}});
+  // Every step is idempotent: a namespace never pinned, a DEL for an ADD that never
+  // ran, a mount or a directory that is not there.
+  if (Status s = teardown_network(pod); !s.ok()) {
+    log::warn("cannot tear down the network of an interrupted pod sandbox", {{"id", pod.id}, {"error", s.message()}});
+    return;  // the record stays: the next start tries again
+  }
+  if (auto volume = link_logs_volume(pod.spec)) unmount_pod_logs(pod.spec.uid, *volume);
+  if (auto cgroup = oci::CgroupDriver::of(config_).dropped_infra_cgroup(pod.spec.cgroup_parent, pod.id);
+      cgroup.ok() && !cgroup->empty()) {
+    (void)oci::remove_cgroup(*cgroup);
+  }
+  std::error_code ec;
+  stdfs::remove_all(pod.run_dir, ec);
+  (void)fs::remove_file(intent_file(pod.id));
 }
 
 Result<std::string> Pods::run(const PodSpec& spec, const std::function<bool()>& client_gone,
@@ -428,7 +464,34 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
   // A pod without a hostname gets the node's, as the kubelet's other runtimes do.
   const std::string hostname = spec.hostname.empty() ? host_hostname() : spec.hostname;
 
+  std::vector<net::NamespaceType> types;
+  if (spec.network != NamespaceMode::kNode) types = {net::NamespaceType::kNet, net::NamespaceType::kUts};
+  if (spec.ipc != NamespaceMode::kNode) types.push_back(net::NamespaceType::kIpc);
+  std::shared_ptr<net::Network> network;
+  if (spec.network != NamespaceMode::kNode) {
+    auto current = cni_.network();
+    if (!current.ok()) return current.status().wrap(what);
+    network = *current;
+  }
+
+  // What a crash from here on can leave, named before any of it exists.
+  Pod planned = pod;
+  for (net::NamespaceType type : types) {
+    const std::string path = net::pinned_namespace_path(type, config_.namespaces_dir, id);
+    switch (type) {
+      case net::NamespaceType::kNet: planned.netns_path = path; break;
+      case net::NamespaceType::kUts: planned.utsns_path = path; break;
+      case net::NamespaceType::kIpc: planned.ipcns_path = path; break;
+    }
+  }
+  if (network) planned.network_name = network->config().name;
+  if (spec.ipc != NamespaceMode::kNode) planned.shm_path = pod.run_dir + "/shm";
+  planned.state = PodState::kNotReady;
+  CRIO_RETURN_IF_ERROR(fs::make_dirs(state_dir_, 0700).wrap(what));
+  CRIO_RETURN_IF_ERROR(fs::write_file_atomic(intent_file(id), to_json(planned).dump(), 0600).wrap(what));
+
   Undo undo;
+  undo.add([file = intent_file(id)] { (void)fs::remove_file(file); });
   CRIO_RETURN_IF_ERROR(fs::make_dirs(pod.run_dir, 0755).wrap(what));
   undo.add([dir = pod.run_dir] {
     std::error_code ec;
@@ -436,9 +499,6 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
   });
 
   creations_.stage(name, "sandbox namespace creation");
-  std::vector<net::NamespaceType> types;
-  if (spec.network != NamespaceMode::kNode) types = {net::NamespaceType::kNet, net::NamespaceType::kUts};
-  if (spec.ipc != NamespaceMode::kNode) types.push_back(net::NamespaceType::kIpc);
   std::vector<net::PinnedNamespace> pins;
   if (!config_.pinns_path.empty() && !types.empty()) {
     // The operator's pinns, as CRI-O runs it; without one the daemon pins them itself
@@ -454,6 +514,7 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
       pins.push_back(std::move(*pin));
     }
   }
+  CRIO_FAULT_POINT(pod_netns);
   for (const auto& pin : pins) {
     switch (pin.type()) {
       case net::NamespaceType::kNet: pod.netns_path = pin.path(); break;
@@ -483,13 +544,12 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
 
   if (spec.network != NamespaceMode::kNode) {
     creations_.stage(name, "sandbox network creation");
-    auto network = cni_.network();
-    if (!network.ok()) return network.status().wrap(what);
-    auto attached = (*network)->attach(network_request(pod));
+    auto attached = network->attach(network_request(pod));
     if (!attached.ok()) return attached.status().wrap(what);
     pod.network_name = attached->network_name;
     pod.ips = attached->ips;
-    undo.add([network = *network, request = network_request(pod)] { (void)network->detach(request); });
+    undo.add([network, request = network_request(pod)] { (void)network->detach(request); });
+    CRIO_FAULT_POINT(pod_cni_add);
     undo.add([this, pod] { unmap_host_ports(pod); });
     CRIO_RETURN_IF_ERROR(map_host_ports(pod).wrap(what));
   }
@@ -511,6 +571,10 @@ Result<std::string> Pods::create(const PodSpec& spec, const std::function<Status
     CRIO_RETURN_IF_ERROR(finish(pod).wrap(what));
   }
   CRIO_RETURN_IF_ERROR(persist(pod).wrap(what));
+  CRIO_FAULT_POINT(pod_state_write);
+  if (Status s = fs::remove_file(intent_file(id)); !s.ok()) {
+    log::warn("cannot remove a pod's creation record", {{"pod", id}, {"error", s.message()}});
+  }
 
   undo.dismiss();
   for (auto& pin : pins) pin.release();
@@ -637,6 +701,7 @@ Status Pods::stop_resolved(const std::string& id) {
   if (auto volume = link_logs_volume(pod->spec)) unmount_pod_logs(pod->spec.uid, *volume);
   Status torn = teardown_network(*pod);
   if (!torn.ok()) return torn.wrap(fmt::format("stopping pod sandbox {}", id));
+  CRIO_FAULT_POINT(remove_pod_network);
   pod->state = PodState::kNotReady;
   pod->netns_path.clear();
   pod->ipcns_path.clear();
@@ -679,6 +744,7 @@ Status Pods::remove_resolved(const std::string& id) {
   std::lock_guard serialize(*pod_lock);
   auto pod = lookup(id);
   if (!pod.ok()) return ok_status();
+  CRIO_FAULT_POINT(remove_pod_stopped);
   // The cgroup made for a pod without infra container (none exists for one with).
   if (auto cgroup = oci::CgroupDriver::of(config_).dropped_infra_cgroup(pod->spec.cgroup_parent, id);
       cgroup.ok() && !cgroup->empty()) {

@@ -146,6 +146,11 @@ class Pods : private CreationTable {
   Status remove_resolved(const std::string& id);
   Status persist(const Pod& pod) const;
   std::string state_file(const std::string& id) const;
+  // `<state_dir>/<id>.creating`: the pod as its creation plans it, written before the
+  // first thing on the host and removed once the state file is written or the creation
+  // undone. A restart finds it only after a crash mid-creation, and undoes what it names.
+  std::string intent_file(const std::string& id) const;
+  void undo_interrupted_creation(Pod& pod);
   std::shared_ptr<std::mutex> lock_for(const std::string& id);
   Status teardown_network(Pod& pod);
   // The pod's host ports to its first address of each family (CRI-O's hostport

@@ -1,6 +1,7 @@
 #include <crio/image/pull.hpp>
 
 #include <crio/core/digest.hpp>
+#include <crio/core/fault.hpp>
 #include <crio/core/log.hpp>
 
 #include "layer_stream.hpp"
@@ -136,8 +137,9 @@ struct Puller::Impl {
       if (received > d.size)
         return error(Code::kDataLoss, "{}: the blob is larger than the {} bytes the manifest says", what, d.size);
       compressed.update(p, n);
-      if (!decryptor) return decompress(p, n);
-      return decryptor->update(p, n, decompress);
+      Status fed = decryptor ? decryptor->update(p, n, decompress) : decompress(p, n);
+      if (received == static_cast<int64_t>(n)) CRIO_FAULT_POINT(pull_layer_download);
+      return fed;
     });
     // Only a blob that matches its digest may reach the end of the tar cleanly.
     Status verified = downloaded;
@@ -155,10 +157,12 @@ struct Puller::Impl {
     unpacker.join();
     if (!verified.ok()) return verified;
     if (!applied.ok()) return applied.wrap(what);
+    CRIO_FAULT_POINT(pull_layer_unpack);
     std::string diff_id = uncompressed.finish();
     if (diff_id != ctx.config.diff_ids[i])
       return error(Code::kDataLoss, "{}: diff ID mismatch: the config says {}, the layer is {}", what,
                    ctx.config.diff_ids[i], diff_id);
+    CRIO_FAULT_POINT(pull_layer_verify);
     if (ctx.observer) ctx.observer->layer_done(received);
     return Staged{std::move(writer), received};
   }

@@ -383,8 +383,13 @@ inline std::vector<std::string> processes_mentioning(const std::string& needle, 
   while (dirent* e = ::readdir(d)) {
     const int pid = std::atoi(e->d_name);
     if (pid <= 0 || pid == ::getpid() || pid == except) continue;
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmd;
+    try {
+      std::ifstream in("/proc/" + std::string(e->d_name) + "/cmdline");
+      cmd.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+      continue;  // the process exited while we read it (ESRCH)
+    }
     if (cmd.find(needle) == std::string::npos) continue;
     for (auto& ch : cmd) {
       if (ch == '\0') ch = ' ';

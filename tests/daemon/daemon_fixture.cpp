@@ -78,7 +78,11 @@ void Daemon::use_socket(const std::string& path) {
 }
 
 std::vector<std::string> Daemon::argv() const {
-  return {built_binary("crio/crio"), "--config", config_file_, "--config-dir", dir_ / "crio.conf.d"};
+  return {built_binary(binary_), "--config", config_file_, "--config-dir", dir_ / "crio.conf.d"};
+}
+
+void Daemon::remove_env(const std::string& key) {
+  std::erase_if(extra_env_, [&](const std::string& kv) { return kv.rfind(key + "=", 0) == 0; });
 }
 
 std::vector<std::string> Daemon::env() const {

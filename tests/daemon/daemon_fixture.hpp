@@ -34,6 +34,10 @@ class Daemon {
   const std::string& socket() const { return socket_; }
   // Adds "KEY=VALUE" to the daemon's environment (before start()).
   void add_env(const std::string& key_value) { extra_env_.push_back(key_value); }
+  // Drops what add_env added for `key`.
+  void remove_env(const std::string& key);
+  // The daemon binary, relative to the build directory ("crio/crio" by default).
+  void use_binary(const std::string& relative) { binary_ = relative; }
   // Listens on `path` instead (through a drop-in file).
   void use_socket(const std::string& path);
   const std::string& config_file() const { return config_file_; }
@@ -53,6 +57,7 @@ class Daemon {
   Child child_;
   int exit_code_ = -1;
   std::vector<std::string> extra_env_;
+  std::string binary_ = "crio/crio";
 };
 
 // A deadline for client calls so a hung daemon fails the test instead of blocking it.

@@ -32,6 +32,11 @@ for f in usr/bin/crio usr/bin/crio-status etc/crio/crio.conf usr/lib/systemd/sys
   [ -e "$root/$f" ] || fail "not in the package: $f"
 done
 if find "$root" -name '*_test' | grep -q .; then fail "test binaries packaged"; fi
+# Crash points (docs/crash-points.md): only the test binary crio-fault can arm them.
+if find "$root" -name 'crio-fault' | grep -q .; then fail "crio-fault packaged"; fi
+if grep -q -a -e 'CRIO_FAULT_POINT=' -e 'crio-fault: crash point' "$root/usr/bin/crio"; then
+  fail "the packaged crio can arm crash points"
+fi
 
 version=$(dpkg-deb -f "$deb" Version)
 "$root/usr/bin/crio" --version | grep -qE "^Version: +$version\$" ||

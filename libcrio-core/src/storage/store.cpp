@@ -5,6 +5,7 @@
 #include "storage/unpack.hpp"
 
 #include <crio/core/digest.hpp>
+#include <crio/core/fault.hpp>
 #include <crio/core/fs.hpp>
 #include <crio/core/id.hpp>
 #include <crio/core/log.hpp>
@@ -510,6 +511,7 @@ Result<Layer> LayerWriter::commit(const std::string& diff_id_in, const std::stri
   l.size = w.size;
   l.created = now_unix();
   CRIO_RETURN_IF_ERROR(s.driver->install(w.staging, id).wrap(fmt::format("committing layer {}", chain)));
+  CRIO_FAULT_POINT(pull_layer_install);
   s.layers[chain] = l;
   if (Status st = s.save_layers(); !st.ok()) {
     s.layers.erase(chain);
@@ -521,6 +523,7 @@ Result<Layer> LayerWriter::commit(const std::string& diff_id_in, const std::stri
       log::warn("storage: keeping a layer's file list", {{"layer", chain}, {"error", st.message()}});
     }
   }
+  CRIO_FAULT_POINT(pull_layer_commit);
   discard(lock);
   return l;
 }
@@ -727,6 +730,7 @@ Result<Image> Store::create_image(ImageRecord rec) {
   Status st = fs::make_dirs(dir, 0700);
   if (st.ok() && !rec.manifest.empty()) st = fs::write_file_atomic(dir + "/manifest", rec.manifest, 0600);
   if (st.ok() && !rec.config.empty()) st = fs::write_file_atomic(dir + "/config", rec.config, 0600);
+  if (st.ok()) CRIO_FAULT_POINT(pull_image_record);
   if (st.ok()) st = s.save_images();
   if (!st.ok()) {
     bool was_new = saved.count(rec.id) == 0;
@@ -802,6 +806,7 @@ Status Store::delete_image(const std::string& id_in) {
       s.images[id] = saved;
       return st.wrap(fmt::format("deleting image {}", id));
     }
+    CRIO_FAULT_POINT(remove_image_record);
     std::map<std::string, Layer> dropped;
     for (const auto& l : drop) {
       dropped[l] = s.layers[l];
@@ -813,6 +818,7 @@ Status Store::delete_image(const std::string& id_in) {
       log::warn("storage: keeping layers of deleted image", {{"image", id}, {"error", st.message()}});
       drop.clear();
     }
+    CRIO_FAULT_POINT(remove_image_layers);
     for (const auto& l : drop) {
       auto staging = s.new_staging();
       if (!staging.ok()) return staging.status();
@@ -834,6 +840,42 @@ Status Store::delete_image(const std::string& id_in) {
     if (Status st = detail::remove_tree(t); !st.ok()) log::warn("storage: removing", {{"error", st.message()}});
   }
   return ok_status();
+}
+
+Result<size_t> Store::remove_unreferenced_layers() {
+  auto& s = *impl_;
+  std::vector<std::string> trash;
+  size_t dropped = 0;
+  {
+    std::lock_guard lock(s.mu);
+    std::set<std::string> keep;
+    for (const auto& [_, img] : s.images) {
+      for (const auto& l : s.chain_of(img.top_layer)) keep.insert(l);
+    }
+    std::map<std::string, Layer> drop;
+    for (const auto& [chain, layer] : s.layers) {
+      if (keep.count(chain) == 0) drop[chain] = layer;
+    }
+    if (drop.empty()) return size_t{0};
+    for (const auto& [chain, _] : drop) s.layers.erase(chain);
+    // Records first, as delete_image does: a crash now leaves directories open() removes.
+    if (Status st = s.save_layers(); !st.ok()) {
+      s.layers.merge(drop);
+      return st.wrap("removing unreferenced layers");
+    }
+    for (const auto& [chain, _] : drop) {
+      log::info("storage: removing a layer no image uses", {{"layer", chain}});
+      CRIO_ASSIGN_OR_RETURN(std::string staging, s.new_staging());
+      CRIO_RETURN_IF_ERROR(s.driver->remove(layer_dir_id(chain), staging + "/layer"));
+      (void)fs::remove_file(s.contents_file(layer_dir_id(chain)));
+      trash.push_back(staging);
+      ++dropped;
+    }
+  }
+  for (const auto& t : trash) {
+    if (Status st = detail::remove_tree(t); !st.ok()) log::warn("storage: removing", {{"error", st.message()}});
+  }
+  return dropped;
 }
 
 Result<ContainerLayer> Store::create_container(const std::string& id, const std::string& image_ref) {

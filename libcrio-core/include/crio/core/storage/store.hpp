@@ -171,6 +171,10 @@ class CRIO_CORE_EXPORT Store {
   // Deletes the image and the layers no other image uses. FailedPrecondition while a
   // container uses the image; NotFound if there is no such image.
   Status delete_image(const std::string& id);
+  // Deletes the layers no image uses: what a pull or an image deletion that a crash
+  // interrupted leaves recorded. Only for a store no pull is writing to (at start-up).
+  // Returns how many went.
+  Result<size_t> remove_unreferenced_layers();
 
   // A writable layer over the image's layers. AlreadyExists for a used id.
   Result<ContainerLayer> create_container(const std::string& id, const std::string& image_id);
