@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
 #include <thread>
 
 using namespace crio::test::containers;
@@ -164,6 +167,78 @@ TEST_CASE("Eight clients run 800 pod and container lifecycles with exec and logs
   for (const auto& u : after_round) CHECK(core_pool(u) <= 16);
 
   // Nothing is left behind: no pod, no container, no conmon.
+  Client client(*env.daemon);
+  CHECK(client.list().empty());
+  CHECK(processes_mentioning(env.daemon->dir().path() + "/", pid).empty());
+}
+
+// The same lifecycles for as long as the environment says, for bench/soak.sh, which
+// samples the daemon from outside; hidden, so CTest never runs it. The test writes the
+// daemon's pid to CRIO_SOAK_PID_FILE, "<lifecycles> <errors>" to CRIO_SOAK_PROGRESS
+// every second, each error as a line to stderr, and stops early (cleanly, removing
+// everything) once CRIO_SOAK_STOP_FILE exists.
+TEST_CASE("Soak: eight clients run pod and container lifecycles for CRIO_SOAK_SECONDS", "[.soak]") {
+  auto env_or = [](const char* name, const std::string& fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : fallback;
+  };
+  const auto duration = std::chrono::seconds(std::stol(env_or("CRIO_SOAK_SECONDS", "1800")));
+  const std::string pid_file = env_or("CRIO_SOAK_PID_FILE", "");
+  const std::string progress_file = env_or("CRIO_SOAK_PROGRESS", "");
+  const std::string stop_file = env_or("CRIO_SOAK_STOP_FILE", "");
+  const int clients_n = std::stoi(env_or("CRIO_SOAK_CLIENTS", "8"));
+
+  Env env;
+  TestNetwork network(*env.daemon);
+  const pid_t pid = env.daemon->child().pid();
+  if (!pid_file.empty()) crio::test::write_file(pid_file, std::to_string(pid) + "\n");
+
+  const auto end = std::chrono::steady_clock::now() + duration;
+  auto over = [&] {
+    return std::chrono::steady_clock::now() >= end || (!stop_file.empty() && std::filesystem::exists(stop_file));
+  };
+  std::atomic<long> done{0}, failed{0}, next{0};
+  std::atomic<bool> finished{false};
+  std::string first_error;
+  std::mutex errors_mu;
+  std::thread reporter([&] {
+    while (!finished.load()) {
+      if (!progress_file.empty()) {
+        crio::test::write_file(progress_file + ".new", fmt::format("{} {}\n", done.load(), failed.load()));
+        std::filesystem::rename(progress_file + ".new", progress_file);
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  });
+  std::vector<std::thread> clients;
+  for (int c = 0; c < clients_n; ++c) {
+    clients.emplace_back([&, c] {
+      Client client(*env.daemon);
+      while (!over()) {
+        const std::string name = fmt::format("soak-{}-{}", c, next++);
+        std::string err = lifecycle(client, env, name);
+        // The logs are the kubelet's to remove; over hours they would fill the disk.
+        std::error_code ec;
+        std::filesystem::remove_all(client.dir + "/logs/" + name, ec);
+        ++done;
+        if (!err.empty()) {
+          ++failed;
+          std::lock_guard lock(errors_mu);
+          if (first_error.empty()) first_error = err;
+          std::cerr << "soak error: " << err << std::endl;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  finished = true;
+  reporter.join();
+  if (!progress_file.empty()) crio::test::write_file(progress_file, fmt::format("{} {}\n", done.load(), failed.load()));
+
+  INFO(fmt::format("{} lifecycles, {} failed{}", done.load(), failed.load(),
+                   first_error.empty() ? "" : ", the first: " + first_error));
+  CHECK(failed == 0);
+  CHECK(done > 0);
   Client client(*env.daemon);
   CHECK(client.list().empty());
   CHECK(processes_mentioning(env.daemon->dir().path() + "/", pid).empty());
