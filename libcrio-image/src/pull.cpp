@@ -105,6 +105,7 @@ struct Puller::Impl {
     });
 
     int64_t received = 0;
+    bool unpacker_stopped = false;  // the download ended because the unpacker failed
     Status downloaded = client.get_blob(ctx.target, d.digest, [&](const char* p, size_t n) -> Status {
       received += static_cast<int64_t>(n);
       metrics.bytes_pulled += n;
@@ -114,7 +115,9 @@ struct Puller::Impl {
       compressed.update(p, n);
       return decompressor->update(p, n, [&](const char* u, size_t un) {
         uncompressed.update(u, un);
-        return pipe.write(u, un);
+        Status written = pipe.write(u, un);
+        if (!written.ok()) unpacker_stopped = true;
+        return written;
       });
     });
     // Only a blob that matches its digest may reach the end of the tar cleanly.
@@ -130,6 +133,9 @@ struct Puller::Impl {
     }
     pipe.close(verified.ok() ? ok_status() : Status(Code::kAborted, "layer download failed"));
     unpacker.join();
+    // The unpacker's own failure (a full disk, an unsafe entry) is the cause; the
+    // download only echoes it.
+    if (unpacker_stopped && !applied.ok()) return applied.wrap(what);
     if (!verified.ok()) return verified;
     if (!applied.ok()) return applied.wrap(what);
     std::string diff_id = uncompressed.finish();
