@@ -46,6 +46,18 @@ Usage usage_of(pid_t pid) {
   return u;
 }
 
+// gRPC core's own pools (its executor and timer threads) grow and shrink with the
+// calls in flight at the moment of a sample; they are bounded by gRPC.
+int core_pool(const Usage& u) {
+  int n = 0;
+  for (const auto& [name, count] : u.thread_names) {
+    for (const char* prefix : {"default-executo", "grpc_global_tim", "timer_manager", "event_engine", "resolver-execut"}) {
+      if (name.rfind(prefix, 0) == 0) n += count;
+    }
+  }
+  return n;
+}
+
 // One lifecycle; returns "" or what went wrong.
 std::string lifecycle(Client& client, const Env& env, const std::string& name) {
   const auto request = client.pod_request(name, "runc", /*host_network=*/false);
@@ -150,19 +162,8 @@ TEST_CASE("Eight clients run 800 pod and container lifecycles with exec and logs
   INFO("KiB/peak fds/peak threads of each hundred: " << series);
   CHECK(last.rss_kib <= first.rss_kib * 11 / 10);
   CHECK(last.fds <= first.fds * 11 / 10);
-  // gRPC core's own pools (its executor and timer threads) grow and shrink with the
-  // calls in flight at the moment of a sample; they are bounded by gRPC, and held to a
-  // fixed bound here. The daemon's own threads, and gRPC's server threads that run
-  // its handlers, must stay flat.
-  auto core_pool = [](const Usage& u) {
-    int n = 0;
-    for (const auto& [name, count] : u.thread_names) {
-      for (const char* prefix : {"default-executo", "grpc_global_tim", "timer_manager", "event_engine", "resolver-execut"}) {
-        if (name.rfind(prefix, 0) == 0) n += count;
-      }
-    }
-    return n;
-  };
+  // gRPC core's pools are held to a fixed bound here. The daemon's own threads, and
+  // gRPC's server threads that run its handlers, must stay flat.
   CHECK(last.threads - core_pool(last) <= (first.threads - core_pool(first)) * 11 / 10);
   for (const auto& u : after_round) CHECK(core_pool(u) <= 16);
 
@@ -175,8 +176,11 @@ TEST_CASE("Eight clients run 800 pod and container lifecycles with exec and logs
 // The same lifecycles for as long as the environment says, for bench/soak.sh, which
 // samples the daemon from outside; hidden, so CTest never runs it. The test writes the
 // daemon's pid to CRIO_SOAK_PID_FILE, "<lifecycles> <errors>" to CRIO_SOAK_PROGRESS
-// every second, each error as a line to stderr, and stops early (cleanly, removing
-// everything) once CRIO_SOAK_STOP_FILE exists.
+// every second, each error as a line to stderr, the idle daemon's figures before and
+// after a warm-up minute and after the load ("before|warm|after <rss KiB> <fds>
+// <threads> <gRPC core pool threads>")
+// to CRIO_SOAK_IDLE, and stops early (cleanly, removing everything) once
+// CRIO_SOAK_STOP_FILE exists.
 TEST_CASE("Soak: eight clients run pod and container lifecycles for CRIO_SOAK_SECONDS", "[.soak]") {
   auto env_or = [](const char* name, const std::string& fallback) {
     const char* v = std::getenv(name);
@@ -186,12 +190,22 @@ TEST_CASE("Soak: eight clients run pod and container lifecycles for CRIO_SOAK_SE
   const std::string pid_file = env_or("CRIO_SOAK_PID_FILE", "");
   const std::string progress_file = env_or("CRIO_SOAK_PROGRESS", "");
   const std::string stop_file = env_or("CRIO_SOAK_STOP_FILE", "");
+  const std::string idle_file = env_or("CRIO_SOAK_IDLE", "");
   const int clients_n = std::stoi(env_or("CRIO_SOAK_CLIENTS", "8"));
 
   Env env;
   TestNetwork network(*env.daemon);
   const pid_t pid = env.daemon->child().pid();
   if (!pid_file.empty()) crio::test::write_file(pid_file, std::to_string(pid) + "\n");
+  std::string idle;
+  auto record_idle = [&](const char* when) {
+    // Calls just finished still release what they held for a moment.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    Usage u = usage_of(pid);
+    idle += fmt::format("{} {} {} {} {}\n", when, u.rss_kib, u.fds, u.threads, core_pool(u));
+    if (!idle_file.empty()) crio::test::write_file(idle_file, idle);
+  };
+  record_idle("before");
 
   const auto end = std::chrono::steady_clock::now() + duration;
   auto over = [&] {
@@ -210,27 +224,37 @@ TEST_CASE("Soak: eight clients run pod and container lifecycles for CRIO_SOAK_SE
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   });
-  std::vector<std::thread> clients;
-  for (int c = 0; c < clients_n; ++c) {
-    clients.emplace_back([&, c] {
-      Client client(*env.daemon);
-      while (!over()) {
-        const std::string name = fmt::format("soak-{}-{}", c, next++);
-        std::string err = lifecycle(client, env, name);
-        // The logs are the kubelet's to remove; over hours they would fill the disk.
-        std::error_code ec;
-        std::filesystem::remove_all(client.dir + "/logs/" + name, ec);
-        ++done;
-        if (!err.empty()) {
-          ++failed;
-          std::lock_guard lock(errors_mu);
-          if (first_error.empty()) first_error = err;
-          std::cerr << "soak error: " << err << std::endl;
+  // The clients run until `until`, then stop and are gone (their connections too).
+  auto run_clients = [&](const std::function<bool()>& until) {
+    std::vector<std::thread> clients;
+    for (int c = 0; c < clients_n; ++c) {
+      clients.emplace_back([&, c] {
+        Client client(*env.daemon);
+        while (!until()) {
+          const std::string name = fmt::format("soak-{}-{}", c, next++);
+          std::string err = lifecycle(client, env, name);
+          // The logs are the kubelet's to remove; over hours they would fill the disk.
+          std::error_code ec;
+          std::filesystem::remove_all(client.dir + "/logs/" + name, ec);
+          ++done;
+          if (!err.empty()) {
+            ++failed;
+            std::lock_guard lock(errors_mu);
+            if (first_error.empty()) first_error = err;
+            std::cerr << "soak error: " << err << std::endl;
+          }
         }
-      }
-    });
-  }
-  for (auto& t : clients) t.join();
+      });
+    }
+    for (auto& t : clients) t.join();
+  };
+  // A first minute warms the daemon up (allocator arenas, gRPC's buffers, the CNI
+  // plugins' caches); the idle figures after it are what the end is compared with.
+  const auto warm_end = std::chrono::steady_clock::now() + std::min<std::chrono::seconds>(duration / 10, std::chrono::seconds(60));
+  run_clients([&] { return over() || std::chrono::steady_clock::now() >= warm_end; });
+  record_idle("warm");
+  run_clients(over);
+  record_idle("after");
   finished = true;
   reporter.join();
   if (!progress_file.empty()) crio::test::write_file(progress_file, fmt::format("{} {}\n", done.load(), failed.load()));
