@@ -305,7 +305,9 @@ struct Puller::Impl {
     }
     record.size = size;
     result.already_present = store.image(record.id).has_value();
-    CRIO_ASSIGN_OR_RETURN(storage::Image stored, store.create_image(std::move(record)));
+    auto created = store.create_image(std::move(record));
+    if (!created.ok()) return created.status().wrap(fmt::format("image {}", display));
+    storage::Image stored = std::move(created).value();
 
     result.image_id = stored.id;
     result.reference = name;
