@@ -110,7 +110,7 @@ while kill -0 "$TEST_PID" 2>/dev/null && [ -d "/proc/$DPID" ]; do
   threads=$(awk '/^Threads:/ {print $2}' "/proc/$DPID/status" 2>/dev/null || echo "")
   fds=$(find "/proc/$DPID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
   core=$(cat /proc/"$DPID"/task/*/comm 2>/dev/null | grep -cE "$CORE_POOL" || true)
-  read -r n_done n_failed <"$PROGRESS" 2>/dev/null || { n_done=0; n_failed=0; }
+  read -r n_done n_failed 2>/dev/null <"$PROGRESS" || { n_done=0; n_failed=0; }
   if [ -n "$rss" ] && [ -n "$threads" ]; then
     echo "$(date -u +%FT%TZ),$((now - START)),$rss,$fds,$threads,$core,$((threads - core)),$n_done,$n_failed" >>"$CSV"
   fi
