@@ -550,9 +550,11 @@ Result<std::string> Containers::do_create(const Pod& pod_ref, const ContainerSpe
 
   storage::Store& store = images_.store();
   creations_.stage(name, "container storage creation");
-  CRIO_RETURN_IF_ERROR(store.create_container(id, image->image.id).status());
+  CRIO_RETURN_IF_ERROR(store.create_container(id, image->image.id).status().wrap(fmt::format("container {}", spec.name)));
   undo.add([&store, id] { (void)store.delete_container(id); });
-  CRIO_ASSIGN_OR_RETURN(std::string rootfs, store.mount(id));
+  auto mounted = store.mount(id);
+  if (!mounted.ok()) return mounted.status().wrap(fmt::format("container {}", spec.name));
+  std::string rootfs = *mounted;
   undo.add([&store, id] { (void)store.unmount(id, true); });
   CRIO_FAULT_POINT(container_rootfs);
 

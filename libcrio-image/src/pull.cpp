@@ -116,10 +116,13 @@ struct Puller::Impl {
     CRIO_ASSIGN_OR_RETURN(core::Digester compressed, core::Digester::create(want.algorithm));
     core::Sha256 uncompressed;
     detail::BytePipe pipe;
+    bool unpacker_stopped = false;  // the download ended because the unpacker failed
     auto decompress = [&](const char* p, size_t n) {
       return decompressor->update(p, n, [&](const char* u, size_t un) {
         uncompressed.update(u, un);
-        return pipe.write(u, un);
+        Status written = pipe.write(u, un);
+        if (!written.ok()) unpacker_stopped = true;
+        return written;
       });
     };
 
@@ -155,6 +158,9 @@ struct Puller::Impl {
     }
     pipe.close(verified.ok() ? ok_status() : Status(Code::kAborted, "layer download failed"));
     unpacker.join();
+    // The unpacker's own failure (a full disk, an unsafe entry) is the cause; the
+    // download only echoes it.
+    if (unpacker_stopped && !applied.ok()) return applied.wrap(what);
     if (!verified.ok()) return verified;
     if (!applied.ok()) return applied.wrap(what);
     CRIO_FAULT_POINT(pull_layer_unpack);
@@ -339,7 +345,9 @@ struct Puller::Impl {
     }
     record.size = size;
     result.already_present = store.image(record.id).has_value();
-    CRIO_ASSIGN_OR_RETURN(storage::Image stored, store.create_image(std::move(record)));
+    auto created = store.create_image(std::move(record));
+    if (!created.ok()) return created.status().wrap(fmt::format("image {}", display));
+    storage::Image stored = std::move(created).value();
 
     result.image_id = stored.id;
     result.reference = name;

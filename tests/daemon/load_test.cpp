@@ -8,6 +8,9 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
 #include <thread>
 
 using namespace crio::test::containers;
@@ -41,6 +44,18 @@ Usage usage_of(pid_t pid) {
     ++u.fds;
   }
   return u;
+}
+
+// gRPC core's own pools (its executor and timer threads) grow and shrink with the
+// calls in flight at the moment of a sample; they are bounded by gRPC.
+int core_pool(const Usage& u) {
+  int n = 0;
+  for (const auto& [name, count] : u.thread_names) {
+    for (const char* prefix : {"default-executo", "grpc_global_tim", "timer_manager", "event_engine", "resolver-execut"}) {
+      if (name.rfind(prefix, 0) == 0) n += count;
+    }
+  }
+  return n;
 }
 
 // One lifecycle; returns "" or what went wrong.
@@ -147,23 +162,107 @@ TEST_CASE("Eight clients run 800 pod and container lifecycles with exec and logs
   INFO("KiB/peak fds/peak threads of each hundred: " << series);
   CHECK(last.rss_kib <= first.rss_kib * 11 / 10);
   CHECK(last.fds <= first.fds * 11 / 10);
-  // gRPC core's own pools (its executor and timer threads) grow and shrink with the
-  // calls in flight at the moment of a sample; they are bounded by gRPC, and held to a
-  // fixed bound here. The daemon's own threads, and gRPC's server threads that run
-  // its handlers, must stay flat.
-  auto core_pool = [](const Usage& u) {
-    int n = 0;
-    for (const auto& [name, count] : u.thread_names) {
-      for (const char* prefix : {"default-executo", "grpc_global_tim", "timer_manager", "event_engine", "resolver-execut"}) {
-        if (name.rfind(prefix, 0) == 0) n += count;
-      }
-    }
-    return n;
-  };
+  // gRPC core's pools are held to a fixed bound here. The daemon's own threads, and
+  // gRPC's server threads that run its handlers, must stay flat.
   CHECK(last.threads - core_pool(last) <= (first.threads - core_pool(first)) * 11 / 10);
   for (const auto& u : after_round) CHECK(core_pool(u) <= 16);
 
   // Nothing is left behind: no pod, no container, no conmon.
+  Client client(*env.daemon);
+  CHECK(client.list().empty());
+  CHECK(processes_mentioning(env.daemon->dir().path() + "/", pid).empty());
+}
+
+// The same lifecycles for as long as the environment says, for bench/soak.sh, which
+// samples the daemon from outside; hidden, so CTest never runs it. The test writes the
+// daemon's pid to CRIO_SOAK_PID_FILE, "<lifecycles> <errors>" to CRIO_SOAK_PROGRESS
+// every second, each error as a line to stderr, the idle daemon's figures before and
+// after a warm-up minute and after the load ("before|warm|after <rss KiB> <fds>
+// <threads> <gRPC core pool threads>")
+// to CRIO_SOAK_IDLE, and stops early (cleanly, removing everything) once
+// CRIO_SOAK_STOP_FILE exists.
+TEST_CASE("Soak: eight clients run pod and container lifecycles for CRIO_SOAK_SECONDS", "[.soak]") {
+  auto env_or = [](const char* name, const std::string& fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : fallback;
+  };
+  const auto duration = std::chrono::seconds(std::stol(env_or("CRIO_SOAK_SECONDS", "1800")));
+  const std::string pid_file = env_or("CRIO_SOAK_PID_FILE", "");
+  const std::string progress_file = env_or("CRIO_SOAK_PROGRESS", "");
+  const std::string stop_file = env_or("CRIO_SOAK_STOP_FILE", "");
+  const std::string idle_file = env_or("CRIO_SOAK_IDLE", "");
+  const int clients_n = std::stoi(env_or("CRIO_SOAK_CLIENTS", "8"));
+
+  Env env;
+  TestNetwork network(*env.daemon);
+  const pid_t pid = env.daemon->child().pid();
+  if (!pid_file.empty()) crio::test::write_file(pid_file, std::to_string(pid) + "\n");
+  std::string idle;
+  auto record_idle = [&](const char* when) {
+    // Calls just finished still release what they held for a moment.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    Usage u = usage_of(pid);
+    idle += fmt::format("{} {} {} {} {}\n", when, u.rss_kib, u.fds, u.threads, core_pool(u));
+    if (!idle_file.empty()) crio::test::write_file(idle_file, idle);
+  };
+  record_idle("before");
+
+  const auto end = std::chrono::steady_clock::now() + duration;
+  auto over = [&] {
+    return std::chrono::steady_clock::now() >= end || (!stop_file.empty() && std::filesystem::exists(stop_file));
+  };
+  std::atomic<long> done{0}, failed{0}, next{0};
+  std::atomic<bool> finished{false};
+  std::string first_error;
+  std::mutex errors_mu;
+  std::thread reporter([&] {
+    while (!finished.load()) {
+      if (!progress_file.empty()) {
+        crio::test::write_file(progress_file + ".new", fmt::format("{} {}\n", done.load(), failed.load()));
+        std::filesystem::rename(progress_file + ".new", progress_file);
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  });
+  // The clients run until `until`, then stop and are gone (their connections too).
+  auto run_clients = [&](const std::function<bool()>& until) {
+    std::vector<std::thread> clients;
+    for (int c = 0; c < clients_n; ++c) {
+      clients.emplace_back([&, c] {
+        Client client(*env.daemon);
+        while (!until()) {
+          const std::string name = fmt::format("soak-{}-{}", c, next++);
+          std::string err = lifecycle(client, env, name);
+          // The logs are the kubelet's to remove; over hours they would fill the disk.
+          std::error_code ec;
+          std::filesystem::remove_all(client.dir + "/logs/" + name, ec);
+          ++done;
+          if (!err.empty()) {
+            ++failed;
+            std::lock_guard lock(errors_mu);
+            if (first_error.empty()) first_error = err;
+            std::cerr << "soak error: " << err << std::endl;
+          }
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+  };
+  // A first minute warms the daemon up (allocator arenas, gRPC's buffers, the CNI
+  // plugins' caches); the idle figures after it are what the end is compared with.
+  const auto warm_end = std::chrono::steady_clock::now() + std::min<std::chrono::seconds>(duration / 10, std::chrono::seconds(60));
+  run_clients([&] { return over() || std::chrono::steady_clock::now() >= warm_end; });
+  record_idle("warm");
+  run_clients(over);
+  record_idle("after");
+  finished = true;
+  reporter.join();
+  if (!progress_file.empty()) crio::test::write_file(progress_file, fmt::format("{} {}\n", done.load(), failed.load()));
+
+  INFO(fmt::format("{} lifecycles, {} failed{}", done.load(), failed.load(),
+                   first_error.empty() ? "" : ", the first: " + first_error));
+  CHECK(failed == 0);
+  CHECK(done > 0);
   Client client(*env.daemon);
   CHECK(client.list().empty());
   CHECK(processes_mentioning(env.daemon->dir().path() + "/", pid).empty());

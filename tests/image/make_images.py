@@ -286,6 +286,14 @@ def main():
             b.out[f"test/index:{kind}"] = {"manifest_digest": digest, "media_type": mt_list,
                                            "amd64": m_amd, "arm64": m_arm}
 
+    if only is not None and "big" in only:
+        # 64 MiB of zeros over the busybox base: a small blob that needs much room
+        # once unpacked, for the disk-full tests. Only when asked for by name.
+        big = b.layer("test/big", [("big", "dir", None, 0o755),
+                                   ("big/zeros", "file", bytes(64 << 20), 0o644)], "gzip", OCI_GZIP)
+        reg.push_blob("test/big", compress(make_tar(base_entries), "gzip"))
+        b.image("test/big", "v1", [base, big])
+
     if want("hostile"):
         # Config names a diff ID that is not the layer's.
         layer = b.layer("hostile/diffid", [("x", "file", b"x\n", 0o644)], "gzip", OCI_GZIP)

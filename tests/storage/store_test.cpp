@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "loop_disk.hpp"
 #include "temp_dir.hpp"
 
 #include <archive.h>
@@ -1024,4 +1025,69 @@ TEMPLATE_TEST_CASE("store: wipe empties the root, mounts included", "[storage][c
   CHECK_FALSE(mounted_below(env.tmp.path()));
   env.open();
   CHECK(env.store->images().empty());
+}
+
+TEMPLATE_TEST_CASE("store: on a full disk a layer fails RESOURCE_EXHAUSTED leaving nothing, and a container is still deleted",
+                   "[storage][disk]", Overlay, Vfs) {
+  crio::test::LoopDisk disk(16);
+  auto opened = Store::open(StoreOptions{disk.path() + "/root", disk.path() + "/run", TestType::kName, {}});
+  INFO(opened.status().to_string());
+  REQUIRE(opened.ok());
+  std::unique_ptr<Store> store = std::move(opened).value();
+  const std::string staging = disk.path() + "/root/" + TestType::kName + "-staging";
+
+  auto add = [&](const std::string& parent, const std::string& tar) -> crio::Result<Layer> {
+    CRIO_ASSIGN_OR_RETURN(auto w, store->begin_layer(parent));
+    CRIO_RETURN_IF_ERROR(w->apply_tar(reader(tar)));
+    return w->commit(sha256_of(tar), sha256_of("compressed " + tar), static_cast<int64_t>(tar.size()));
+  };
+  auto base = add("", base_tar());
+  REQUIRE(base.ok());
+  crio::storage::ImageRecord rec;
+  rec.id = sha256_of("config").substr(7);
+  rec.top_layer = base->chain_id;
+  rec.config = "config";
+  rec.manifest = "{}";
+  REQUIRE(store->create_image(rec).ok());
+
+  // A layer larger than the disk.
+  auto big = add(base->chain_id, make_tar({dir("./"), file("big", std::string(24 << 20, 'x'))}));
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.status().code() == Code::kResourceExhausted);
+  CHECK(big.status().message().find("unpacking into " + staging) != std::string::npos);
+  CHECK(big.status().message().find("No space left on device") != std::string::npos);
+  CHECK(count_entries(staging) == 0);
+  CHECK(store->layers().size() == 1);
+
+  // A container whose writable layer takes every block left.
+  auto c = store->create_container("filler", rec.id);
+  REQUIRE(c.ok());
+  auto root = store->mount("filler");
+  REQUIRE(root.ok());
+  const int64_t free_before = disk.free_bytes();
+  {
+    std::ofstream out(*root + "/fill", std::ios::binary);
+    const std::string chunk(1 << 16, 'x');
+    while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()))) {
+    }
+  }
+  for (int i = 0; ::mkdir((*root + "/d" + std::to_string(i)).c_str(), 0755) == 0; ++i) {
+  }
+  REQUIRE(disk.free_bytes() == 0);
+  auto refused = store->create_container("late", rec.id);
+  CHECK(refused.status().code() == Code::kResourceExhausted);
+
+  crio::Status deleted = store->delete_container("filler");
+  INFO(deleted.to_string());
+  REQUIRE(deleted.ok());
+  CHECK_FALSE(store->container("filler").has_value());
+  CHECK(disk.free_bytes() >= free_before - (64 << 10));
+  CHECK(count_entries(staging) == 0);
+  // What the record says is what a reopened store finds.
+  store.reset();
+  auto reopened = Store::open(StoreOptions{disk.path() + "/root", disk.path() + "/run", TestType::kName, {}});
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->containers().empty());
+  CHECK((*reopened)->create_container("late", rec.id).ok());
+  CHECK((*reopened)->delete_container("late").ok());
 }

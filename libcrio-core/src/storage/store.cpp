@@ -440,6 +440,8 @@ Status LayerWriter::apply_tar(const std::function<Result<size_t>(char* buf, size
     // Nothing half-unpacked stays on disk.
     Status s = detail::remove_tree(w.staging);
     if (!s.ok()) log::warn("storage: removing staging directory", {{"error", s.message()}});
+    // A full disk is the operator's to fix: say which one.
+    if (n.status().code() == Code::kResourceExhausted) return n.status().wrap(fmt::format("unpacking into {}", w.unpack_dir));
     return n.status();
   }
   w.size = *n;
@@ -989,9 +991,31 @@ Status Store::delete_container(const std::string& id) {
     s.mounts.erase(id);
     (void)s.save_mounts();
     s.containers.erase(it);
-    if (Status st = s.save_containers(); !st.ok()) {
+    Status saved = s.save_containers();
+    if (saved.code() == Code::kResourceExhausted) {
+      // A full disk (often this very container's doing) has no room for the new
+      // record, nor for a new staging directory: the layer goes first, renamed into
+      // the staging directory (an entry in an existing directory) and removed, and
+      // the record is written into the space it gave back. A crash in between leaves
+      // a record without a layer, which the store's check reports.
+      const std::string gone = s.container_staging_dir + "/" + core::random_hex(32);
+      if (Status st = s.container_driver->remove(c.layer_id, gone); !st.ok()) {
+        s.containers[id] = c;
+        return st.wrap(fmt::format("deleting container {}", id));
+      }
+      if (Status st = detail::remove_tree(gone); !st.ok()) {
+        log::warn("storage: removing a deleted container's layer", {{"id", id}, {"error", st.message()}});
+      }
+      saved = s.save_containers();
+      if (!saved.ok()) {
+        s.containers[id] = c;
+        return saved.wrap(fmt::format("deleting container {}", id));
+      }
+      return ok_status();
+    }
+    if (!saved.ok()) {
       s.containers[id] = c;
-      return st.wrap(fmt::format("deleting container {}", id));
+      return saved.wrap(fmt::format("deleting container {}", id));
     }
     CRIO_ASSIGN_OR_RETURN(trash, s.new_staging(true));
     CRIO_RETURN_IF_ERROR(s.container_driver->remove(c.layer_id, trash + "/layer"));
