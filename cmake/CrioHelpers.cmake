@@ -57,14 +57,30 @@ function(crio_test)
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} crio_test_support Catch2::Catch2WithMain)
   target_compile_options(${T_NAME} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  crio_sanitizer_runtime(${T_NAME})
+  # Tests that need neither the daemon nor the generated gRPC code also get the label
+  # "lib" and build with the target crio_lib_tests: CI runs them in the fuzz build
+  # directory, which is sanitized but compiles only the libraries.
+  if(NOT "crio_daemon" IN_LIST T_DEPS AND NOT "crio_proto" IN_LIST T_DEPS)
+    list(APPEND T_LABELS lib)
+    if(NOT TARGET crio_lib_tests)
+      add_custom_target(crio_lib_tests)
+    endif()
+    add_dependencies(crio_lib_tests ${T_NAME})
+  endif()
   # -w NoTests: a CTest entry whose filter matches no TEST_CASE fails instead of passing
   # silently (a name with a ";" would be split into two such entries).
+  catch_discover_tests(${T_NAME} TEST_PREFIX "${T_NAME}: " EXTRA_ARGS -w NoTests)
+  # The properties are set from a file CTest reads after the discovered tests: passed
+  # through catch_discover_tests' PROPERTIES, a list lost its separators and every label
+  # after the first became a property name, so `ctest -L` missed them.
   # Every test may start a daemon, and a daemon's pods need the pause image: the
   # pause_registry fixture (tests/daemon/pause_registry.sh) serves it for the whole run.
-  # A list value would be split into property names and values on its way to the test
-  # file: the labels go as one, "daemon,pod" (ctest -L takes a regular expression).
-  string(REPLACE ";" "," labels "${T_LABELS}")
-  catch_discover_tests(${T_NAME} TEST_PREFIX "${T_NAME}: " EXTRA_ARGS -w NoTests
-                       PROPERTIES LABELS "${labels}" FIXTURES_REQUIRED pause_registry
-                                  ENVIRONMENT "CRIO_TEST_PAUSE_REGISTRY=${CRIO_TEST_PAUSE_REGISTRY}")
+  set(labels_file ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_labels.cmake)
+  file(WRITE ${labels_file} "if(${T_NAME}_TESTS)\n"
+                            "  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES LABELS \"${T_LABELS}\"\n"
+                            "    FIXTURES_REQUIRED pause_registry\n"
+                            "    ENVIRONMENT \"CRIO_TEST_PAUSE_REGISTRY=${CRIO_TEST_PAUSE_REGISTRY}\")\n"
+                            "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${labels_file})
 endfunction()

@@ -16,18 +16,24 @@ constexpr auto kRecheckInterval = std::chrono::seconds(5);
 
 // Changes when a file in the directory is added, removed, renamed or rewritten in
 // place (which leaves the directory's own mtime alone). A few stats: the directory
-// holds a handful of files.
+// holds a handful of files. The hash is unsigned so that it wraps (a signed overflow
+// would be undefined).
 int64_t dir_signature(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return -1;
-  int64_t signature = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  auto stamp = [&] {
+    return static_cast<uint64_t>(st.st_mtim.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(st.st_mtim.tv_nsec);
+  };
+  uint64_t signature = stamp();
   std::error_code ec;
   for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
        it.increment(ec)) {
     if (::stat(it->path().c_str(), &st) != 0) continue;
-    signature = signature * 31 + st.st_mtim.tv_sec * 1'000'000'000 + st.st_mtim.tv_nsec + st.st_size + st.st_ino;
+    signature = signature * 31 + stamp() + static_cast<uint64_t>(st.st_size) + static_cast<uint64_t>(st.st_ino);
   }
-  return signature;
+  // -1 means "no directory"; a hash that lands there is moved off it.
+  auto result = static_cast<int64_t>(signature);
+  return result == -1 ? 0 : result;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses into ${FUZZ_BUILD_DIR:-build-fuzz} (clang 14, ASan+UBSan)
-# and runs each for SECONDS (default 20), one after another, one process each.
+# and runs each for SECONDS (default 20; scripts/test.sh gives 10), one after another,
+# one process each.
 #
 #   fuzz/run.sh [SECONDS] [HARNESS...]     e.g. fuzz/run.sh 600 spdy websocket
 #
@@ -19,15 +20,7 @@ harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
-if [ ! -f "$build_dir/build.ninja" ]; then
-  launcher=()
-  if command -v ccache >/dev/null; then
-    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-  fi
-  CC=clang-14 CXX=clang++-14 cmake -S . -B "$build_dir" -G Ninja -DCRIO_FUZZ=ON -DCRIO_BUILD_TESTS=OFF \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" "${launcher[@]}" >/dev/null
-fi
+FUZZ_BUILD_DIR="$build_dir" ./fuzz/configure.sh
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
 cmake --build "$build_dir" --target "${targets[@]}" -- -j"$(nproc)"

@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh
 # Every parser's libFuzzer harness for a short while under ASan+UBSan (fuzz/README.md);
 # FUZZ_SECONDS=0 skips them.
-if [ "${FUZZ_SECONDS:-20}" != 0 ]; then ./fuzz/run.sh "${FUZZ_SECONDS:-20}"; fi
+if [ "${FUZZ_SECONDS:-10}" != 0 ]; then ./fuzz/run.sh "${FUZZ_SECONDS:-10}"; fi
+# The library tests again, in the fuzz build directory (clang ASan+UBSan, the libraries
+# already compiled there); SANITIZED_TESTS=0 skips them. docs/testing.md: the rest.
+if [ "${SANITIZED_TESTS:-1}" != 0 ]; then ./scripts/test-sanitized.sh; fi
 cd "${BUILD_DIR:-build}"
 # A test that fails is run once more before it counts: the machine is shared and a
 # loaded moment can starve a timing check. Two failures in a row still fail the run.

@@ -954,7 +954,7 @@ TEMPLATE_TEST_CASE("100 containers created, started, stopped and removed leave n
   const pid_t daemon_pid = env.daemon->child().pid();
   std::vector<std::unique_ptr<PodGuard>> pods;
   for (int p = 0; p < kPods; ++p) {
-    pods.push_back(std::make_unique<PodGuard>(client, client.run_pod("leak" + std::to_string(p) + "-" + handler, handler)));
+    pods.push_back(std::unique_ptr<PodGuard>(new PodGuard{client, client.run_pod("leak" + std::to_string(p) + "-" + handler, handler)}));
   }
 
   // The probes first find what a live container has, so an empty answer later means

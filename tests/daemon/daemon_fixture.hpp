@@ -43,6 +43,10 @@ class Daemon {
   const std::string& config_file() const { return config_file_; }
   std::string clean_shutdown_file() const { return dir_ / "lib/clean.shutdown"; }
   std::string log() const;
+  // What a sanitizer reported in the daemon (CRIO_SANITIZE builds write it to
+  // sanitizer.<pid> in dir()); the reports are removed once read. Stopping the daemon
+  // and the destructor fail the test on any.
+  std::string take_sanitizer_reports() const;
   Child& child() { return child_; }
   std::vector<std::string> argv() const;
   std::vector<std::string> env() const;
@@ -58,6 +62,8 @@ class Daemon {
   int exit_code_ = -1;
   std::vector<std::string> extra_env_;
   std::string binary_ = "crio/crio";
+
+  void check_sanitizer_reports() const;
 };
 
 // A deadline for client calls so a hung daemon fails the test instead of blocking it.

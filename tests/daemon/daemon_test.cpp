@@ -237,7 +237,8 @@ TEST_CASE("Garbage bytes and oversized messages get errors, the daemon keeps ser
   crio::test::write_file(daemon.dir() / "crio.conf.d/10-small.conf", "[crio.api]\ngrpc_max_recv_msg_size = 1048576\n");
   daemon.start();
 
-  std::string reply = crio::test::send_raw(daemon.socket(), std::string("\x16\x03\x01\x00\xff garbage\r\n\r\n", 20));
+  static constexpr char kGarbage[] = "\x16\x03\x01\x00\xff garbage\r\n\r\n";  // a NUL inside
+  std::string reply = crio::test::send_raw(daemon.socket(), std::string(kGarbage, sizeof kGarbage - 1));
   CHECK_THAT(reply, Catch::StartsWith("HTTP/1.1 400"));
   // A valid HTTP/2 preface followed by nonsense: the connection is dropped.
   crio::test::send_raw(daemon.socket(), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nthis is not an HTTP/2 frame at all........");
