@@ -698,6 +698,14 @@ Status Pods::stop_resolved(const std::string& id) {
       pod->utsns_path.empty()) {
     return ok_status();
   }
+  if (pod->state == PodState::kReady) {
+    // Not ready from the first step on: a crash in the teardown leaves a pod that says
+    // so (its namespace paths kept for the retry to finish).
+    pod->state = PodState::kNotReady;
+    CRIO_RETURN_IF_ERROR(persist(*pod));
+    std::unique_lock lock(mutex_);
+    if (auto it = pods_.find(id); it != pods_.end()) it->second.state = PodState::kNotReady;
+  }
   if (auto volume = link_logs_volume(pod->spec)) unmount_pod_logs(pod->spec.uid, *volume);
   Status torn = teardown_network(*pod);
   if (!torn.ok()) return torn.wrap(fmt::format("stopping pod sandbox {}", id));

@@ -405,7 +405,9 @@ Status Runtime::stop_loop(Tracked& t, int signal) {
         log::warn("killing container failed", {{"id", id}, {"attempt", attempt}, {"error", s.message()}});
       }
       auto wait = milliseconds(static_cast<int64_t>(static_cast<double>(backoff.count()) * (1.0 + jitter(rng))));
-      gone = exited(wait);
+      // The backoff never carries the wait past ctr_stop_timeout.
+      const auto until_give_up = std::chrono::duration_cast<milliseconds>(give_up - Clock::now());
+      gone = exited(std::max(milliseconds(1), std::min(wait, until_give_up)));
       if (!gone && Clock::now() >= give_up) {
         return error(Code::kDeadlineExceeded, "container {}: still running after {} SIGKILLs over {}s", id, attempt,
                      handler_.kill_timeout.count());

@@ -103,7 +103,9 @@ TEST_CASE("NetworkReady turns true when a CNI config appears, without a restart"
 }
 
 TEST_CASE("Every value of the verbose Status info is JSON, a CNI error with quotes too", "[daemon]") {
-  Daemon daemon;
+  Daemon daemon("", false);
+  std::filesystem::remove(daemon.dir() / "crio.conf.d/05-pause.conf");  // the default pause image
+  daemon.start();
   auto stub = daemon.runtime_stub();
   // A plugin that does not exist: the load error quotes its type.
   crio::test::write_file(daemon.dir() / "cni/10-test.conflist",

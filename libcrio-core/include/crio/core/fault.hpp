@@ -40,7 +40,7 @@
   X(remove_image_layers, "remove.image.layers", "the image's layers are out of layers.json, their directories remain")  \
   X(remove_container_runtime, "remove.container.runtime", "the runtime deleted the container; its layer and state remain") \
   X(remove_container_layer, "remove.container.layer", "the container's layer is deleted; its bundle and state file remain") \
-  X(remove_pod_network, "remove.pod.network", "the pod's netns is gone and CNI DEL ran; its state still says ready")    \
+  X(remove_pod_network, "remove.pod.network", "the pod's netns is gone and CNI DEL ran; its state says not ready, its namespaces are still recorded")    \
   X(remove_pod_stopped, "remove.pod.stopped", "the pod is stopped and its state says so; its files and state remain")
 
 namespace crio::core {
